@@ -90,6 +90,26 @@ inline constexpr size_t kCompressedSizePrefixBytes = 4;
 // allocate more per frame than it could without it.
 inline constexpr size_t kDefaultMaxDecompressedBytes = kDefaultMaxFrameBytes;
 
+// ---- Messages and streams (docs/PROTOCOL.md, section 8) -------------------
+
+// The Bridge's stream of buffers, open in both directions from the end of
+// the handshake.
+inline constexpr uint32_t kBridgeStreamId = 1;
+// The first DATA frame of a message starts with: u64 body size | u8 kind.
+inline constexpr size_t kMessageHeaderBytes = 9;
+enum class MessageKind : uint8_t {
+  kValue = 0x01,  // body: a netstructer.Value (protobuf binary)
+  kTyped = 0x02,  // body: u16 type-name length | type name | message bytes
+};
+// Flow-control credit a sender starts with, per connection, counted in DATA
+// payload bytes. 16 MiB keeps a 1 MiB-message pipeline full on loopback
+// while bounding what a receiver must absorb before it can push back.
+inline constexpr uint32_t kInitialWindowBytes = 16u << 20;
+// WINDOW_UPDATE payload: u32 increment (1 .. 2^31-1).
+inline constexpr size_t kWindowUpdateBytes = 4;
+// PING payload: 8 opaque bytes, echoed by the ACK.
+inline constexpr size_t kPingBytes = 8;
+
 // ---- Byte order -----------------------------------------------------------
 
 // Every integer on the wire is big-endian. REQUIRES: `p` has room for the

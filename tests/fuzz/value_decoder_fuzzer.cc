@@ -1,0 +1,93 @@
+// Fuzzes DecodeValue (proto/value_codec.h). Beyond "never crash", every
+// accepted input must decode to a valid Value that encodes, decodes again
+// and re-encodes to the same bytes, and whose Repr (when it has no inf or
+// nan, which are not literals) parses back to the same Value. A broken
+// invariant abort()s: it is a bug.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/python_literal.h"
+#include "proto/python_repr.h"
+#include "proto/value.h"
+#include "proto/value_codec.h"
+#include "proto/value_compare.h"
+#include "proto/value_validate.h"
+
+namespace {
+
+using netstructer::Value;
+
+void Check(bool ok, const char* what, absl::string_view detail) {
+  if (ok) return;
+  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what,
+               static_cast<int>(detail.size()), detail.data());
+  std::abort();
+}
+
+bool HasNonFinite(const Value& v) {
+  switch (v.kind_case()) {
+    case Value::kFloatValue:
+      return !std::isfinite(v.float_value());
+    case Value::kListValue:
+    case Value::kTupleValue:
+    case Value::kSetValue: {
+      const netstructer::ValueList& list =
+          v.has_list_value()
+              ? v.list_value()
+              : (v.has_tuple_value() ? v.tuple_value() : v.set_value());
+      for (const Value& e : list.values()) {
+        if (HasNonFinite(e)) return true;
+      }
+      return false;
+    }
+    case Value::kMapValue:
+      for (const auto& e : v.map_value().entries()) {
+        if (HasNonFinite(e.key()) || HasNonFinite(e.value())) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
+  const absl::StatusOr<Value> decoded = netstructer::DecodeValue(bytes);
+  if (!decoded.ok()) {
+    Check(decoded.status().code() == absl::StatusCode::kInvalidArgument ||
+              decoded.status().code() == absl::StatusCode::kResourceExhausted,
+          "error code", decoded.status().ToString());
+    return 0;
+  }
+  const Value& v = *decoded;
+  const std::string repr = netstructer::Repr(v);
+  Check(netstructer::Validate(v).ok(), "result is valid", repr);
+
+  netstructer::ValueLimits unlimited_size;
+  unlimited_size.max_input_bytes = std::numeric_limits<size_t>::max();
+  const std::string encoded = netstructer::EncodeValue(v);
+  const absl::StatusOr<Value> again =
+      netstructer::DecodeValue(encoded, unlimited_size);
+  Check(again.ok(), "re-encoding decodes", repr);
+  Check(netstructer::EncodeValue(*again) == encoded,
+        "encode(decode(encode(v))) == encode(v)", repr);
+  Check(netstructer::CompareValues(*again, v) == 0, "same value", repr);
+
+  if (HasNonFinite(v)) return 0;  // NaN != NaN, and inf is not a literal.
+  Check(netstructer::ValuesEqual(*again, v), "equal value", repr);
+  const absl::StatusOr<Value> parsed =
+      netstructer::ParseLiteral(repr, unlimited_size);
+  Check(parsed.ok(), "Repr parses", repr);
+  Check(netstructer::EncodeValue(*parsed) == encoded,
+        "Repr parses to the same canonical value", repr);
+  return 0;
+}

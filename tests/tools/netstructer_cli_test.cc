@@ -1,0 +1,196 @@
+// The netstructer binary as a user runs it: exit codes, stdout byte for
+// byte, and interop of `fernet` with Python's cryptography.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/python.h"
+#include "tests/testing/subprocess.h"
+
+namespace netstructer {
+namespace {
+
+using ::netstructer::testing::ProcessResult;
+using ::netstructer::testing::RunfilePath;
+using ::netstructer::testing::RunProcess;
+using ::netstructer::testing::RunPython;
+using ::testing::HasSubstr;
+
+constexpr char kKey[] = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+
+ProcessResult RunCli(std::vector<std::string> args, const std::string& in = "") {
+  args.insert(args.begin(), RunfilePath("tools/netstructer"));
+  absl::StatusOr<ProcessResult> r = RunProcess(args, in);
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : ProcessResult{};
+}
+
+std::string WriteKeyFile(const std::string& name, const std::string& text,
+                         mode_t mode) {
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  std::ofstream(path) << text;
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+TEST(Cli, KeygenPrintsOneFreshKeyAndANewline) {
+  ProcessResult a = RunCli({"keygen"});
+  ProcessResult b = RunCli({"keygen"});
+  EXPECT_EQ(a.exit_code, 0);
+  ASSERT_EQ(a.out.size(), 45u);
+  EXPECT_EQ(a.out.back(), '\n');
+  EXPECT_NE(a.out, b.out);
+  // Python accepts it as a key.
+  absl::StatusOr<std::string> py = RunPython(
+      "import sys\nfrom cryptography.fernet import Fernet\n"
+      "f = Fernet(sys.stdin.read().strip().encode())\nprint('ok')\n",
+      a.out);
+  ASSERT_TRUE(py.ok()) << py.status();
+  EXPECT_EQ(*py, "ok\n");
+}
+
+TEST(Cli, EncryptWithFixedIvAndTimeMatchesTheSpecVector) {
+  ProcessResult r =
+      RunCli({"fernet", "encrypt", "--key", kKey, "--now", "499162800", "--iv",
+           "000102030405060708090a0b0c0d0e0f"},
+          "hello");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhu"
+            "VUPgJobwOz7JcbmrR64jVmpU4IwqDA==\n");
+}
+
+TEST(Cli, DecryptWritesThePlaintextByteForByte) {
+  std::string binary;
+  for (int i = 0; i < 256; ++i) binary.push_back(static_cast<char>(i));
+  ProcessResult enc = RunCli({"fernet", "encrypt", "--key", kKey}, binary);
+  ASSERT_EQ(enc.exit_code, 0) << enc.err;
+  ProcessResult dec = RunCli({"fernet", "decrypt", "--key", kKey}, enc.out);
+  EXPECT_EQ(dec.exit_code, 0) << dec.err;
+  EXPECT_EQ(dec.out, binary);
+  EXPECT_EQ(dec.err, "");
+}
+
+TEST(Cli, InvalidTokenWritesNothingAndExits1) {
+  ProcessResult enc = RunCli({"fernet", "encrypt", "--key", kKey}, "secret");
+  std::string bad = enc.out;
+  bad[20] = bad[20] == 'A' ? 'B' : 'A';
+  for (const std::string& token : {bad, std::string("garbage"), std::string()}) {
+    ProcessResult dec = RunCli({"fernet", "decrypt", "--key", kKey}, token);
+    EXPECT_EQ(dec.exit_code, 1);
+    EXPECT_EQ(dec.out, "");
+    EXPECT_EQ(dec.err, "invalid token\n");
+  }
+}
+
+TEST(Cli, DecryptHonoursTtlAndNow) {
+  ProcessResult enc =
+      RunCli({"fernet", "encrypt", "--key", kKey, "--now", "1000"}, "x");
+  ASSERT_EQ(enc.exit_code, 0);
+  EXPECT_EQ(RunCli({"fernet", "decrypt", "--key", kKey, "--ttl", "10", "--now",
+                 "1010"},
+                enc.out)
+                .out,
+            "x");
+  ProcessResult late = RunCli(
+      {"fernet", "decrypt", "--key", kKey, "--ttl", "10", "--now", "1011"},
+      enc.out);
+  EXPECT_EQ(late.exit_code, 1);
+  EXPECT_EQ(late.err, "invalid token\n");
+  ProcessResult future = RunCli(
+      {"fernet", "decrypt", "--key", kKey, "--ttl=10", "--now=939"}, enc.out);
+  EXPECT_EQ(future.exit_code, 1);
+}
+
+TEST(Cli, PythonDecryptsOurTokenAndWeDecryptPythons) {
+  ProcessResult enc = RunCli({"fernet", "encrypt", "--key", kKey}, "from c++");
+  ASSERT_EQ(enc.exit_code, 0);
+  absl::StatusOr<std::string> py = RunPython(
+      absl::StrCat("import sys\nfrom cryptography.fernet import Fernet\n"
+                   "f = Fernet(b'", kKey, "')\n"
+                   "sys.stdout.buffer.write(f.decrypt(sys.stdin.read().encode()))\n"
+                   "print()\nprint(f.encrypt(b'from python').decode())\n"),
+      enc.out);
+  ASSERT_TRUE(py.ok()) << py.status();
+  const size_t nl = py->find('\n');
+  EXPECT_EQ(py->substr(0, nl), "from c++");
+  ProcessResult dec =
+      RunCli({"fernet", "decrypt", "--key", kKey}, py->substr(nl + 1));
+  EXPECT_EQ(dec.exit_code, 0) << dec.err;
+  EXPECT_EQ(dec.out, "from python");
+}
+
+TEST(Cli, KeyFileWorksWhereKeyDoesAndHoldsARing) {
+  ProcessResult old_tok = RunCli({"fernet", "encrypt", "--key", kKey}, "old");
+  const std::string path = WriteKeyFile(
+      "ring.key", absl::StrCat("# primary first\n", RunCli({"keygen"}).out, kKey, "\n"),
+      0600);
+  ProcessResult dec = RunCli({"fernet", "decrypt", "--key-file", path}, old_tok.out);
+  EXPECT_EQ(dec.exit_code, 0) << dec.err;
+  EXPECT_EQ(dec.out, "old");
+  // Sealing uses the primary (first) key, so the old key alone cannot open.
+  ProcessResult enc = RunCli({"fernet", "encrypt", "--key-file", path}, "new");
+  ASSERT_EQ(enc.exit_code, 0) << enc.err;
+  EXPECT_EQ(RunCli({"fernet", "decrypt", "--key", kKey}, enc.out).exit_code, 1);
+}
+
+TEST(Cli, KeyFileReadableByOthersIsRefusedWithTheFix) {
+  const std::string path = WriteKeyFile("open.key", kKey, 0644);
+  ProcessResult r = RunCli({"fernet", "encrypt", "--key-file", path}, "x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("chmod 600 ", path)));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr(kKey)));
+}
+
+TEST(Cli, UsageErrorsExit2WithAMessage) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"nonsense"},
+      {"keygen", "extra"},
+      {"fernet"},
+      {"fernet", "rot13", "--key", kKey},
+      {"fernet", "encrypt"},
+      {"fernet", "encrypt", "--key"},
+      {"fernet", "encrypt", "--key", kKey, "--bogus"},
+      {"fernet", "encrypt", "--key", kKey, "--key-file", "/x"},
+      {"fernet", "encrypt", "--key", "not-a-key"},
+      {"fernet", "encrypt", "--key", kKey, "--iv", "00"},
+      {"fernet", "encrypt", "--key", kKey, "--now", "soon"},
+      {"fernet", "decrypt", "--key", kKey, "--ttl", "-1"},
+      {"fernet", "decrypt", "--key", kKey, "stray"},
+  };
+  for (const auto& args : cases) {
+    ProcessResult r = RunCli(args, "");
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(args, " ");
+    EXPECT_THAT(r.err, HasSubstr("usage:")) << absl::StrJoin(args, " ");
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST(Cli, DemoRoundTripsTheReadmeValuesAndShowsTheErrors) {
+  ProcessResult r = RunCli({"demo"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("  frame 0: ['hi im haytam', 128, {b'gg': 'gg'}, "
+                               "{1, 2, 4, 6}, (False, True)]\n"));
+  for (const char* falsy : {"  frame 1: 0\n", "  frame 2: ''\n", "  frame 3: []\n",
+                            "  frame 4: None\n", "  frame 5: False\n",
+                            "  frame 6: b''\n"}) {
+    EXPECT_THAT(r.out, HasSubstr(falsy));
+  }
+  EXPECT_THAT(r.out, HasSubstr("one flipped byte:    0 value(s), then DATA_LOSS: invalid token"));
+  EXPECT_THAT(r.out, HasSubstr("a replayed frame:    1 value(s), then DATA_LOSS: frame out of sequence"));
+  EXPECT_THAT(r.out, HasSubstr("the wrong key:       0 value(s), then DATA_LOSS: invalid token"));
+  EXPECT_THAT(r.out, HasSubstr("a truncated stream:  0 value(s), then DATA_LOSS: truncated frame"));
+  EXPECT_EQ(RunCli({"demo", "extra"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace netstructer

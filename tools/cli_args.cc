@@ -1,0 +1,65 @@
+#include "tools/cli_args.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace netstructer::tools {
+
+absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args,
+                                       const FlagSpec& spec) {
+  CliArgs out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      out.positional_.insert(out.positional_.end(), args.begin() + i + 1,
+                             args.end());
+      break;
+    }
+    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
+      out.positional_.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (spec.boolean.count(name) > 0) {
+      if (value.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --", name, " takes no value"));
+      }
+      out.values_.emplace(name, "true");
+    } else if (spec.with_value.count(name) > 0) {
+      if (!value.has_value()) {
+        if (i + 1 >= args.size()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("flag --", name, " needs a value"));
+        }
+        value = args[++i];
+      }
+      out.values_.emplace(name, *value);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> CliArgs::Get(const std::string& name) const {
+  auto range = values_.equal_range(name);
+  if (range.first == range.second) return std::nullopt;
+  return std::prev(range.second)->second;
+}
+
+std::vector<std::string> CliArgs::GetAll(const std::string& name) const {
+  std::vector<std::string> out;
+  auto range = values_.equal_range(name);
+  for (auto it = range.first; it != range.second; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+}  // namespace netstructer::tools

@@ -1,0 +1,176 @@
+// `netstructer keygen` and `netstructer fernet encrypt|decrypt`.
+#include <ctime>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "tools/cli_args.h"
+#include "tools/commands.h"
+#include "transport/fernet.h"
+#include "transport/key_file.h"
+
+namespace netstructer::tools {
+namespace {
+
+using transport::FernetKey;
+
+constexpr char kFernetUsage[] =
+    "usage: netstructer fernet encrypt (--key KEY | --key-file PATH)\n"
+    "                                  [--now UNIX_SECONDS] [--iv HEX32]\n"
+    "       netstructer fernet decrypt (--key KEY | --key-file PATH)\n"
+    "                                  [--ttl SECONDS] [--now UNIX_SECONDS]\n"
+    "encrypt reads the plaintext from stdin and prints the base64url token;\n"
+    "decrypt reads a token from stdin and writes the plaintext to stdout.\n"
+    "A key file holds one key per line, primary first (chmod 600).\n"
+    "--iv exists for deterministic tests only.\n";
+
+int Usage(Io io, absl::string_view problem) {
+  if (!problem.empty()) io.err << "netstructer fernet: " << problem << "\n";
+  io.err << kFernetUsage;
+  return kExitUsage;
+}
+
+std::string ReadAll(std::istream& in) {
+  return std::string(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
+}
+
+// The keys from --key or --key-file (exactly one of them). Usage problems
+// return a message in `usage`; other failures (an unreadable key file) an
+// error status.
+absl::StatusOr<std::vector<FernetKey>> KeysFromArgs(const CliArgs& args,
+                                                    std::string* usage) {
+  const std::optional<std::string> key = args.Get("key");
+  const std::optional<std::string> key_file = args.Get("key-file");
+  if (key.has_value() == key_file.has_value()) {
+    *usage = "give exactly one of --key and --key-file";
+    return absl::InvalidArgumentError(*usage);
+  }
+  if (key.has_value()) {
+    absl::StatusOr<FernetKey> parsed = FernetKey::Parse(*key);
+    if (!parsed.ok()) {
+      *usage = absl::StrCat("--key: ", parsed.status().message());
+      return parsed.status();
+    }
+    return std::vector<FernetKey>{*parsed};
+  }
+  return transport::LoadKeyFile(*key_file);
+}
+
+std::optional<int64_t> ParseInt(const std::optional<std::string>& text) {
+  int64_t v = 0;
+  if (!text.has_value() || !absl::SimpleAtoi(*text, &v)) return std::nullopt;
+  return v;
+}
+
+int Encrypt(const CliArgs& args, Io io) {
+  std::string usage;
+  absl::StatusOr<std::vector<FernetKey>> keys = KeysFromArgs(args, &usage);
+  if (!usage.empty()) return Usage(io, usage);
+  if (!keys.ok()) {
+    io.err << "netstructer fernet: " << keys.status().message() << "\n";
+    return kExitFailure;
+  }
+  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (args.Has("now")) {
+    std::optional<int64_t> v = ParseInt(args.Get("now"));
+    if (!v.has_value() || *v < 0) return Usage(io, "--now takes UNIX seconds");
+    now = *v;
+  }
+  std::optional<std::array<uint8_t, transport::kFernetIvBytes>> iv;
+  if (std::optional<std::string> hex = args.Get("iv"); hex.has_value()) {
+    if (hex->size() != 32 ||
+        hex->find_first_not_of("0123456789abcdefABCDEF") != std::string::npos) {
+      return Usage(io, "--iv takes exactly 32 hex digits");
+    }
+    const std::string bytes = absl::HexStringToBytes(*hex);
+    iv.emplace();
+    std::copy(bytes.begin(), bytes.end(), iv->begin());
+  }
+  transport::Fernet fernet(keys->front());
+  std::string token;
+  absl::Status s = fernet.SealTo(ReadAll(io.in), now, &token,
+                                 iv.has_value() ? &*iv : nullptr);
+  if (!s.ok()) {
+    io.err << "netstructer fernet: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  io.out << transport::TokenToBase64(token) << "\n";
+  return kExitOk;
+}
+
+int Decrypt(const CliArgs& args, Io io) {
+  if (args.Has("iv")) return Usage(io, "--iv is for encrypt only");
+  std::string usage;
+  absl::StatusOr<std::vector<FernetKey>> keys = KeysFromArgs(args, &usage);
+  if (!usage.empty()) return Usage(io, usage);
+  if (!keys.ok()) {
+    io.err << "netstructer fernet: " << keys.status().message() << "\n";
+    return kExitFailure;
+  }
+  transport::FernetOpenOptions options;
+  options.now_unix_seconds = static_cast<int64_t>(std::time(nullptr));
+  if (args.Has("now")) {
+    std::optional<int64_t> v = ParseInt(args.Get("now"));
+    if (!v.has_value() || *v < 0) return Usage(io, "--now takes UNIX seconds");
+    options.now_unix_seconds = *v;
+  }
+  if (args.Has("ttl")) {
+    std::optional<int64_t> v = ParseInt(args.Get("ttl"));
+    if (!v.has_value() || *v < 0) return Usage(io, "--ttl takes seconds >= 0");
+    options.ttl_seconds = *v;
+  }
+  absl::StatusOr<transport::FernetRing> ring =
+      transport::FernetRing::Create(*keys);
+  absl::StatusOr<std::string> token = transport::TokenFromBase64(ReadAll(io.in));
+  std::string plaintext;
+  if (!ring.ok() || !token.ok() ||
+      !ring->OpenTo(*token, options, &plaintext).ok()) {
+    io.err << "invalid token\n";
+    return kExitFailure;
+  }
+  io.out.write(plaintext.data(), static_cast<std::streamsize>(plaintext.size()));
+  io.out.flush();
+  return io.out ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int RunKeygen(const Args& args, Io io) {
+  if (!args.empty()) {
+    io.err << "usage: netstructer keygen\nprints a new Fernet key\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<FernetKey> key = FernetKey::Generate();
+  if (!key.ok()) {
+    io.err << "netstructer keygen: " << key.status().message() << "\n";
+    return kExitFailure;
+  }
+  io.out << key->Encode() << "\n";
+  return kExitOk;
+}
+
+int RunFernet(const Args& args, Io io) {
+  if (args.empty()) return Usage(io, "");
+  FlagSpec spec;
+  spec.with_value = {"key", "key-file", "now", "ttl", "iv"};
+  absl::StatusOr<CliArgs> parsed =
+      CliArgs::Parse(Args(args.begin() + 1, args.end()), spec);
+  if (!parsed.ok()) return Usage(io, parsed.status().message());
+  if (!parsed->positional().empty()) {
+    return Usage(io, absl::StrCat("unexpected argument '",
+                                  parsed->positional().front(), "'"));
+  }
+  if (args[0] == "encrypt") {
+    if (parsed->Has("ttl")) return Usage(io, "--ttl is for decrypt only");
+    return Encrypt(*parsed, io);
+  }
+  if (args[0] == "decrypt") return Decrypt(*parsed, io);
+  return Usage(io, absl::StrCat("unknown fernet command '", args[0], "'"));
+}
+
+}  // namespace netstructer::tools

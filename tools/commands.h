@@ -1,0 +1,31 @@
+// The netstructer CLI's subcommands. Each takes its arguments (after the
+// subcommand's name) and the process's streams, and returns the exit code:
+// 0 success, 1 failure (the error is on stderr), 2 usage error.
+#ifndef NETSTRUCTER_TOOLS_COMMANDS_H_
+#define NETSTRUCTER_TOOLS_COMMANDS_H_
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace netstructer::tools {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Io {
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+};
+
+using Args = std::vector<std::string>;
+
+int RunKeygen(const Args& args, Io io);
+int RunFernet(const Args& args, Io io);
+int RunDemo(const Args& args, Io io);
+
+}  // namespace netstructer::tools
+
+#endif  // NETSTRUCTER_TOOLS_COMMANDS_H_

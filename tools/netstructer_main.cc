@@ -1,0 +1,41 @@
+// The `netstructer` command: see `netstructer help`.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tools/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: netstructer COMMAND [ARGS]\n"
+    "commands:\n"
+    "  demo                      the codecs at work on the README's values\n"
+    "  keygen                    print a new Fernet key\n"
+    "  fernet encrypt|decrypt    seal or open a Fernet token (stdin to stdout)\n"
+    "  help                      this message\n"
+    "Run a command with no arguments (or bad ones) for its own usage.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using netstructer::tools::Io;
+  std::ios::sync_with_stdio(false);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  Io io{std::cin, std::cout, std::cerr};
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return netstructer::tools::kExitUsage;
+  }
+  const std::string command = args.front();
+  args.erase(args.begin());
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return netstructer::tools::kExitOk;
+  }
+  if (command == "keygen") return netstructer::tools::RunKeygen(args, io);
+  if (command == "fernet") return netstructer::tools::RunFernet(args, io);
+  if (command == "demo") return netstructer::tools::RunDemo(args, io);
+  std::cerr << "netstructer: unknown command '" << command << "'\n" << kUsage;
+  return netstructer::tools::kExitUsage;
+}
