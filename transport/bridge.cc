@@ -1,0 +1,823 @@
+#include "transport/bridge.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/value_codec.h"
+#include "proto/value_validate.h"
+#include "transport/frame_format.h"
+#include "transport/handshake_messages.h"
+
+namespace netstructer {
+
+using transport::FrameType;
+using transport::MessageKind;
+namespace big_endian = transport::big_endian;
+
+namespace {
+
+// WINDOW_UPDATEs are batched: one per quarter window absorbed, so small
+// messages never cost an extra frame.
+constexpr uint64_t kCreditBatchBytes = transport::kInitialWindowBytes / 4;
+constexpr uint32_t kMaxWindowIncrement = 0x7fffffff;
+constexpr size_t kMaxStatusReasonBytes = 512;
+constexpr size_t kReadChunkBytes = 64 * 1024;
+
+int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
+
+// GOAWAY payload: u8 status code | reason (docs/PROTOCOL.md 8.3).
+std::string EncodeStatusPayload(absl::StatusCode code, absl::string_view reason) {
+  std::string out(1, static_cast<char>(code));
+  const absl::string_view clipped = reason.substr(0, kMaxStatusReasonBytes);
+  out.append(clipped.data(), clipped.size());
+  return out;
+}
+
+absl::Status DecodeGoAway(absl::string_view payload) {
+  if (payload.empty() || payload.size() > 1 + kMaxStatusReasonBytes ||
+      static_cast<uint8_t>(payload[0]) > 16) {
+    return absl::DataLossError("malformed GOAWAY frame");
+  }
+  const auto code = static_cast<absl::StatusCode>(payload[0]);
+  const std::string reason(payload.substr(1));
+  if (code == absl::StatusCode::kOk) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "end of stream: the peer closed the connection",
+        reason.empty() ? "" : absl::StrCat(" (", reason, ")")));
+  }
+  return absl::Status(code, reason);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReceivedMessage::Read(uint64_t offset,
+                                                  size_t length) const {
+  if (file_.has_value()) return file_->Read(offset, length);
+  if (offset > memory_.size() || length > memory_.size() - offset) {
+    return absl::OutOfRangeError("read past the end of a message");
+  }
+  return memory_.substr(offset, length);
+}
+
+std::shared_ptr<Bridge> Bridge::Adopt(
+    transport::Socket socket, std::shared_ptr<transport::EventLoop> loop,
+    Role role, std::optional<transport::FernetKey> send_key,
+    std::optional<transport::FernetKey> recv_key,
+    const BridgeOptions& options) {
+  std::shared_ptr<Bridge> bridge(new Bridge(std::move(socket), std::move(loop),
+                                            role, std::move(send_key),
+                                            std::move(recv_key), options));
+  bridge->Start();
+  return bridge;
+}
+
+namespace {
+transport::FrameSealer MakeSealer(const std::optional<transport::FernetKey>& key,
+                                  const BridgeOptions& options) {
+  transport::SealerOptions o;
+  return key.has_value() ? transport::FrameSealer::Secure(*key, o)
+                         : transport::FrameSealer::Insecure(o);
+}
+transport::FrameOpener MakeOpener(const std::optional<transport::FernetKey>& key,
+                                  const BridgeOptions& options) {
+  transport::OpenerOptions o;
+  o.max_decompressed_bytes = options.max_frame_bytes;
+  return key.has_value() ? transport::FrameOpener::Secure(*key, o)
+                         : transport::FrameOpener::Insecure(o);
+}
+}  // namespace
+
+Bridge::Bridge(transport::Socket socket,
+               std::shared_ptr<transport::EventLoop> loop, Role role,
+               std::optional<transport::FernetKey> send_key,
+               std::optional<transport::FernetKey> recv_key,
+               const BridgeOptions& options)
+    : role_(role),
+      secure_(send_key.has_value()),
+      options_(options),
+      socket_(std::move(socket)),
+      loop_(std::move(loop)),
+      decoder_(transport::FrameDecoderOptions{options.max_frame_bytes}),
+      opener_(MakeOpener(recv_key, options)),
+      sealer_(MakeSealer(send_key, options)) {
+  if (absl::StatusOr<transport::SocketAddress> peer =
+          transport::PeerAddress(socket_.fd());
+      peer.ok()) {
+    peer_ip_ = peer->HostString();
+    peer_address_ = peer->ToString();
+  }
+  const absl::Time now = absl::Now();
+  last_received_ = now;
+  last_activity_ = now;
+}
+
+Bridge::~Bridge() {
+  Abort(absl::CancelledError("the Bridge was destroyed"));
+  if (loop_ != nullptr && loop_.use_count() == 1 && loop_->InLoopThread()) {
+    // The last owner of a private loop is being destroyed on that loop's own
+    // thread (from one of its callbacks), which cannot join itself: let
+    // another thread destroy the loop once this callback returns.
+    std::thread([loop = std::move(loop_)]() mutable { loop.reset(); }).detach();
+  }
+}
+
+void Bridge::Start() {
+  std::weak_ptr<Bridge> weak = weak_from_this();
+  absl::Status s = loop_->Watch(
+      socket_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, [weak](uint32_t events) {
+        if (std::shared_ptr<Bridge> self = weak.lock()) self->OnLoopEvent(events);
+      });
+  if (!s.ok()) {
+    Fail(s);
+    return;
+  }
+  // The peer may have sent frames already (before we watched the socket).
+  input_pending_.store(true);
+  loop_->Post([weak] {
+    if (std::shared_ptr<Bridge> self = weak.lock()) self->OnLoopEvent(EPOLLIN);
+  });
+  const absl::Duration tick = std::clamp(
+      std::min(options_.keepalive_interval, options_.idle_timeout) / 4,
+      absl::Milliseconds(5), absl::Seconds(1));
+  MutexLock lock(&state_mu_);
+  keepalive_timer_ = loop_->AddTimer(absl::Now() + tick, [weak] {
+    if (std::shared_ptr<Bridge> self = weak.lock()) self->OnKeepaliveTimer();
+  });
+}
+
+// ---- Sending ----
+
+absl::Status Bridge::SendBuffer(const Value& value) {
+  ValueLimits limits = options_.value_limits;
+  limits.max_input_bytes = options_.max_message_bytes;
+  if (absl::Status s = Validate(value, limits); !s.ok()) return s;
+  return SendMessage(MessageKind::kValue, "", EncodeValue(value));
+}
+
+absl::Status Bridge::SendBuffer(const google::protobuf::Message& message) {
+  const std::string& name = message.GetDescriptor()->full_name();
+  if (name.size() > 0xffff) {
+    return absl::InvalidArgumentError("message type name too long");
+  }
+  std::string prefix(2, '\0');
+  big_endian::Store16(static_cast<uint16_t>(name.size()), prefix.data());
+  prefix += name;
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot serialize a ", name, " (missing required fields?)"));
+  }
+  return SendMessage(MessageKind::kTyped, prefix, bytes);
+}
+
+absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
+                                 absl::string_view body) {
+  const uint64_t body_size = prefix.size() + body.size();
+  if (body_size > options_.max_message_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "message of ", body_size, " bytes exceeds max_message_bytes ",
+        options_.max_message_bytes));
+  }
+  MutexLock send_lock(&send_mu_);
+  {
+    MutexLock lock(&write_mu_);
+    if (goaway_sent_) {
+      return absl::FailedPreconditionError("this Bridge was closed for sending");
+    }
+  }
+  // The first fragment carries the 9-byte header and the prefix.
+  std::string first(transport::kMessageHeaderBytes, '\0');
+  big_endian::Store64(body_size, first.data());
+  first[8] = static_cast<char>(kind);
+  first.append(prefix.data(), prefix.size());
+  const size_t chunk = std::max<size_t>(options_.fragment_bytes, 64);
+  size_t taken = std::min(body.size(), chunk > first.size() ? chunk - first.size() : 0);
+  first.append(body.data(), taken);
+  absl::string_view rest = body.substr(taken);
+  absl::string_view payload = first;
+  for (;;) {
+    const bool last = rest.empty();
+    // Flow control: wait for credit for this fragment, and for room in the
+    // send queue.
+    {
+      MutexLock lock(&state_mu_);
+      while (!closed_ && (send_credit_ < static_cast<int64_t>(payload.size()) ||
+                          queued_bytes_ > options_.max_queued_send_bytes)) {
+        state_cv_.Wait(&state_mu_);
+      }
+      if (closed_) return closed_status_;
+      send_credit_ -= static_cast<int64_t>(payload.size());
+      last_activity_ = absl::Now();
+    }
+    absl::Status s = SendFrame(transport::kBridgeStreamId, FrameType::kData,
+                               last ? transport::kFlagEndMessage : 0, payload,
+                               options_.compression);
+    if (!s.ok()) return s;
+    if (last) return absl::OkStatus();
+    payload = rest.substr(0, chunk);
+    rest.remove_prefix(payload.size());
+  }
+}
+
+absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
+                               absl::string_view payload,
+                               bool allow_compression) {
+  MutexLock lock(&write_mu_);
+  if (goaway_sent_) {
+    return absl::FailedPreconditionError(
+        "this Bridge was closed for sending (GOAWAY sent)");
+  }
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) return closed_status_;
+  }
+  if (absl::Status s = sealer_.Seal(stream, type, flags, payload,
+                                    allow_compression, NowSeconds(), &out_);
+      !s.ok()) {
+    return s;
+  }
+  return FlushLocked();
+}
+
+absl::Status Bridge::FlushLocked() {
+  absl::Status status;
+  while (out_pos_ < out_.size()) {
+    const ssize_t n = send(socket_.fd(), out_.data() + out_pos_,
+                           out_.size() - out_pos_, MSG_NOSIGNAL);
+    if (n > 0) {
+      out_pos_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    status = transport::ErrnoStatus(absl::StatusCode::kUnavailable,
+                                    n < 0 ? errno : EPIPE,
+                                    "the connection was lost while sending");
+    break;
+  }
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+  } else if (out_pos_ >= (size_t{1} << 20) && out_pos_ * 2 >= out_.size()) {
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+  {
+    MutexLock state(&state_mu_);
+    const size_t before = queued_bytes_;
+    queued_bytes_ = out_.size() - out_pos_;
+    if (queued_bytes_ < before) state_cv_.SignalAll();
+  }
+  if (!status.ok()) Fail(status);
+  return status;
+}
+
+// ---- Receiving ----
+
+void Bridge::OnLoopEvent(uint32_t events) {
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    input_pending_.store(true);
+    while (input_pending_.load() && read_mu_.TryLock()) {
+      input_pending_.store(false);
+      ProcessInput();
+      read_mu_.Unlock();
+    }
+    state_cv_.SignalAll();  // A waiting receiver may now read itself.
+  }
+  if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
+    MutexLock lock(&write_mu_);
+    if (out_pos_ < out_.size()) (void)FlushLocked();
+  }
+}
+
+void Bridge::ProcessInput() {
+  char buf[kReadChunkBytes];
+  for (;;) {
+    {
+      MutexLock state(&state_mu_);
+      if (closed_ && eof_seen_) return;
+    }
+    const ssize_t n = recv(socket_.fd(), buf, sizeof(buf), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      eof_seen_ = true;
+      Fail(transport::ErrnoStatus(absl::StatusCode::kUnavailable, errno,
+                                  "the connection was lost"));
+      return;
+    }
+    if (n == 0) {
+      eof_seen_ = true;
+      // Frames already complete are handled before the end is reported.
+      for (;;) {
+        absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
+        if (!body.ok() || !body->has_value()) break;
+        absl::StatusOr<transport::OpenedFrame> frame = opener_.Open(**body);
+        if (!frame.ok()) {
+          Fail(frame.status());
+          return;
+        }
+        if (absl::Status s = HandleFrame(*std::move(frame)); !s.ok()) {
+          Fail(s);
+          return;
+        }
+      }
+      absl::Status end = decoder_.Finish();
+      if (end.ok()) {
+        MutexLock state(&state_mu_);
+        end = peer_goaway_.ok()
+                  ? absl::UnavailableError(
+                        "the connection was lost (closed without GOAWAY)")
+                  : peer_goaway_;
+      }
+      Fail(end);
+      return;
+    }
+    decoder_.Feed(absl::string_view(buf, static_cast<size_t>(n)));
+    {
+      MutexLock state(&state_mu_);
+      last_received_ = absl::Now();
+      ping_outstanding_ = false;
+    }
+    for (;;) {
+      absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
+      if (!body.ok()) {
+        Fail(body.status());
+        return;
+      }
+      if (!body->has_value()) break;
+      if (absl::Status refused = CheckLateRefusal(**body); !refused.ok()) {
+        Fail(refused);
+        return;
+      }
+      absl::StatusOr<transport::OpenedFrame> frame = opener_.Open(**body);
+      if (!frame.ok()) {
+        Fail(frame.status());
+        return;
+      }
+      if (absl::Status s = HandleFrame(*std::move(frame)); !s.ok()) {
+        Fail(s);
+        return;
+      }
+    }
+  }
+  SendPendingCredit(/*force=*/false);
+}
+
+absl::Status Bridge::CheckLateRefusal(absl::string_view body) {
+  // A server that rejects our ClientFinished answers with a plaintext
+  // REFUSAL (server sequence 1) where its first sealed frame would be
+  // (docs/PROTOCOL.md 7): a Fernet token starts with 0x80, an inner frame's
+  // sequence number with 0x00.
+  if (role_ != Role::kClient || !secure_ || opener_.next_sequence() != 0 ||
+      body.empty() || body[0] != 0) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<transport::FrameHeader> header =
+      transport::DecodeFrameHeader(body);
+  if (!header.ok() || header->type != FrameType::kRefusal) {
+    return absl::OkStatus();  // Not a refusal: the opener will reject it.
+  }
+  absl::Status refused =
+      transport::RefusalToStatus(body.substr(transport::kPayloadOffset));
+  return refused.ok() ? absl::DataLossError("malformed REFUSAL") : refused;
+}
+
+absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
+  const transport::FrameHeader& h = frame.header;
+  if (h.stream_id == transport::kConnectionStreamId) {
+    switch (h.type) {
+      case FrameType::kPing:
+        if (frame.payload.size() != transport::kPingBytes) {
+          return absl::DataLossError("malformed PING frame");
+        }
+        if (!h.has_flag(transport::kFlagAck)) {
+          return SendFrame(transport::kConnectionStreamId, FrameType::kPing,
+                           transport::kFlagAck, frame.payload, false);
+        }
+        return absl::OkStatus();
+      case FrameType::kWindowUpdate: {
+        if (frame.payload.size() != transport::kWindowUpdateBytes) {
+          return absl::DataLossError("malformed WINDOW_UPDATE frame");
+        }
+        const uint32_t increment = big_endian::Load32(frame.payload.data());
+        MutexLock state(&state_mu_);
+        if (increment == 0 || increment > kMaxWindowIncrement ||
+            send_credit_ + increment > int64_t{kMaxWindowIncrement}) {
+          return absl::DataLossError("bad WINDOW_UPDATE increment");
+        }
+        send_credit_ += increment;
+        state_cv_.SignalAll();
+        return absl::OkStatus();
+      }
+      case FrameType::kGoAway: {
+        absl::Status carried = DecodeGoAway(frame.payload);
+        if (carried.code() == absl::StatusCode::kDataLoss) return carried;
+        {
+          MutexLock state(&state_mu_);
+          peer_goaway_ = carried;
+          peer_goaway_seen_ = true;
+        }
+        // The peer has sent its last frame: confirm we have everything up
+        // to here by answering with our own GOAWAY, and stop sending.
+        SendGoAway(absl::StatusCode::kOk, "");
+        return absl::OkStatus();
+      }
+      default:
+        break;
+    }
+  } else if (h.stream_id == transport::kBridgeStreamId &&
+             h.type == FrameType::kData) {
+    return HandleData(std::move(frame));
+  }
+  return absl::DataLossError(absl::StrCat(
+      "unexpected ", transport::FrameTypeName(h.type), " frame on stream ",
+      h.stream_id));
+}
+
+absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
+  const uint64_t frame_bytes = frame.payload.size();
+  {
+    MutexLock state(&state_mu_);
+    if (frame_bytes > recv_available_) {
+      return absl::DataLossError("the peer sent more than its flow-control window");
+    }
+    recv_available_ -= frame_bytes;
+  }
+  absl::string_view payload = frame.payload;
+  Assembly& a = assembly_;
+  if (!a.active) {
+    if (payload.size() < transport::kMessageHeaderBytes) {
+      return absl::DataLossError("a message's first frame lacks its header");
+    }
+    a = Assembly();
+    a.active = true;
+    a.body_size = big_endian::Load64(payload.data());
+    const auto kind = static_cast<uint8_t>(payload[8]);
+    if (kind != static_cast<uint8_t>(MessageKind::kValue) &&
+        kind != static_cast<uint8_t>(MessageKind::kTyped)) {
+      return absl::DataLossError("unknown message kind");
+    }
+    a.kind = static_cast<MessageKind>(kind);
+    payload.remove_prefix(transport::kMessageHeaderBytes);
+    if (a.body_size > options_.max_message_bytes) {
+      a.discarding = true;
+    } else if (a.body_size > options_.memory_threshold_bytes) {
+      absl::StatusOr<transport::SpillFile> file =
+          transport::SpillFile::Create(options_.spill_directory);
+      if (!file.ok()) return file.status();
+      a.file = *std::move(file);
+    } else {
+      a.memory.reserve(a.body_size);
+    }
+  }
+  if (payload.size() > a.body_size - a.received) {
+    return absl::DataLossError("a message is longer than its header says");
+  }
+  a.received += payload.size();
+  if (a.file.has_value()) {
+    if (absl::Status s = a.file->Append(payload); !s.ok()) return s;
+  } else if (!a.discarding) {
+    a.memory.append(payload.data(), payload.size());
+  }
+  ReturnCredit(frame_bytes);
+  if (!frame.header.has_flag(transport::kFlagEndMessage)) return absl::OkStatus();
+  if (a.received != a.body_size) {
+    return absl::DataLossError("a message is shorter than its header says");
+  }
+  InboxItem item;
+  if (a.discarding) {
+    item.status = absl::ResourceExhaustedError(absl::StrCat(
+        "message of ", a.body_size, " bytes exceeds max_message_bytes ",
+        options_.max_message_bytes, "; it was discarded"));
+  } else {
+    item.message.kind_ = a.kind;
+    item.message.size_ = a.body_size;
+    if (a.file.has_value()) {
+      item.message.file_ = std::move(a.file);
+    } else {
+      item.message.memory_ = std::move(a.memory);
+    }
+  }
+  a = Assembly();
+  MutexLock state(&state_mu_);
+  inbox_bytes_ += item.message.size_;
+  last_activity_ = absl::Now();
+  inbox_.push_back(std::move(item));
+  state_cv_.SignalAll();
+  return absl::OkStatus();
+}
+
+void Bridge::ReturnCredit(uint64_t bytes) {
+  MutexLock state(&state_mu_);
+  if (inbox_bytes_ >= options_.max_inbox_bytes) {
+    deferred_credit_ += bytes;
+  } else {
+    unsent_credit_ += bytes;
+  }
+}
+
+void Bridge::SendPendingCredit(bool force) {
+  uint64_t credit = 0;
+  {
+    MutexLock state(&state_mu_);
+    if (closed_ || unsent_credit_ == 0) return;
+    if (!force && unsent_credit_ < kCreditBatchBytes) return;
+    credit = std::min<uint64_t>(unsent_credit_, kMaxWindowIncrement);
+    unsent_credit_ -= credit;
+    recv_available_ += credit;
+  }
+  char payload[transport::kWindowUpdateBytes];
+  big_endian::Store32(static_cast<uint32_t>(credit), payload);
+  (void)SendFrame(transport::kConnectionStreamId, FrameType::kWindowUpdate, 0,
+                  absl::string_view(payload, sizeof(payload)), false);
+}
+
+absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
+  MutexLock recv_lock(&recv_mu_);
+  const absl::Time deadline = options.timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + options.timeout;
+  const uint64_t limit =
+      options.max_bytes == 0 ? options_.max_message_bytes : options.max_bytes;
+  for (;;) {
+    std::optional<absl::StatusOr<ReceivedMessage>> result;
+    bool credit_released = false;
+    {
+      MutexLock state(&state_mu_);
+      if (!inbox_.empty()) {
+        InboxItem& front = inbox_.front();
+        if (!front.status.ok()) {
+          result = front.status;
+          inbox_.pop_front();
+        } else if (front.message.size() > limit) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "the next message has ", front.message.size(),
+              " bytes, more than max_bytes ", limit,
+              "; it stays queued (call again with a larger max_bytes)"));
+        } else {
+          inbox_bytes_ -= front.message.size();
+          result = std::move(front.message);
+          inbox_.pop_front();
+          last_activity_ = absl::Now();
+          if (deferred_credit_ > 0 && inbox_bytes_ < options_.max_inbox_bytes) {
+            unsent_credit_ += deferred_credit_;
+            deferred_credit_ = 0;
+            credit_released = true;
+          }
+        }
+      } else if (closed_) {
+        return closed_status_;
+      } else if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "no message within ", absl::FormatDuration(options.timeout)));
+      }
+    }
+    if (result.has_value()) {
+      if (credit_released) SendPendingCredit(/*force=*/true);
+      return *std::move(result);
+    }
+    if (read_mu_.TryLock()) {
+      // Read on this thread: no hand-off between the socket and the caller.
+      for (;;) {
+        input_pending_.store(false);
+        ProcessInput();
+        {
+          MutexLock state(&state_mu_);
+          if (!inbox_.empty() || closed_) break;
+        }
+        if (!transport::WaitReadable(socket_.fd(), deadline)) break;
+      }
+      read_mu_.Unlock();
+      while (input_pending_.load() && read_mu_.TryLock()) {
+        input_pending_.store(false);
+        ProcessInput();
+        read_mu_.Unlock();
+      }
+    } else {
+      // Another thread (the event loop) is reading: it signals when done.
+      MutexLock state(&state_mu_);
+      if (inbox_.empty() && !closed_) {
+        state_cv_.WaitWithDeadline(
+            &state_mu_, std::min(deadline, absl::Now() + absl::Milliseconds(50)));
+      }
+    }
+  }
+}
+
+absl::StatusOr<Value> Bridge::RecvBuffer(const RecvOptions& options) {
+  absl::StatusOr<ReceivedMessage> message = RecvRaw(options);
+  if (!message.ok()) return message.status();
+  if (message->kind() != MessageKind::kValue) {
+    return absl::InvalidArgumentError(
+        "received a typed protobuf message, not a Value; use "
+        "RecvBuffer(google::protobuf::Message*)");
+  }
+  absl::StatusOr<std::string> body = message->ReadAll();
+  if (!body.ok()) return body.status();
+  ValueLimits limits = options_.value_limits;
+  limits.max_input_bytes = options_.max_message_bytes;
+  return DecodeValue(*body, limits);
+}
+
+absl::Status Bridge::RecvBuffer(google::protobuf::Message* out,
+                                const RecvOptions& options) {
+  absl::StatusOr<ReceivedMessage> message = RecvRaw(options);
+  if (!message.ok()) return message.status();
+  if (message->kind() != MessageKind::kTyped) {
+    return absl::InvalidArgumentError(
+        "received a Value, not a typed protobuf message; use RecvBuffer()");
+  }
+  absl::StatusOr<std::string> body = message->ReadAll();
+  if (!body.ok()) return body.status();
+  if (body->size() < 2) return absl::InvalidArgumentError("malformed typed message");
+  const size_t name_size = big_endian::Load16(body->data());
+  if (body->size() < 2 + name_size) {
+    return absl::InvalidArgumentError("malformed typed message");
+  }
+  const absl::string_view name = absl::string_view(*body).substr(2, name_size);
+  const std::string& expected = out->GetDescriptor()->full_name();
+  if (name != expected) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "received a ", name, ", not a ", expected));
+  }
+  if (!out->ParseFromArray(body->data() + 2 + name_size,
+                           static_cast<int>(body->size() - 2 - name_size))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the received ", name, " does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Keepalive, closing ----
+
+void Bridge::OnKeepaliveTimer() {
+  const absl::Time now = absl::Now();
+  bool send_ping = false;
+  absl::Status fail;
+  bool idle = false;
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) return;
+    const absl::Duration silent = now - last_received_;
+    if (silent > options_.keepalive_interval + options_.keepalive_timeout) {
+      fail = absl::UnavailableError(absl::StrCat(
+          "the connection was lost: nothing from the peer for ",
+          absl::FormatDuration(silent), " (keepalive)"));
+    } else if (silent > options_.keepalive_interval && !ping_outstanding_) {
+      ping_outstanding_ = true;
+      send_ping = true;
+    }
+    idle = now - last_activity_ > options_.idle_timeout;
+  }
+  if (!fail.ok()) {
+    Fail(fail);
+    return;
+  }
+  if (idle) {
+    const std::string reason =
+        absl::StrCat("closed after ", absl::FormatDuration(options_.idle_timeout),
+                     " without messages (idle_timeout)");
+    SendGoAway(absl::StatusCode::kUnavailable, reason);
+    Fail(absl::UnavailableError(reason));
+    return;
+  }
+  if (send_ping) {
+    (void)SendFrame(transport::kConnectionStreamId, FrameType::kPing, 0,
+                    "netstruc", false);
+  }
+  const absl::Duration tick = std::clamp(
+      std::min(options_.keepalive_interval, options_.idle_timeout) / 4,
+      absl::Milliseconds(5), absl::Seconds(1));
+  std::weak_ptr<Bridge> weak = weak_from_this();
+  MutexLock state(&state_mu_);
+  if (closed_) return;
+  keepalive_timer_ = loop_->AddTimer(now + tick, [weak] {
+    if (std::shared_ptr<Bridge> self = weak.lock()) self->OnKeepaliveTimer();
+  });
+}
+
+absl::Status Bridge::Close(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  SendGoAway(absl::StatusCode::kOk, "");
+  // Wait for the peer's GOAWAY (or the end of the connection), reading on
+  // this thread when no one else is.
+  for (;;) {
+    {
+      MutexLock state(&state_mu_);
+      if (peer_goaway_seen_ || closed_) break;
+    }
+    if (absl::Now() >= deadline) break;
+    if (read_mu_.TryLock()) {
+      input_pending_.store(false);
+      ProcessInput();
+      read_mu_.Unlock();
+      bool done;
+      {
+        MutexLock state(&state_mu_);
+        done = peer_goaway_seen_ || closed_;
+      }
+      if (!done) transport::WaitReadable(socket_.fd(), deadline);
+    } else {
+      MutexLock state(&state_mu_);
+      if (!peer_goaway_seen_ && !closed_) {
+        state_cv_.WaitWithDeadline(
+            &state_mu_, std::min(deadline, absl::Now() + absl::Milliseconds(50)));
+      }
+    }
+  }
+  absl::Status result;
+  {
+    MutexLock state(&state_mu_);
+    if (peer_goaway_seen_) {
+      result = absl::OkStatus();
+    } else if (closed_ && closed_status_.code() != absl::StatusCode::kFailedPrecondition) {
+      result = closed_status_;
+    } else {
+      result = absl::DeadlineExceededError(
+          "the peer did not confirm the close in time");
+    }
+  }
+  Fail(absl::FailedPreconditionError("this Bridge was closed"));
+  return result;
+}
+
+void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
+  MutexLock lock(&write_mu_);
+  if (goaway_sent_) return;
+  goaway_sent_ = true;
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) return;
+  }
+  if (sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway, 0,
+                   EncodeStatusPayload(code, reason), false, NowSeconds(),
+                   &out_)
+          .ok()) {
+    // Flush before shutting down our side (bounded: a peer that does not
+    // read gets what fits).
+    const absl::Time deadline = absl::Now() + absl::Seconds(1);
+    while (FlushLocked().ok() && out_pos_ < out_.size() &&
+           transport::WaitWritable(socket_.fd(), deadline)) {
+    }
+  }
+  shutdown(socket_.fd(), SHUT_WR);
+}
+
+void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }
+
+void Bridge::Fail(absl::Status status) {
+  std::function<void(Bridge*)> callback;
+  transport::EventLoop::TimerId timer = 0;
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) return;
+    closed_ = true;
+    closed_status_ = status.ok() ? absl::UnavailableError("closed") : status;
+    callback = std::move(close_callback_);
+    close_callback_ = nullptr;
+    timer = keepalive_timer_;
+    keepalive_timer_ = 0;
+    state_cv_.SignalAll();
+  }
+  // Wakes any thread polling the socket; the descriptor itself is closed by
+  // the destructor, so it cannot be reused under a concurrent reader.
+  shutdown(socket_.fd(), SHUT_RDWR);
+  if (loop_ != nullptr) {
+    loop_->Unwatch(socket_.fd());
+    if (timer != 0) loop_->CancelTimer(timer);
+  }
+  if (callback) callback(this);
+}
+
+bool Bridge::closed() const {
+  MutexLock state(&state_mu_);
+  return closed_;
+}
+
+absl::Status Bridge::status() const {
+  MutexLock state(&state_mu_);
+  return closed_ ? closed_status_ : absl::OkStatus();
+}
+
+void Bridge::SetCloseCallback(std::function<void(Bridge*)> callback) {
+  bool run_now = false;
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) {
+      run_now = true;
+    } else {
+      close_callback_ = std::move(callback);
+    }
+  }
+  if (run_now && callback) callback(this);
+}
+
+}  // namespace netstructer

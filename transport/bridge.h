@@ -1,0 +1,305 @@
+// netstructer::Bridge: one authenticated, encrypted connection endpoint,
+// either side (the seed's Bridge). A client gets one from Bridge::Link; a
+// server's session is a Bridge too. Buffers travel on the Bridge stream
+// (docs/PROTOCOL.md section 8): SendBuffer / RecvBuffer of Values or of any
+// protobuf message, any size up to max_message_bytes.
+//
+// Threads: a Bridge is thread-safe. Sends are serialised (one message at a
+// time, in call order); receives too. The fast path has no thread hand-off:
+// SendBuffer seals and writes on the caller's thread, and a thread blocked in
+// RecvBuffer reads the socket itself. The Bridge's event loop reads only when
+// no caller is reading (to answer pings, absorb messages, notice a close),
+// and flushes what a full socket buffer left behind.
+//
+// Why it lives in transport/: a server session is a Bridge, and service/ may
+// not depend on client/ (docs/DESIGN.md).
+#ifndef NETSTRUCTER_TRANSPORT_BRIDGE_H_
+#define NETSTRUCTER_TRANSPORT_BRIDGE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "proto/value.pb.h"
+#include "proto/value_limits.h"
+#include "transport/event_loop.h"
+#include "transport/fernet.h"
+#include "transport/frame_codec.h"
+#include "transport/frame_sealer.h"
+#include "transport/mutex.h"
+#include "transport/socket.h"
+#include "transport/spill_file.h"
+
+namespace netstructer {
+
+// Limits and behaviour of one connection, either side. Value type.
+struct BridgeOptions {
+  // Largest message accepted (a larger one is RESOURCE_EXHAUSTED for that
+  // message only). 64 MiB: far above gRPC's often-surprising 4 MiB default,
+  // still small enough that an accident does not fill a disk.
+  uint64_t max_message_bytes = uint64_t{64} << 20;
+  // Messages above this are reassembled in an unlinked temporary file
+  // instead of memory. 8 MiB: half the flow-control window.
+  uint64_t memory_threshold_bytes = uint64_t{8} << 20;
+  // Where temporary files go ("" = $TMPDIR, else /tmp).
+  std::string spill_directory;
+  // Complete, unconsumed messages (memory and disk) beyond which the peer
+  // gets no more credit until the application reads. 32 MiB.
+  uint64_t max_inbox_bytes = uint64_t{32} << 20;
+  // Payload bytes per DATA frame. 64 KiB: several frames per 1 MiB message
+  // (pipelining) at ~1 us of sealing overhead each.
+  size_t fragment_bytes = size_t{64} << 10;
+  // Largest frame body accepted from the peer (transport/frame_format.h).
+  size_t max_frame_bytes = transport::kDefaultMaxFrameBytes;
+  // lz4 for payloads of at least 1 KiB when it shrinks them. Turn off when
+  // secrets are mixed with attacker-chosen data (CRIME/BREACH).
+  bool compression = true;
+  // Unsent bytes queued above which SendBuffer waits for the socket. 8 MiB.
+  size_t max_queued_send_bytes = size_t{8} << 20;
+  // Silence from the peer after which we PING, and after which (plus the
+  // timeout) the connection is declared lost.
+  absl::Duration keepalive_interval = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // No message in either direction for this long closes the connection
+  // (server policy). Infinite = never.
+  absl::Duration idle_timeout = absl::InfiniteDuration();
+  // Limits on decoded Values (depth, size).
+  ValueLimits value_limits;
+};
+
+struct LinkOptions {
+  // The pre-shared key (chmod-600 key files: transport/key_file.h). Unset
+  // only together with `insecure`.
+  std::optional<transport::FernetKey> key;
+  // Plaintext frames (still length-prefixed and sequenced), for benchmarks
+  // and local debugging only; the server must be insecure too.
+  bool insecure = false;
+  // The source address to connect from ("127.0.0.2:0"); empty = any.
+  std::string local_address;
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  BridgeOptions bridge;
+};
+
+struct RecvOptions {
+  // A message larger than this is RESOURCE_EXHAUSTED and stays queued (call
+  // again with a larger max_bytes); nothing is lost. 0 = max_message_bytes.
+  uint64_t max_bytes = 0;
+  // How long to wait for a message: DEADLINE_EXCEEDED after it.
+  absl::Duration timeout = absl::InfiniteDuration();
+};
+
+// One received message, before it is parsed: in memory, or in an unlinked
+// temporary file when it was larger than the in-memory threshold. Resource
+// type (move-only).
+class ReceivedMessage {
+ public:
+  transport::MessageKind kind() const { return kind_; }
+  // For typed messages: the protobuf type name.
+  const std::string& type_name() const { return type_name_; }
+  uint64_t size() const { return size_; }
+  bool in_file() const { return file_.has_value(); }
+  // Reads [offset, offset + length) of the body.
+  absl::StatusOr<std::string> Read(uint64_t offset, size_t length) const;
+  // The whole body in memory.
+  absl::StatusOr<std::string> ReadAll() const { return Read(0, size_); }
+
+ private:
+  friend class Bridge;
+  transport::MessageKind kind_ = transport::MessageKind::kValue;
+  std::string type_name_;
+  uint64_t size_ = 0;
+  std::string memory_;  // When not in a file.
+  std::optional<transport::SpillFile> file_;
+};
+
+class Bridge : public std::enable_shared_from_this<Bridge> {
+ public:
+  enum class Role { kClient, kServer };
+
+  // Connects to "HOST:PORT" ("[::1]:PORT" for IPv6) and runs the handshake.
+  //   UNAVAILABLE         cannot connect (refused, unreachable, lost)
+  //   DEADLINE_EXCEEDED   connect or handshake timed out
+  //   UNAUTHENTICATED     "the server did not accept this key" (wrong key),
+  //                       or the server could not prove it has the key
+  //   PERMISSION_DENIED   refused by the server's accept policy (its reason)
+  //   FAILED_PRECONDITION secure/insecure mismatch with the server
+  //   INVALID_ARGUMENT    bad address or options
+  static absl::StatusOr<std::shared_ptr<Bridge>> Link(
+      absl::string_view address, const LinkOptions& options);
+
+  // For the server (and tests): wraps a connected, handshaken socket.
+  // `send_key`/`recv_key` unset = insecure. `loop` runs the background
+  // reading and flushing; it must outlive the Bridge's Close().
+  static std::shared_ptr<Bridge> Adopt(
+      transport::Socket socket, std::shared_ptr<transport::EventLoop> loop,
+      Role role, std::optional<transport::FernetKey> send_key,
+      std::optional<transport::FernetKey> recv_key,
+      const BridgeOptions& options);
+
+  ~Bridge();
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  // Sends one buffer. Blocks while flow control or a full socket hold it
+  // back. INVALID_ARGUMENT for a Value that fails Validate (unhashable,
+  // too deep, bad UTF-8) or a message over max_message_bytes; the connection's
+  // error (UNAVAILABLE, DATA_LOSS, ...) once it is closed.
+  absl::Status SendBuffer(const Value& value);
+  absl::Status SendBuffer(const google::protobuf::Message& message);
+
+  // Receives the next buffer.
+  //   DEADLINE_EXCEEDED    nothing within options.timeout
+  //   RESOURCE_EXHAUSTED   the message is over max_message_bytes (it was
+  //                        discarded; the next one is fine) or over
+  //                        options.max_bytes (it stays queued)
+  //   INVALID_ARGUMENT     the next message is not what was asked for (a
+  //                        typed message for RecvBuffer(), or another type)
+  //                        or does not decode; it is consumed
+  //   OUT_OF_RANGE         end of stream: the peer closed cleanly
+  //   UNAVAILABLE          the connection was lost
+  //   DATA_LOSS            the peer sent a forged, replayed or corrupt frame
+  absl::StatusOr<Value> RecvBuffer(const RecvOptions& options = {});
+  absl::Status RecvBuffer(google::protobuf::Message* message,
+                          const RecvOptions& options = {});
+  // The next message unparsed (large ones stay in their temporary file).
+  absl::StatusOr<ReceivedMessage> RecvRaw(const RecvOptions& options = {});
+
+  // Graceful close: sends GOAWAY after everything queued, then waits (at
+  // most `timeout`) for the peer's GOAWAY in reply, which the peer sends
+  // once it has received every message before ours. OK when the peer
+  // confirmed: it has all our messages. Messages that arrive meanwhile stay
+  // readable. Later sends are FAILED_PRECONDITION. Idempotent.
+  absl::Status Close(absl::Duration timeout = absl::Seconds(5));
+  // Closes at once with `status` (what later calls return), without GOAWAY.
+  void Abort(absl::Status status);
+
+  bool closed() const;
+  // OK while open; then why it closed.
+  absl::Status status() const;
+  Role role() const { return role_; }
+  bool secure() const { return secure_; }
+  // The peer's IP ("127.0.0.1", "::1") and "IP:PORT".
+  const std::string& peer_ip() const { return peer_ip_; }
+  const std::string& peer_address() const { return peer_address_; }
+  // Called once, on the thread that closes it, after the Bridge closed.
+  void SetCloseCallback(std::function<void(Bridge*)> callback);
+
+ private:
+  struct InboxItem {
+    absl::Status status;  // Non-OK: a failed message (over the limit).
+    ReceivedMessage message;
+  };
+  // Reassembly of the message in progress on the Bridge stream.
+  struct Assembly {
+    bool active = false;
+    bool discarding = false;  // Over max_message_bytes.
+    uint64_t body_size = 0;
+    uint64_t received = 0;    // Body bytes so far.
+    transport::MessageKind kind = transport::MessageKind::kValue;
+    std::string memory;
+    std::optional<transport::SpillFile> file;
+  };
+
+  Bridge(transport::Socket socket, std::shared_ptr<transport::EventLoop> loop,
+         Role role, std::optional<transport::FernetKey> send_key,
+         std::optional<transport::FernetKey> recv_key,
+         const BridgeOptions& options);
+  void Start();
+
+  absl::Status SendMessage(transport::MessageKind kind, absl::string_view prefix,
+                           absl::string_view body);
+  // Seals one frame, queues it and writes what the socket takes.
+  absl::Status SendFrame(uint32_t stream, transport::FrameType type,
+                         uint8_t flags, absl::string_view payload,
+                         bool allow_compression);
+  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void OnLoopEvent(uint32_t events);
+  void OnKeepaliveTimer();
+
+  // Reads until EAGAIN and dispatches every frame. REQUIRES read_mu_.
+  void ProcessInput() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  // The server's plaintext REFUSAL of our ClientFinished, if `body` is one.
+  absl::Status CheckLateRefusal(absl::string_view body)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  absl::Status HandleFrame(transport::OpenedFrame frame)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  absl::Status HandleData(transport::OpenedFrame frame)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  // Returns credit for absorbed bytes, or defers it while the inbox is full.
+  void ReturnCredit(uint64_t bytes);
+  // Sends a WINDOW_UPDATE for the credit not yet returned: always when
+  // `force`, else only once a quarter window has accumulated.
+  void SendPendingCredit(bool force);
+  // Sends GOAWAY(code, reason) unless sent already, and shuts down our
+  // sending side. REQUIRES: write_mu_ not held.
+  void SendGoAway(absl::StatusCode code, absl::string_view reason);
+  void Fail(absl::Status status);
+
+  const Role role_;
+  const bool secure_;
+  const BridgeOptions options_;
+  transport::Socket socket_;
+  std::shared_ptr<transport::EventLoop> loop_;
+  std::string peer_ip_;
+  std::string peer_address_;
+
+  // One message at a time on the Bridge stream, in call order.
+  Mutex send_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  // Lock order: send_mu_, read_mu_, write_mu_, state_mu_.
+  Mutex read_mu_ ABSL_ACQUIRED_BEFORE(write_mu_);
+  Mutex write_mu_ ABSL_ACQUIRED_BEFORE(state_mu_);
+  mutable Mutex state_mu_;
+  CondVar state_cv_;  // Inbox, credit, drain, close and reader changes.
+  Mutex recv_mu_;     // One receiver at a time.
+
+  // Reading side.
+  transport::FrameDecoder decoder_ ABSL_GUARDED_BY(read_mu_);
+  transport::FrameOpener opener_ ABSL_GUARDED_BY(read_mu_);
+  Assembly assembly_ ABSL_GUARDED_BY(read_mu_);
+  bool eof_seen_ ABSL_GUARDED_BY(read_mu_) = false;
+  // Set by the loop when input arrived while another thread held read_mu_.
+  std::atomic<bool> input_pending_{false};
+
+  // Writing side.
+  transport::FrameSealer sealer_ ABSL_GUARDED_BY(write_mu_);
+  std::string out_ ABSL_GUARDED_BY(write_mu_);
+  size_t out_pos_ ABSL_GUARDED_BY(write_mu_) = 0;
+  bool goaway_sent_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  // Shared state.
+  std::deque<InboxItem> inbox_ ABSL_GUARDED_BY(state_mu_);
+  uint64_t inbox_bytes_ ABSL_GUARDED_BY(state_mu_) = 0;
+  int64_t send_credit_ ABSL_GUARDED_BY(state_mu_) = transport::kInitialWindowBytes;
+  size_t queued_bytes_ ABSL_GUARDED_BY(state_mu_) = 0;
+  absl::Status closed_status_ ABSL_GUARDED_BY(state_mu_);
+  bool closed_ ABSL_GUARDED_BY(state_mu_) = false;
+  // Credit owed to the peer: deferred while the inbox is full, unsent until
+  // a WINDOW_UPDATE carries it; what the peer may still send.
+  uint64_t deferred_credit_ ABSL_GUARDED_BY(state_mu_) = 0;
+  uint64_t unsent_credit_ ABSL_GUARDED_BY(state_mu_) = 0;
+  uint64_t recv_available_ ABSL_GUARDED_BY(state_mu_) =
+      transport::kInitialWindowBytes;
+  // What the peer's GOAWAY said, reported at the end of the stream.
+  absl::Status peer_goaway_ ABSL_GUARDED_BY(state_mu_);
+  bool peer_goaway_seen_ ABSL_GUARDED_BY(state_mu_) = false;
+  std::function<void(Bridge*)> close_callback_ ABSL_GUARDED_BY(state_mu_);
+  absl::Time last_received_ ABSL_GUARDED_BY(state_mu_);
+  absl::Time last_activity_ ABSL_GUARDED_BY(state_mu_);
+  bool ping_outstanding_ ABSL_GUARDED_BY(state_mu_) = false;
+  transport::EventLoop::TimerId keepalive_timer_ ABSL_GUARDED_BY(state_mu_) = 0;
+};
+
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_TRANSPORT_BRIDGE_H_

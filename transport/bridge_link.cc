@@ -1,0 +1,106 @@
+// Bridge::Link: connect, handshake on the caller's thread, then hand the
+// socket to a Bridge with its own event loop.
+#include "absl/strings/str_cat.h"
+#include "transport/bridge.h"
+#include "transport/frame_sealer.h"
+#include "transport/handshake.h"
+#include "transport/handshake_io.h"
+
+namespace netstructer {
+
+namespace {
+
+using transport::FrameType;
+
+// Seals one plaintext handshake frame (insecure inner frame, stream 0).
+absl::Status SendHandshakeFrame(int fd, transport::FrameSealer* sealer,
+                                FrameType type, absl::string_view payload,
+                                absl::Time deadline) {
+  std::string out;
+  if (absl::Status s =
+          sealer->Seal(transport::kConnectionStreamId, type, 0, payload,
+                       /*allow_compression=*/false,
+                       absl::ToUnixSeconds(absl::Now()), &out);
+      !s.ok()) {
+    return s;
+  }
+  return transport::WriteAll(fd, out, deadline);
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
+    absl::string_view address, const LinkOptions& options) {
+  if (!options.insecure && !options.key.has_value()) {
+    return absl::InvalidArgumentError(
+        "Bridge::Link needs a key (LinkOptions.key), or insecure = true");
+  }
+  if (options.insecure && options.key.has_value()) {
+    return absl::InvalidArgumentError(
+        "LinkOptions: give a key or insecure = true, not both");
+  }
+  absl::StatusOr<transport::SocketAddress> resolved =
+      transport::ResolveAddress(address);
+  if (!resolved.ok()) return resolved.status();
+  std::optional<transport::SocketAddress> local;
+  if (!options.local_address.empty()) {
+    absl::StatusOr<transport::SocketAddress> l =
+        transport::ResolveAddress(options.local_address);
+    if (!l.ok()) return l.status();
+    local = *l;
+  }
+  absl::StatusOr<transport::Socket> socket = transport::ConnectTcp(
+      *resolved, absl::Now() + options.connect_timeout,
+      local.has_value() ? &*local : nullptr);
+  if (!socket.ok()) return socket.status();
+  const int fd = socket->fd();
+  const absl::Time deadline = absl::Now() + options.handshake_timeout;
+
+  absl::StatusOr<transport::ClientHandshake> handshake =
+      options.insecure ? transport::ClientHandshake::CreateInsecure()
+                       : transport::ClientHandshake::Create(*options.key);
+  if (!handshake.ok()) return handshake.status();
+  transport::FrameSealer sealer = transport::FrameSealer::Insecure();
+  transport::FrameOpener opener = transport::FrameOpener::Insecure();
+  if (absl::Status s = SendHandshakeFrame(fd, &sealer, FrameType::kHandshake,
+                                          handshake->client_hello(), deadline);
+      !s.ok()) {
+    return s;
+  }
+  // The server's answer: a ServerHello, or a REFUSAL (policy, key, mode).
+  absl::StatusOr<std::string> body = transport::ReadOneFrame(fd, deadline);
+  if (!body.ok()) {
+    if (body.status().code() == absl::StatusCode::kUnavailable) {
+      return absl::UnavailableError(absl::StrCat(
+          "the server at ", resolved->ToString(),
+          " closed the connection during the handshake"));
+    }
+    return body.status();
+  }
+  absl::StatusOr<transport::OpenedFrame> frame = opener.Open(*body);
+  if (!frame.ok()) return frame.status();
+  absl::StatusOr<std::optional<std::string>> finished =
+      handshake->OnServerFrame(frame->header, frame->payload);
+  if (!finished.ok()) return finished.status();
+  if (finished->has_value()) {
+    if (absl::Status s = SendHandshakeFrame(fd, &sealer, FrameType::kHandshake,
+                                            **finished, deadline);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<std::unique_ptr<transport::EventLoop>> loop =
+      transport::EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  std::optional<transport::FernetKey> send_key;
+  std::optional<transport::FernetKey> recv_key;
+  if (const transport::SessionKeys* keys = handshake->keys(); keys != nullptr) {
+    send_key = keys->c2s;
+    recv_key = keys->s2c;
+  }
+  return Adopt(*std::move(socket),
+               std::shared_ptr<transport::EventLoop>(*std::move(loop)),
+               Role::kClient, send_key, recv_key, options.bridge);
+}
+
+}  // namespace netstructer

@@ -1,0 +1,203 @@
+#include "transport/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "transport/socket.h"
+
+namespace netstructer::transport {
+
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
+  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) {
+    return ErrnoStatus(errno == EMFILE || errno == ENFILE
+                           ? absl::StatusCode::kResourceExhausted
+                           : absl::StatusCode::kInternal,
+                       errno, "epoll_create1");
+  }
+  const int wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    const int err = errno;
+    close(epoll_fd);
+    return ErrnoStatus(err == EMFILE || err == ENFILE
+                           ? absl::StatusCode::kResourceExhausted
+                           : absl::StatusCode::kInternal,
+                       err, "eventfd");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd;
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
+  std::unique_ptr<EventLoop> loop(new EventLoop(epoll_fd, wake_fd));
+  loop->thread_ = std::thread([raw = loop.get()] { raw->Run(); });
+  return loop;
+}
+
+EventLoop::EventLoop(int epoll_fd, int wake_fd)
+    : epoll_fd_(epoll_fd), wake_fd_(wake_fd) {}
+
+EventLoop::~EventLoop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  if (thread_.joinable()) {
+    if (InLoopThread()) {
+      thread_.detach();  // Destroyed from its own callback: cannot join.
+    } else {
+      thread_.join();
+    }
+  }
+  // Drop callbacks (and what they hold) outside the lock.
+  absl::flat_hash_map<int, std::shared_ptr<FdCallback>> watchers;
+  std::multimap<absl::Time, std::pair<TimerId, Task>> timers;
+  std::vector<Task> tasks;
+  {
+    MutexLock lock(&mu_);
+    watchers.swap(watchers_);
+    timers.swap(timers_);
+    tasks.swap(tasks_);
+  }
+  close(wake_fd_);
+  close(epoll_fd_);
+}
+
+void EventLoop::Wake() {
+  const uint64_t one = 1;
+  ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+  (void)ignored;
+}
+
+absl::Status EventLoop::Watch(int fd, uint32_t events, FdCallback callback) {
+  {
+    MutexLock lock(&mu_);
+    watchers_[fd] = std::make_shared<FdCallback>(std::move(callback));
+  }
+  epoll_event ev{};
+  ev.events = events | EPOLLET;
+  ev.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int err = errno;
+    MutexLock lock(&mu_);
+    watchers_.erase(fd);
+    return ErrnoStatus(absl::StatusCode::kInternal, err, "epoll_ctl ADD");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventLoop::Modify(int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events | EPOLLET;
+  ev.data.fd = fd;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+    return ErrnoStatus(absl::StatusCode::kInternal, errno, "epoll_ctl MOD");
+  }
+  return absl::OkStatus();
+}
+
+void EventLoop::Unwatch(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  // Released after the lock: the callback's captures may re-enter the loop.
+  std::shared_ptr<FdCallback> dropped;
+  MutexLock lock(&mu_);
+  auto it = watchers_.find(fd);
+  if (it != watchers_.end()) {
+    dropped = std::move(it->second);
+    watchers_.erase(it);
+  }
+}
+
+void EventLoop::Post(Task task) {
+  {
+    MutexLock lock(&mu_);
+    tasks_.push_back(std::move(task));
+  }
+  if (!InLoopThread()) Wake();
+}
+
+EventLoop::TimerId EventLoop::AddTimer(absl::Time when, Task task) {
+  TimerId id;
+  {
+    MutexLock lock(&mu_);
+    id = next_timer_id_++;
+    timers_.emplace(when, std::make_pair(id, std::move(task)));
+    timer_times_[id] = when;
+  }
+  if (!InLoopThread()) Wake();
+  return id;
+}
+
+void EventLoop::CancelTimer(TimerId id) {
+  Task dropped;  // Destroyed after the lock (declared before it).
+  MutexLock lock(&mu_);
+  auto t = timer_times_.find(id);
+  if (t == timer_times_.end()) return;
+  auto range = timers_.equal_range(t->second);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second.first == id) {
+      dropped = std::move(it->second.second);
+      timers_.erase(it);
+      break;
+    }
+  }
+  timer_times_.erase(t);
+}
+
+void EventLoop::Run() {
+  constexpr int kMaxEvents = 128;
+  epoll_event events[kMaxEvents];
+  for (;;) {
+    int timeout_ms = -1;
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return;
+      if (!tasks_.empty()) {
+        timeout_ms = 0;
+      } else if (!timers_.empty()) {
+        const absl::Duration left = timers_.begin()->first - absl::Now();
+        timeout_ms = left <= absl::ZeroDuration()
+                         ? 0
+                         : static_cast<int>(absl::ToInt64Milliseconds(
+                               left + absl::Microseconds(999)));
+      }
+    }
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        uint64_t value;
+        while (read(wake_fd_, &value, sizeof(value)) > 0) {
+        }
+        continue;
+      }
+      std::shared_ptr<FdCallback> callback;
+      {
+        MutexLock lock(&mu_);
+        auto it = watchers_.find(fd);
+        if (it != watchers_.end()) callback = it->second;
+      }
+      if (callback != nullptr) (*callback)(events[i].events);
+    }
+    // Due timers, then posted tasks.
+    std::vector<Task> due;
+    {
+      MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
+      while (!timers_.empty() && timers_.begin()->first <= now) {
+        timer_times_.erase(timers_.begin()->second.first);
+        due.push_back(std::move(timers_.begin()->second.second));
+        timers_.erase(timers_.begin());
+      }
+      for (Task& t : tasks_) due.push_back(std::move(t));
+      tasks_.clear();
+    }
+    for (Task& task : due) task();
+  }
+}
+
+}  // namespace netstructer::transport

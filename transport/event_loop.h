@@ -1,0 +1,80 @@
+// An epoll event loop on one thread, with timers and cross-thread tasks.
+//
+// Descriptors are watched edge-triggered: a callback must read (or write)
+// until EAGAIN, or arrange to come back. Callbacks, tasks and timers run on
+// the loop's thread, never concurrently with each other.
+#ifndef NETSTRUCTER_TRANSPORT_EVENT_LOOP_H_
+#define NETSTRUCTER_TRANSPORT_EVENT_LOOP_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "transport/mutex.h"
+
+namespace netstructer::transport {
+
+// Thread-safe: every method may be called from any thread. Resource type.
+class EventLoop {
+ public:
+  using FdCallback = std::function<void(uint32_t epoll_events)>;
+  using Task = std::function<void()>;
+  using TimerId = uint64_t;
+
+  // Creates the loop and starts its thread. INTERNAL if epoll or eventfd
+  // cannot be created (RESOURCE_EXHAUSTED when out of descriptors).
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
+  // Stops the thread (after the callback running now, if any) and closes
+  // the loop's own descriptors. Watched descriptors are not closed.
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // Watches `fd` for `events` (EPOLLIN, EPOLLOUT; EPOLLET is always added).
+  // The callback holds whatever it captures until Unwatch.
+  absl::Status Watch(int fd, uint32_t events, FdCallback callback);
+  absl::Status Modify(int fd, uint32_t events);
+  // After Unwatch returns, the callback is not started again; a callback
+  // running on the loop thread right now finishes.
+  void Unwatch(int fd);
+
+  // Runs `task` on the loop thread, soon (FIFO).
+  void Post(Task task);
+  // Runs `task` on the loop thread at or after `when`.
+  TimerId AddTimer(absl::Time when, Task task);
+  // A timer already running or finished is unaffected.
+  void CancelTimer(TimerId id);
+
+  bool InLoopThread() const {
+    return std::this_thread::get_id() == thread_.get_id();
+  }
+
+ private:
+  EventLoop(int epoll_fd, int wake_fd);
+  void Run();
+  void Wake();
+
+  const int epoll_fd_;
+  const int wake_fd_;
+  Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int, std::shared_ptr<FdCallback>> watchers_
+      ABSL_GUARDED_BY(mu_);
+  std::multimap<absl::Time, std::pair<TimerId, Task>> timers_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<TimerId, absl::Time> timer_times_ ABSL_GUARDED_BY(mu_);
+  TimerId next_timer_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::thread thread_;
+};
+
+}  // namespace netstructer::transport
+
+#endif  // NETSTRUCTER_TRANSPORT_EVENT_LOOP_H_

@@ -1,0 +1,70 @@
+#include "transport/handshake_io.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "transport/socket.h"
+
+namespace netstructer::transport {
+
+absl::StatusOr<std::optional<std::string>> ExactFrameReader::ReadSome(int fd) {
+  for (;;) {
+    char* dst;
+    size_t want;
+    if (prefix_bytes_ < kLengthPrefixBytes) {
+      dst = prefix_ + prefix_bytes_;
+      want = kLengthPrefixBytes - prefix_bytes_;
+    } else {
+      dst = body_.data() + body_bytes_;
+      want = body_.size() - body_bytes_;
+    }
+    const ssize_t n = recv(fd, dst, want, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::nullopt;
+      return ErrnoStatus(absl::StatusCode::kUnavailable, errno,
+                         "the connection failed during the handshake");
+    }
+    if (n == 0) {
+      return absl::UnavailableError(
+          "the peer closed the connection during the handshake");
+    }
+    if (prefix_bytes_ < kLengthPrefixBytes) {
+      prefix_bytes_ += static_cast<size_t>(n);
+      if (prefix_bytes_ == kLengthPrefixBytes) {
+        const uint32_t length = big_endian::Load32(prefix_);
+        if (length == 0 || length > kMaxHandshakeFrameBytes) {
+          return absl::DataLossError(absl::StrCat(
+              "not a NetStructer handshake (a frame of ", length, " bytes)"));
+        }
+        body_.assign(length, '\0');
+        body_bytes_ = 0;
+      }
+      continue;
+    }
+    body_bytes_ += static_cast<size_t>(n);
+    if (body_bytes_ == body_.size()) {
+      prefix_bytes_ = 0;
+      body_bytes_ = 0;
+      std::string body;
+      body.swap(body_);
+      return std::optional<std::string>(std::move(body));
+    }
+  }
+}
+
+absl::StatusOr<std::string> ReadOneFrame(int fd, absl::Time deadline) {
+  ExactFrameReader reader;
+  for (;;) {
+    absl::StatusOr<std::optional<std::string>> body = reader.ReadSome(fd);
+    if (!body.ok()) return body.status();
+    if (body->has_value()) return **body;
+    if (!WaitReadable(fd, deadline)) {
+      return absl::DeadlineExceededError("the handshake timed out");
+    }
+  }
+}
+
+}  // namespace netstructer::transport
