@@ -2,6 +2,7 @@
 // on the README's example values. Until the transport issue lands there is no
 // network here: the "wire" is a byte string fed back one byte at a time.
 #include <iostream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,9 @@
 #include "proto/python_literal.h"
 #include "proto/python_repr.h"
 #include "proto/value_codec.h"
+#include "service/server.h"
 #include "tools/commands.h"
+#include "transport/bridge.h"
 #include "transport/fernet.h"
 #include "transport/frame_codec.h"
 #include "transport/frame_sealer.h"
@@ -69,6 +72,64 @@ std::string Outcome(const Received& r) {
   return absl::StrCat(r.reprs.size(), " value(s), then ", r.status.ToString());
 }
 
+// A server and clients on loopback: values travel, then the errors.
+int NetworkDemo(const FernetKey& key, Io io) {
+  ServerOptions options;
+  options.keys = {key};
+  options.policy.deny = {service::CidrRange::Parse("127.0.0.2/32").value()};
+  Server server("127.0.0.1:0", options);
+  if (absl::Status s = server.Init(); !s.ok()) {
+    io.err << "netstructer demo: " << s << "\n";
+    return kExitFailure;
+  }
+  io.out << "NetStructer demo: a server on " << server.address()
+         << " (fresh key; policy: deny 127.0.0.2/32)\nand clients on loopback.\n\n"
+         << "1. A client links, sends the README's values and a few falsy ones;"
+            "\n   the server prints what it receives (peer IP, Python repr):\n";
+  std::vector<std::string> received;
+  std::thread accept_thread([&] {
+    (void)server.ListenOn([&](Server& s) {
+      absl::StatusOr<std::shared_ptr<Bridge>> session = s.Accept(absl::Seconds(10));
+      if (!session.ok()) return;
+      for (;;) {
+        absl::StatusOr<Value> value = (*session)->RecvBuffer();
+        if (!value.ok()) return;  // End of stream after the client's close.
+        io.out << "  server got: " << (*session)->peer_ip() << " " << Repr(*value)
+               << "\n";
+      }
+    });
+  });
+  LinkOptions link;
+  link.key = key;
+  absl::StatusOr<std::shared_ptr<Bridge>> client = Bridge::Link(server.address(), link);
+  if (!client.ok()) {
+    io.err << "netstructer demo: " << client.status() << "\n";
+    accept_thread.detach();
+    return kExitFailure;
+  }
+  for (const char* literal : kLiterals) {
+    if (absl::Status s = (*client)->SendBuffer(ParseLiteral(literal).value()); !s.ok()) {
+      io.err << "netstructer demo: " << s << "\n";
+      accept_thread.detach();
+      return kExitFailure;
+    }
+  }
+  absl::Status closed = (*client)->Close();
+  accept_thread.join();
+  io.out << "  client close: " << (closed.ok() ? "the server confirmed receipt"
+                                               : closed.ToString())
+         << "\n\n2. A client with the wrong key:\n  ";
+  LinkOptions wrong = link;
+  wrong.key = FernetKey::Generate().value();
+  io.out << Bridge::Link(server.address(), wrong).status()
+         << "\n\n3. A client from a denied address (127.0.0.2):\n  ";
+  LinkOptions denied = link;
+  denied.local_address = "127.0.0.2:0";
+  io.out << Bridge::Link(server.address(), denied).status() << "\n";
+  server.Shutdown();
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunDemo(const Args& args, Io io) {
@@ -81,11 +142,10 @@ int RunDemo(const Args& args, Io io) {
     io.err << "netstructer demo: " << key.status().message() << "\n";
     return kExitFailure;
   }
-  io.out << "NetStructer demo: typed values, lz4 and Fernet frames "
-            "(docs/PROTOCOL.md).\n"
-         << "A fresh key from the CSPRNG seals every frame.\n\n"
-         << "1. Python literals parsed into netstructer.Value, encoded and "
-            "sealed:\n";
+  if (int rc = NetworkDemo(*key, io); rc != kExitOk) return rc;
+  io.out << "\n4. Under the hood: Python literals parsed into "
+            "netstructer.Value, encoded and sealed\n   into frames "
+            "(docs/PROTOCOL.md):\n";
   FrameSealer sealer = FrameSealer::Secure(*key);
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   std::string wire;
@@ -128,7 +188,7 @@ int RunDemo(const Args& args, Io io) {
       "['request 0 served', 'request 1 served', ...] (300 strings)",
       big.size(), wire.size() - before);
 
-  io.out << "\n2. The wire, fed back one byte at a time, opened and decoded:\n";
+  io.out << "\n5. The wire, fed back one byte at a time, opened and decoded:\n";
   FrameOpener opener = FrameOpener::Secure(*key);
   const Received all = Receive(wire, &opener);
   for (size_t i = 0; i < all.reprs.size(); ++i) {
@@ -139,7 +199,7 @@ int RunDemo(const Args& args, Io io) {
     return kExitFailure;
   }
 
-  io.out << "\n3. What a hostile or broken peer gets (a clear error, never a "
+  io.out << "\n6. What a hostile or broken stream gets (a clear error, never a "
             "wrong value):\n";
   const std::string first = wire.substr(0, frame_ends[0]);
   std::string tampered = first;

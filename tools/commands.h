@@ -25,6 +25,8 @@ using Args = std::vector<std::string>;
 int RunKeygen(const Args& args, Io io);
 int RunFernet(const Args& args, Io io);
 int RunDemo(const Args& args, Io io);
+int RunServe(const Args& args, Io io);
+int RunSend(const Args& args, Io io);
 
 }  // namespace netstructer::tools
 

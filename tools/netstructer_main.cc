@@ -10,7 +10,9 @@ namespace {
 constexpr char kUsage[] =
     "usage: netstructer COMMAND [ARGS]\n"
     "commands:\n"
-    "  demo                      the codecs at work on the README's values\n"
+    "  demo                      a server and clients on loopback: values, errors\n"
+    "  serve                     run a server that prints what it receives\n"
+    "  send                      send Python literals to a server\n"
     "  keygen                    print a new Fernet key\n"
     "  fernet encrypt|decrypt    seal or open a Fernet token (stdin to stdout)\n"
     "  help                      this message\n"
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   if (command == "keygen") return netstructer::tools::RunKeygen(args, io);
   if (command == "fernet") return netstructer::tools::RunFernet(args, io);
   if (command == "demo") return netstructer::tools::RunDemo(args, io);
+  if (command == "serve") return netstructer::tools::RunServe(args, io);
+  if (command == "send") return netstructer::tools::RunSend(args, io);
   std::cerr << "netstructer: unknown command '" << command << "'\n" << kUsage;
   return netstructer::tools::kExitUsage;
 }

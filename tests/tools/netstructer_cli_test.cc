@@ -1,5 +1,6 @@
 // The netstructer binary as a user runs it: exit codes, stdout byte for
 // byte, and interop of `fernet` with Python's cryptography.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -10,12 +11,14 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/child_process.h"
 #include "tests/testing/python.h"
 #include "tests/testing/subprocess.h"
 
 namespace netstructer {
 namespace {
 
+using ::netstructer::testing::ChildProcess;
 using ::netstructer::testing::ProcessResult;
 using ::netstructer::testing::RunfilePath;
 using ::netstructer::testing::RunProcess;
@@ -189,7 +192,100 @@ TEST(Cli, DemoRoundTripsTheReadmeValuesAndShowsTheErrors) {
   EXPECT_THAT(r.out, HasSubstr("a replayed frame:    1 value(s), then DATA_LOSS: frame out of sequence"));
   EXPECT_THAT(r.out, HasSubstr("the wrong key:       0 value(s), then DATA_LOSS: invalid token"));
   EXPECT_THAT(r.out, HasSubstr("a truncated stream:  0 value(s), then DATA_LOSS: truncated frame"));
+  EXPECT_THAT(r.out, HasSubstr("  server got: 127.0.0.1 ['hi im haytam', 128, "
+                               "{b'gg': 'gg'}, {1, 2, 4, 6}, (False, True)]\n"));
+  EXPECT_THAT(r.out, HasSubstr("  server got: 127.0.0.1 None\n"));
+  EXPECT_THAT(r.out, HasSubstr("client close: the server confirmed receipt"));
+  EXPECT_THAT(r.out, HasSubstr("UNAUTHENTICATED: the server did not accept this key"));
+  EXPECT_THAT(r.out, HasSubstr("PERMISSION_DENIED: 127.0.0.2 is denied by rule 127.0.0.2/32"));
   EXPECT_EQ(RunCli({"demo", "extra"}).exit_code, 2);
+}
+
+// `serve` in the background, `send` against it.
+class ServeAndSend : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    key_file_ = WriteKeyFile("serve.key", RunCli({"keygen"}).out, 0600);
+  }
+  std::unique_ptr<ChildProcess> Serve(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {RunfilePath("tools/netstructer"), "serve",
+                                     "--listen", GetParam() + ":0", "--key-file",
+                                     key_file_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto child = ChildProcess::Start(argv);
+    EXPECT_TRUE(child.ok());
+    absl::StatusOr<std::string> line =
+        (*child)->WaitForStderr("listening on ", absl::Seconds(20));
+    EXPECT_TRUE(line.ok()) << line.status();
+    address_ = line->substr(line->find("listening on ") + 13);
+    return *std::move(child);
+  }
+  std::string key_file_;
+  std::string address_;
+};
+
+TEST_P(ServeAndSend, ServePrintsEachBufferWithThePeerIp) {
+  auto server = Serve();
+  ProcessResult sent = RunCli(
+      {"send", "--to", address_, "--key-file", key_file_,
+       "['hi im haytam',128,{b'gg':'gg'},{1,2,6,4},(False,True)]", "0", "''",
+       "None", "b''"});
+  EXPECT_EQ(sent.exit_code, 0) << sent.err;
+  absl::StatusOr<std::vector<std::string>> lines =
+      server->WaitForStdoutLines(5, absl::Seconds(20));
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  const std::string ip = GetParam() == "127.0.0.1" ? "127.0.0.1" : "::1";
+  EXPECT_EQ(*lines, (std::vector<std::string>{
+                        ip + " ['hi im haytam', 128, {b'gg': 'gg'}, {1, 2, 4, 6}, (False, True)]",
+                        ip + " 0", ip + " ''", ip + " None", ip + " b''"}));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->err();
+}
+
+TEST_P(ServeAndSend, SendFailuresExit1WithTheError) {
+  auto server = Serve({"--deny", GetParam() == "127.0.0.1" ? "127.0.0.0/8" : "::1/128"});
+  ProcessResult denied = RunCli({"send", "--to", address_, "--key-file", key_file_, "1"});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
+  auto open_server = Serve();
+  const std::string wrong = WriteKeyFile("wrong.key", RunCli({"keygen"}).out, 0600);
+  ProcessResult bad_key = RunCli({"send", "--to", address_, "--key-file", wrong, "1"});
+  EXPECT_EQ(bad_key.exit_code, 1);
+  EXPECT_THAT(bad_key.err, HasSubstr("UNAUTHENTICATED: the server did not accept this key"));
+  ProcessResult bad_literal =
+      RunCli({"send", "--to", address_, "--key-file", key_file_, "[1, 2"});
+  EXPECT_EQ(bad_literal.exit_code, 1);
+  EXPECT_THAT(bad_literal.err, HasSubstr("INVALID_ARGUMENT"));
+  open_server->Stop(SIGTERM);
+  ProcessResult unreachable = RunCli({"send", "--to", address_, "--key-file", key_file_, "1"});
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_THAT(unreachable.err, HasSubstr("UNAVAILABLE"));
+}
+
+INSTANTIATE_TEST_SUITE_P(V4AndV6, ServeAndSend, ::testing::Values("127.0.0.1", "[::1]"),
+                         [](const auto& info) {
+                           return std::string(info.param == "127.0.0.1" ? "V4" : "V6");
+                         });
+
+TEST(Cli, ServeRefusesAKeyFileOthersCanRead) {
+  const std::string path = WriteKeyFile("serve_open.key", kKey, 0644);
+  ProcessResult r = RunCli({"serve", "--listen", "127.0.0.1:0", "--key-file", path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("chmod 600"));
+}
+
+TEST(Cli, ServeAndSendUsageErrorsExit2) {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"serve"},
+           {"serve", "--listen", "127.0.0.1:0"},
+           {"serve", "--listen", "127.0.0.1:0", "--insecure", "--deny", "10.0.0.1/8"},
+           {"serve", "--listen", "127.0.0.1:0", "--insecure", "--bogus"},
+           {"send", "--to", "127.0.0.1:1", "--insecure"},
+           {"send", "--key-file", "/x", "1"},
+       }) {
+    ProcessResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(args, " ") << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("usage:"));
+  }
 }
 
 }  // namespace

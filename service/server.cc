@@ -1,0 +1,414 @@
+#include "service/server.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "transport/frame_sealer.h"
+#include "transport/handshake.h"
+#include "transport/handshake_io.h"
+#include "transport/handshake_messages.h"
+
+namespace netstructer {
+
+using transport::FrameType;
+
+// A connection between accept and the end of its handshake.
+struct Server::Pending {
+  transport::Socket socket;
+  service::Admission admission;
+  std::optional<transport::ServerHandshake> handshake;
+  transport::ExactFrameReader reader;
+  transport::FrameSealer sealer = transport::FrameSealer::Insecure();
+  transport::FrameOpener opener = transport::FrameOpener::Insecure();
+  transport::EventLoop::TimerId timer = 0;
+};
+
+namespace {
+
+// Sends one small plaintext handshake frame without blocking. Handshake
+// frames are far smaller than a fresh socket's send buffer; a partial write
+// means the peer is not reading, and the connection is dropped.
+absl::Status SendPlain(int fd, transport::FrameSealer* sealer, FrameType type,
+                       absl::string_view payload) {
+  std::string out;
+  if (absl::Status s = sealer->Seal(transport::kConnectionStreamId, type, 0,
+                                    payload, false,
+                                    absl::ToUnixSeconds(absl::Now()), &out);
+      !s.ok()) {
+    return s;
+  }
+  const ssize_t n = send(fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(out.size())) {
+    return absl::UnavailableError("could not send a handshake frame");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Server::Server(std::string address, ServerOptions options)
+    : requested_address_(std::move(address)), options_(std::move(options)) {}
+
+Server::~Server() { Shutdown(absl::Seconds(1)); }
+
+absl::Status Server::Init() {
+  {
+    MutexLock lock(&mu_);
+    if (initialized_) return absl::FailedPreconditionError("Init() was already called");
+  }
+  if (options_.insecure == !options_.keys.empty()) {
+    return absl::InvalidArgumentError(
+        "ServerOptions: give the key ring (keys) or insecure = true, not both");
+  }
+  if (!options_.insecure) {
+    if (absl::StatusOr<transport::HandshakeKeyRing> ring =
+            transport::HandshakeKeyRing::Create(options_.keys);
+        !ring.ok()) {
+      return ring.status();
+    }
+  }
+  absl::StatusOr<std::unique_ptr<service::AcceptPolicy>> policy =
+      service::AcceptPolicy::Create(options_.policy);
+  if (!policy.ok()) return policy.status();
+  absl::StatusOr<transport::SocketAddress> address =
+      transport::ResolveAddress(requested_address_);
+  if (!address.ok()) return address.status();
+  absl::StatusOr<transport::Socket> listener = transport::ListenTcp(*address);
+  if (!listener.ok()) return listener.status();
+  absl::StatusOr<transport::SocketAddress> bound =
+      transport::LocalAddress(listener->fd());
+  if (!bound.ok()) return bound.status();
+  absl::StatusOr<std::unique_ptr<transport::EventLoop>> loop =
+      transport::EventLoop::Create();
+  if (!loop.ok()) return loop.status();
+  policy_ = *std::move(policy);
+  listener_ = *std::move(listener);
+  bound_address_ = bound->ToString();
+  loop_ = std::shared_ptr<transport::EventLoop>(*std::move(loop));
+  MutexLock lock(&mu_);
+  initialized_ = true;
+  return absl::OkStatus();
+}
+
+std::string Server::address() const { return bound_address_; }
+
+absl::Status Server::Listen() {
+  {
+    MutexLock lock(&mu_);
+    if (!initialized_) {
+      return absl::FailedPreconditionError(
+          "the server is not initialized: call Init() before Listen()");
+    }
+    if (shut_down_) return absl::FailedPreconditionError("the server was shut down");
+    if (listening_) return absl::OkStatus();
+    listening_ = true;
+  }
+  return loop_->Watch(listener_.fd(), EPOLLIN,
+                      [this](uint32_t) { OnListenReadable(); });
+}
+
+absl::Status Server::ListenOn(const std::function<void(Server&)>& accept_loop) {
+  {
+    MutexLock lock(&mu_);
+    if (!initialized_) {
+      return absl::FailedPreconditionError(
+          "the server is not initialized: call Init() before ListenOn()");
+    }
+    queue_accepts_ = true;
+  }
+  if (absl::Status s = Listen(); !s.ok()) return s;
+  accept_loop(*this);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Bridge>> Server::Accept(absl::Duration timeout) {
+  const absl::Time deadline = timeout == absl::InfiniteDuration()
+                                  ? absl::InfiniteFuture()
+                                  : absl::Now() + timeout;
+  MutexLock lock(&mu_);
+  for (;;) {
+    if (!accept_queue_.empty()) {
+      std::shared_ptr<Bridge> bridge = std::move(accept_queue_.front());
+      accept_queue_.pop_front();
+      return bridge;
+    }
+    if (shut_down_) return absl::UnavailableError("the server was shut down");
+    if (!queue_accepts_) {
+      return absl::FailedPreconditionError("Accept() needs ListenOn()");
+    }
+    if (accept_cv_.WaitWithDeadline(&mu_, deadline) && absl::Now() >= deadline) {
+      if (accept_queue_.empty()) {
+        return absl::DeadlineExceededError("no new session within the timeout");
+      }
+    }
+  }
+}
+
+void Server::OnListenReadable() {
+  for (;;) {
+    transport::SocketAddress peer;
+    absl::StatusOr<transport::Socket> socket =
+        transport::AcceptTcp(listener_.fd(), &peer);
+    if (!socket.ok()) {
+      // Out of descriptors: the pending connection stays in the backlog;
+      // try again shortly rather than spinning.
+      loop_->AddTimer(absl::Now() + absl::Milliseconds(100),
+                      [this] { OnListenReadable(); });
+      return;
+    }
+    if (!socket->valid()) return;  // Nothing more pending.
+    AcceptOne(*std::move(socket), peer);
+  }
+}
+
+void Server::AcceptOne(transport::Socket socket,
+                       const transport::SocketAddress& peer) {
+  absl::StatusOr<service::IpAddress> ip = service::IpAddress::FromSockaddr(
+      reinterpret_cast<const sockaddr*>(&peer.storage), peer.length);
+  absl::StatusOr<service::Admission> admission =
+      ip.ok() ? policy_->Admit(*ip, absl::Now()) : ip.status();
+  if (!admission.ok()) {
+    // Refused before reading a byte: a plaintext REFUSAL, then close.
+    transport::FrameSealer sealer = transport::FrameSealer::Insecure();
+    (void)SendPlain(socket.fd(), &sealer, FrameType::kRefusal,
+                    transport::EncodeRefusal(absl::StatusCode::kPermissionDenied,
+                                             admission.status().message()));
+    return;
+  }
+  absl::StatusOr<transport::ServerHandshake> handshake =
+      options_.insecure ? transport::ServerHandshake::CreateInsecure()
+                        : transport::ServerHandshake::Create(
+                              transport::HandshakeKeyRing::Create(options_.keys)
+                                  .value());
+  if (!handshake.ok()) return;
+  auto pending = std::make_unique<Pending>();
+  pending->socket = std::move(socket);
+  pending->admission = *std::move(admission);
+  pending->handshake.emplace(*std::move(handshake));
+  const int fd = pending->socket.fd();
+  pending->timer = loop_->AddTimer(
+      absl::Now() + options_.policy.handshake_timeout, [this, fd] {
+        FinishPending(fd, absl::DeadlineExceededError(
+                              "the handshake did not complete in time"));
+      });
+  pending_[fd] = std::move(pending);
+  if (!loop_->Watch(fd, EPOLLIN | EPOLLRDHUP,
+                    [this, fd](uint32_t) { OnPendingReadable(fd); })
+           .ok()) {
+    FinishPending(fd, absl::ResourceExhaustedError("cannot watch the socket"));
+    return;
+  }
+  OnPendingReadable(fd);  // Bytes may have arrived already.
+}
+
+void Server::OnPendingReadable(int fd) {
+  auto it = pending_.find(fd);
+  if (it == pending_.end()) return;
+  Pending& p = *it->second;
+  for (;;) {
+    absl::StatusOr<std::optional<std::string>> body = p.reader.ReadSome(fd);
+    if (!body.ok()) {
+      if (body.status().code() == absl::StatusCode::kDataLoss) {
+        // Not our protocol (garbage instead of a handshake): say so, close.
+        (void)SendPlain(fd, &p.sealer, FrameType::kRefusal,
+                        transport::EncodeRefusal(absl::StatusCode::kInvalidArgument,
+                                                 "malformed handshake"));
+      }
+      FinishPending(fd, body.status());
+      return;
+    }
+    if (!body->has_value()) return;
+    absl::StatusOr<transport::OpenedFrame> frame = p.opener.Open(**body);
+    if (!frame.ok()) {
+      (void)SendPlain(fd, &p.sealer, FrameType::kRefusal,
+                      transport::EncodeRefusal(absl::StatusCode::kInvalidArgument,
+                                               "malformed handshake"));
+      FinishPending(fd, frame.status());
+      return;
+    }
+    transport::ServerHandshake::Reply reply =
+        p.handshake->OnClientFrame(frame->header, frame->payload);
+    if (reply.frame.has_value()) {
+      absl::Status sent =
+          SendPlain(fd, &p.sealer, reply.frame->type, reply.frame->payload);
+      if (!sent.ok() && reply.status.ok()) reply.status = sent;
+    }
+    if (!reply.status.ok()) {
+      FinishPending(fd, reply.status);
+      return;
+    }
+    if (p.handshake->complete()) {
+      Promote(fd);
+      return;
+    }
+  }
+}
+
+void Server::FinishPending(int fd, absl::Status status) {
+  auto it = pending_.find(fd);
+  if (it == pending_.end()) return;
+  std::unique_ptr<Pending> p = std::move(it->second);
+  pending_.erase(it);
+  loop_->Unwatch(fd);
+  if (p->timer != 0) loop_->CancelTimer(p->timer);
+  // Dropping `p` closes the socket and releases the admission slot.
+}
+
+void Server::Promote(int fd) {
+  auto it = pending_.find(fd);
+  if (it == pending_.end()) return;
+  std::unique_ptr<Pending> p = std::move(it->second);
+  pending_.erase(it);
+  loop_->Unwatch(fd);
+  if (p->timer != 0) loop_->CancelTimer(p->timer);
+  std::optional<transport::FernetKey> send_key;
+  std::optional<transport::FernetKey> recv_key;
+  if (const transport::SessionKeys* keys = p->handshake->keys(); keys != nullptr) {
+    send_key = keys->s2c;
+    recv_key = keys->c2s;
+  }
+  BridgeOptions bridge_options = options_.bridge;
+  bridge_options.idle_timeout = options_.policy.idle_timeout;
+  std::shared_ptr<Bridge> bridge =
+      Bridge::Adopt(std::move(p->socket), loop_, Bridge::Role::kServer,
+                    send_key, recv_key, bridge_options);
+  bool shutting_down;
+  {
+    MutexLock lock(&mu_);
+    shutting_down = shut_down_;
+    if (!shutting_down) {
+      sessions_.push_back(Session{bridge, std::move(p->admission)});
+      if (queue_accepts_) {
+        accept_queue_.push_back(bridge);
+        accept_cv_.SignalAll();
+      }
+    }
+  }
+  if (shutting_down) {
+    (void)bridge->Close(absl::ZeroDuration());
+    return;
+  }
+  bridge->SetCloseCallback([this](Bridge* closed) { RemoveSession(closed); });
+}
+
+void Server::RemoveSession(Bridge* bridge) {
+  Session removed;  // Destroyed after the lock: releases the admission slot.
+  MutexLock lock(&mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (it->bridge.get() == bridge) {
+      removed = std::move(*it);
+      sessions_.erase(it);
+      break;
+    }
+  }
+}
+
+size_t Server::Count() const {
+  MutexLock lock(&mu_);
+  return sessions_.size();
+}
+
+std::vector<std::shared_ptr<Bridge>> Server::All() const {
+  MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Bridge>> out;
+  for (const Session& s : sessions_) out.push_back(s.bridge);
+  return out;
+}
+
+std::shared_ptr<Bridge> Server::Get(absl::string_view ip) const {
+  MutexLock lock(&mu_);
+  for (const Session& s : sessions_) {
+    if (s.bridge->peer_ip() == ip) return s.bridge;
+  }
+  return nullptr;
+}
+
+std::vector<std::shared_ptr<Bridge>> Server::GetAll(absl::string_view ip) const {
+  MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Bridge>> out;
+  for (const Session& s : sessions_) {
+    if (s.bridge->peer_ip() == ip) out.push_back(s.bridge);
+  }
+  return out;
+}
+
+std::shared_ptr<Bridge> Server::Pop(absl::string_view ip) {
+  Session popped;
+  {
+    MutexLock lock(&mu_);
+    for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+      if (it->bridge->peer_ip() == ip) {
+        popped = std::move(*it);
+        sessions_.erase(it);
+        break;
+      }
+    }
+  }
+  if (popped.bridge != nullptr) popped.bridge->SetCloseCallback(nullptr);
+  return popped.bridge;
+}
+
+size_t Server::Clear() {
+  std::vector<Session> removed;
+  {
+    MutexLock lock(&mu_);
+    removed.swap(sessions_);
+  }
+  for (Session& s : removed) {
+    s.bridge->SetCloseCallback(nullptr);
+    (void)s.bridge->Close(absl::Milliseconds(200));
+  }
+  return removed.size();
+}
+
+void Server::Shutdown(absl::Duration deadline) {
+  {
+    MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    accept_cv_.SignalAll();
+    if (!initialized_) return;
+  }
+  // Stop accepting and drop pending handshakes, on the loop thread (which
+  // owns them); inline when Shutdown is called from the loop itself.
+  auto stop_accepting = [this] {
+    loop_->Unwatch(listener_.fd());
+    std::vector<int> fds;
+    for (const auto& entry : pending_) fds.push_back(entry.first);
+    for (int fd : fds) {
+      FinishPending(fd, absl::UnavailableError("the server is shutting down"));
+    }
+  };
+  if (loop_->InLoopThread()) {
+    stop_accepting();
+  } else {
+    auto done = std::make_shared<std::pair<Mutex, bool>>();
+    auto done_cv = std::make_shared<CondVar>();
+    loop_->Post([stop_accepting, done, done_cv] {
+      stop_accepting();
+      MutexLock lock(&done->first);
+      done->second = true;
+      done_cv->SignalAll();
+    });
+    MutexLock lock(&done->first);
+    while (!done->second) done_cv->Wait(&done->first);
+  }
+  listener_.Close();
+  std::vector<Session> removed;
+  {
+    MutexLock lock(&mu_);
+    removed.swap(sessions_);
+    accept_queue_.clear();
+  }
+  const absl::Duration each =
+      removed.empty() ? deadline : deadline / static_cast<int64_t>(removed.size());
+  for (Session& s : removed) {
+    s.bridge->SetCloseCallback(nullptr);
+    (void)s.bridge->Close(std::min(each, absl::Milliseconds(200)));
+  }
+}
+
+}  // namespace netstructer

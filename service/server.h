@@ -1,0 +1,134 @@
+// netstructer::Server: accepts connections under an accept policy, runs the
+// handshake, and keeps the authenticated sessions (Bridges) by client IP:
+// Count, All, Get, Pop, Clear, as the seed module promised, minus its flaws
+// (a second client from the same IP never replaces the first; Clear closes
+// what it removes).
+//
+// A peer IP is weak identity: addresses are shared (NAT), spoofable
+// upstream of us and reassigned. The pre-shared key is the authentication;
+// the IP is for admission control, abuse limits and bookkeeping.
+//
+// Threads: thread-safe. One event loop thread accepts, runs handshakes and
+// does the sessions' background I/O.
+#ifndef NETSTRUCTER_SERVICE_SERVER_H_
+#define NETSTRUCTER_SERVICE_SERVER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/accept_policy.h"
+#include "transport/bridge.h"
+#include "transport/event_loop.h"
+#include "transport/fernet.h"
+#include "transport/mutex.h"
+#include "transport/socket.h"
+
+namespace netstructer {
+
+struct ServerOptions {
+  // The key ring, primary first: a client may authenticate with any of them
+  // (rotation, see docs/PROTOCOL.md section 7).
+  std::vector<transport::FernetKey> keys;
+  // Plaintext frames, for benchmarks and local debugging only; exclusive
+  // with `keys`.
+  bool insecure = false;
+  service::AcceptPolicyOptions policy;
+  // Limits of each session. Its idle_timeout is taken from `policy`.
+  BridgeOptions bridge;
+};
+
+class Server {
+ public:
+  // `address` is "HOST:PORT" ("0.0.0.0:9000", "[::1]:0"; port 0 picks one).
+  Server(std::string address, ServerOptions options);
+  // Shuts down (1 s for in-flight flushes) if still running.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Validates the options and binds. INVALID_ARGUMENT for bad options or
+  // address; UNAVAILABLE "address already in use"; PERMISSION_DENIED for a
+  // privileged port; FAILED_PRECONDITION if called twice.
+  absl::Status Init();
+  // The bound "IP:PORT" (after Init).
+  std::string address() const;
+
+  // Starts accepting in the background. FAILED_PRECONDITION before Init()
+  // (the seed's ServerInitializeError) or after Shutdown.
+  absl::Status Listen();
+  // Starts accepting, then runs `accept_loop(*this)` on this thread; the
+  // loop takes each new authenticated session with Accept(). Returns when
+  // `accept_loop` returns (the server keeps running). FAILED_PRECONDITION
+  // before Init().
+  absl::Status ListenOn(const std::function<void(Server&)>& accept_loop);
+  // The next newly authenticated session, in handshake-completion order.
+  // Only sessions that arrive after ListenOn started are queued. UNAVAILABLE
+  // after Shutdown, DEADLINE_EXCEEDED after `timeout`.
+  absl::StatusOr<std::shared_ptr<Bridge>> Accept(
+      absl::Duration timeout = absl::InfiniteDuration());
+
+  // Live sessions.
+  size_t Count() const;
+  std::vector<std::shared_ptr<Bridge>> All() const;
+  // With several sessions from one IP, Get returns the OLDEST live one (the
+  // first to connect: a newcomer never shadows an established session);
+  // GetAll returns them all, oldest first. nullptr / empty when none.
+  std::shared_ptr<Bridge> Get(absl::string_view ip) const;
+  std::vector<std::shared_ptr<Bridge>> GetAll(absl::string_view ip) const;
+  // Removes the session Get(ip) would return and gives it to the caller,
+  // still open (the server no longer tracks or closes it). nullptr if none.
+  std::shared_ptr<Bridge> Pop(absl::string_view ip);
+  // Closes every session (the peers see GOAWAY, then the close) and removes
+  // it. Returns how many.
+  size_t Clear();
+
+  // Stops accepting, refuses pending handshakes, closes every session with
+  // GOAWAY, flushing for at most `deadline`. Idempotent; never hangs.
+  void Shutdown(absl::Duration deadline = absl::Seconds(1));
+
+ private:
+  struct Pending;
+  struct Session {
+    std::shared_ptr<Bridge> bridge;
+    service::Admission admission;
+  };
+
+  void OnListenReadable();
+  void AcceptOne(transport::Socket socket, const transport::SocketAddress& peer);
+  void OnPendingReadable(int fd);
+  void FinishPending(int fd, absl::Status status);
+  void Promote(int fd);
+  void RemoveSession(Bridge* bridge);
+
+  const std::string requested_address_;
+  const ServerOptions options_;
+  std::unique_ptr<service::AcceptPolicy> policy_;
+  std::shared_ptr<transport::EventLoop> loop_;
+  transport::Socket listener_;
+  std::string bound_address_;
+
+  mutable Mutex mu_;
+  CondVar accept_cv_;
+  bool initialized_ ABSL_GUARDED_BY(mu_) = false;
+  bool listening_ ABSL_GUARDED_BY(mu_) = false;
+  bool queue_accepts_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions in establishment order; per IP, oldest first.
+  std::vector<Session> sessions_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<Bridge>> accept_queue_ ABSL_GUARDED_BY(mu_);
+
+  // Handshakes in progress, by descriptor. Loop thread only.
+  absl::flat_hash_map<int, std::unique_ptr<Pending>> pending_;
+};
+
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_SERVICE_SERVER_H_

@@ -1,0 +1,414 @@
+// Server + Bridge::Link end to end over real loopback TCP, IPv4 and IPv6:
+// the README's values, the accept policy, the handshake's errors, hostile
+// peers (garbage, silence, tampering, replay, reordering, truncation), and
+// the session container (Count/All/Get/Pop/Clear).
+#include "service/server.h"
+
+#include <sys/socket.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/python_literal.h"
+#include "proto/python_repr.h"
+#include "proto/value.h"
+#include "tests/testing/tcp_proxy.h"
+#include "transport/bridge.h"
+#include "transport/frame_codec.h"
+#include "transport/handshake_io.h"
+#include "transport/socket.h"
+
+namespace netstructer {
+namespace {
+
+using ::netstructer::testing::TcpProxy;
+using ::testing::HasSubstr;
+using transport::FernetKey;
+
+RecvOptions Within(absl::Duration d) {
+  RecvOptions o;
+  o.timeout = d;
+  return o;
+}
+
+class ServerTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { key_ = FernetKey::Generate().value(); }
+
+  std::unique_ptr<Server> StartServer(service::AcceptPolicyOptions policy = {},
+                                      BridgeOptions bridge = {}) {
+    ServerOptions options;
+    options.keys = {key_};
+    options.policy = policy;
+    options.bridge = bridge;
+    auto server = std::make_unique<Server>(GetParam() + ":0", options);
+    EXPECT_TRUE(server->Init().ok());
+    EXPECT_TRUE(server->Listen().ok());
+    return server;
+  }
+
+  absl::StatusOr<std::shared_ptr<Bridge>> Connect(const Server& server,
+                                                  std::optional<FernetKey> key = {},
+                                                  std::string local = "") {
+    LinkOptions options;
+    options.key = key.has_value() ? *key : key_;
+    options.local_address = local;
+    options.handshake_timeout = absl::Seconds(5);
+    return Bridge::Link(server.address(), options);
+  }
+
+  // Waits until the server counts `n` sessions.
+  bool WaitForCount(const Server& server, size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      if (server.Count() == n) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
+
+  FernetKey key_ = FernetKey::Generate().value();
+};
+
+TEST_P(ServerTest, ReadmeValuesAndFalsyValuesRoundTripInOrder) {
+  auto server = StartServer();
+  auto client = Connect(*server);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(WaitForCount(*server, 1));
+  std::shared_ptr<Bridge> session = server->All().front();
+  const std::vector<std::string> literals = {
+      "['hi im haytam', 128, {b'gg': 'gg'}, {1, 2, 4, 6}, (False, True)]",
+      "0", "'x'", "''", "[1]", "[]", "None", "False", "b''", "True"};
+  for (const std::string& l : literals) {
+    ASSERT_TRUE((*client)->SendBuffer(ParseLiteral(l).value()).ok());
+  }
+  for (const std::string& l : literals) {
+    absl::StatusOr<Value> v = session->RecvBuffer(Within(absl::Seconds(10)));
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(Repr(*v), l);
+  }
+  ASSERT_TRUE(session->SendBuffer(ParseLiteral("{'reply': (1,)}").value()).ok());
+  EXPECT_EQ(Repr((*client)->RecvBuffer(Within(absl::Seconds(10))).value()),
+            "{'reply': (1,)}");
+  EXPECT_TRUE((*client)->secure());
+  EXPECT_TRUE(session->secure());
+}
+
+TEST_P(ServerTest, WrongKeyIsUnauthenticatedAndTheServerKeepsServing) {
+  auto server = StartServer();
+  auto bad = Connect(*server, FernetKey::Generate().value());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("the server did not accept this key"));
+  auto good = Connect(*server);
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_TRUE(WaitForCount(*server, 1));
+}
+
+TEST_P(ServerTest, KeyRingAcceptsTheOlderKey) {
+  const FernetKey old_key = key_;
+  const FernetKey new_key = FernetKey::Generate().value();
+  ServerOptions options;
+  options.keys = {new_key, old_key};
+  Server server(GetParam() + ":0", options);
+  ASSERT_TRUE(server.Init().ok());
+  ASSERT_TRUE(server.Listen().ok());
+  EXPECT_TRUE(Connect(server, old_key).ok());
+  EXPECT_TRUE(Connect(server, new_key).ok());
+}
+
+TEST_P(ServerTest, DeniedAddressIsPermissionDeniedWithTheReason) {
+  service::AcceptPolicyOptions policy;
+  policy.deny = {service::CidrRange::Parse(GetParam() == "127.0.0.1" ? "127.0.0.0/8"
+                                                                      : "::1/128")
+                     .value()};
+  auto server = StartServer(policy);
+  auto client = Connect(*server);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(client.status().message()), HasSubstr("is denied by rule"));
+}
+
+TEST_P(ServerTest, MostSpecificRuleWinsForASourceAddress) {
+  if (GetParam() != "127.0.0.1") GTEST_SKIP() << "needs 127.0.0.2";
+  service::AcceptPolicyOptions policy;
+  policy.allow = {service::CidrRange::Parse("127.0.0.0/8").value()};
+  policy.deny = {service::CidrRange::Parse("127.0.0.2/32").value()};
+  auto server = StartServer(policy);
+  auto denied = Connect(*server, {}, "127.0.0.2:0");
+  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(denied.status().message()),
+              HasSubstr("127.0.0.2 is denied by rule 127.0.0.2/32"));
+  EXPECT_TRUE(Connect(*server, {}, "127.0.0.3:0").ok());
+}
+
+TEST_P(ServerTest, PerIpCapRefusesTheThirdAndFreesOnClose) {
+  service::AcceptPolicyOptions policy;
+  policy.max_sessions_per_ip = 2;
+  auto server = StartServer(policy);
+  auto a = Connect(*server);
+  auto b = Connect(*server);
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto c = Connect(*server);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("max_sessions_per_ip 2"));
+  ASSERT_TRUE((*a)->Close().ok());
+  ASSERT_TRUE(WaitForCount(*server, 1));
+  EXPECT_TRUE(Connect(*server).ok());
+}
+
+TEST_P(ServerTest, TotalCapRefusesPastTheLimit) {
+  service::AcceptPolicyOptions policy;
+  policy.max_sessions_total = 1;
+  auto server = StartServer(policy);
+  auto a = Connect(*server);
+  ASSERT_TRUE(a.ok());
+  auto b = Connect(*server);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(b.status().message()), HasSubstr("session limit (1)"));
+}
+
+TEST_P(ServerTest, RateLimitRefusesABurstOfNewConnections) {
+  service::AcceptPolicyOptions policy;
+  policy.new_connections_per_ip_per_second = 0.01;
+  policy.new_connection_burst_per_ip = 3;
+  auto server = StartServer(policy);
+  std::vector<std::shared_ptr<Bridge>> kept;
+  for (int i = 0; i < 3; ++i) {
+    auto c = Connect(*server);
+    ASSERT_TRUE(c.ok()) << i << ": " << c.status();
+    kept.push_back(*c);
+  }
+  auto d = Connect(*server);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr("too many new connections"));
+}
+
+TEST_P(ServerTest, SilentClientIsDroppedAtTheHandshakeTimeout) {
+  service::AcceptPolicyOptions policy;
+  policy.handshake_timeout = absl::Milliseconds(200);
+  policy.max_sessions_per_ip = 1;
+  auto server = StartServer(policy);
+  transport::Socket silent =
+      transport::ConnectTcp(*transport::ResolveAddress(server->address()),
+                            absl::Now() + absl::Seconds(5))
+          .value();
+  // The server closes it: we read EOF well within a few seconds.
+  ASSERT_TRUE(transport::WaitReadable(silent.fd(), absl::Now() + absl::Seconds(5)));
+  char c;
+  EXPECT_EQ(recv(silent.fd(), &c, 1, 0), 0);
+  // Its slot is free again (per-IP cap 1).
+  EXPECT_TRUE(Connect(*server).ok());
+}
+
+TEST_P(ServerTest, GarbageInsteadOfAHandshakeGetsARefusalAndServingGoesOn) {
+  auto server = StartServer();
+  transport::Socket raw =
+      transport::ConnectTcp(*transport::ResolveAddress(server->address()),
+                            absl::Now() + absl::Seconds(5))
+          .value();
+  ASSERT_TRUE(transport::WriteAll(raw.fd(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                                  absl::Now() + absl::Seconds(5))
+                  .ok());
+  absl::StatusOr<std::string> refusal =
+      transport::ReadOneFrame(raw.fd(), absl::Now() + absl::Seconds(5));
+  // "GET " as a length is far over the handshake limit: the server says why
+  // in a REFUSAL frame, then closes.
+  ASSERT_TRUE(refusal.ok()) << refusal.status();
+  EXPECT_THAT(*refusal, HasSubstr("malformed handshake"));
+  EXPECT_TRUE(Connect(*server).ok());
+}
+
+TEST_P(ServerTest, TwoClientsFromOneIpAreTwoSessionsAndGetReturnsTheOldest) {
+  auto server = StartServer();
+  auto first = Connect(*server);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(WaitForCount(*server, 1));
+  auto second = Connect(*server);
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(WaitForCount(*server, 2));
+  const std::string ip = GetParam() == "127.0.0.1" ? "127.0.0.1" : "::1";
+  EXPECT_EQ(server->GetAll(ip).size(), 2u);
+  std::shared_ptr<Bridge> oldest = server->Get(ip);
+  ASSERT_NE(oldest, nullptr);
+  ASSERT_TRUE((*first)->SendBuffer(MakeStr("from first")).ok());
+  EXPECT_EQ(Repr(oldest->RecvBuffer(Within(absl::Seconds(10))).value()), "'from first'");
+  // Pop removes the oldest and hands it over, still open.
+  std::shared_ptr<Bridge> popped = server->Pop(ip);
+  EXPECT_EQ(popped, oldest);
+  EXPECT_EQ(server->Count(), 1u);
+  ASSERT_TRUE(popped->SendBuffer(MakeStr("still open")).ok());
+  EXPECT_EQ(Repr((*first)->RecvBuffer(Within(absl::Seconds(10))).value()), "'still open'");
+  EXPECT_EQ(server->Pop("192.0.2.1"), nullptr);
+}
+
+TEST_P(ServerTest, ClearClosesSocketsAndThePeerSeesIt) {
+  auto server = StartServer();
+  auto a = Connect(*server);
+  auto b = Connect(*server);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(WaitForCount(*server, 2));
+  EXPECT_EQ(server->Clear(), 2u);
+  EXPECT_EQ(server->Count(), 0u);
+  for (auto* c : {&*a, &*b}) {
+    absl::StatusOr<Value> v = (*c)->RecvBuffer(Within(absl::Seconds(10)));
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kOutOfRange) << v.status();
+  }
+}
+
+TEST_P(ServerTest, ListenBeforeInitIsFailedPrecondition) {
+  ServerOptions options;
+  options.keys = {key_};
+  Server server(GetParam() + ":0", options);
+  EXPECT_EQ(server.Listen().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(server.ListenOn([](Server&) {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(ServerTest, BindErrorsAreClear) {
+  auto server = StartServer();
+  ServerOptions options;
+  options.keys = {key_};
+  Server clash(server->address(), options);
+  absl::Status s = clash.Init();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("already in use"));
+  Server bad("not an address", options);
+  EXPECT_EQ(bad.Init().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(ServerTest, UnreachableIsUnavailable) {
+  // A port nobody listens on: bind one, close it, connect.
+  std::string address;
+  {
+    auto server = StartServer();
+    address = server->address();
+  }
+  LinkOptions options;
+  options.key = key_;
+  auto c = Bridge::Link(address, options);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_P(ServerTest, ListenOnDeliversAuthenticatedSessionsToTheUsersLoop) {
+  ServerOptions options;
+  options.keys = {key_};
+  Server server(GetParam() + ":0", options);
+  ASSERT_TRUE(server.Init().ok());
+  std::thread client([&] {
+    for (int i = 0; i < 2; ++i) {
+      auto c = Connect(server);
+      ASSERT_TRUE(c.ok());
+      ASSERT_TRUE((*c)->SendBuffer(MakeInt(i)).ok());
+      ASSERT_TRUE((*c)->Close().ok());
+    }
+  });
+  std::vector<int64_t> got;
+  ASSERT_TRUE(server
+                  .ListenOn([&](Server& s) {
+                    for (int i = 0; i < 2; ++i) {
+                      auto session = s.Accept(absl::Seconds(10));
+                      ASSERT_TRUE(session.ok()) << session.status();
+                      got.push_back((*session)->RecvBuffer(Within(absl::Seconds(10)))
+                                        ->int_value());
+                    }
+                  })
+                  .ok());
+  client.join();
+  EXPECT_EQ(got, (std::vector<int64_t>{0, 1}));
+}
+
+// Hostile network: the proxy rewrites client->server frames after the
+// handshake (frame 0 = ClientHello, 1 = ClientFinished, 2.. = sealed).
+struct Attack {
+  const char* name;
+  TcpProxy::FrameRewriter rewriter;
+};
+
+TEST_P(ServerTest, TamperedReplayedReorderedAndTruncatedFramesAreDataLoss) {
+  std::string held;  // For reordering and replay.
+  const std::vector<Attack> attacks = {
+      {"tampered", [](int i, const std::string& f) {
+         std::string out = f;
+         if (i == 3) out[out.size() / 2] ^= 0x01;
+         return out;
+       }},
+      {"replayed", [&held](int i, const std::string& f) {
+         if (i == 2) held = f;
+         return i == 3 ? held + f : f;  // Frame 2 again, in place of 3.
+       }},
+      {"reordered", [&held](int i, const std::string& f) {
+         if (i == 3) {
+           held = f;
+           return std::string();
+         }
+         return i == 4 ? f + held : f;
+       }},
+      {"dropped", [](int i, const std::string& f) { return i == 3 ? std::string() : f; }},
+      {"truncated", [](int i, const std::string& f) {
+         return i == 3 ? std::string("\xff") : f;
+       }},
+  };
+  auto server = StartServer();
+  for (const Attack& attack : attacks) {
+    SCOPED_TRACE(attack.name);
+    auto proxy = TcpProxy::Start(server->address(), attack.rewriter);
+    ASSERT_TRUE(proxy.ok());
+    LinkOptions options;
+    options.key = key_;
+    auto client = Bridge::Link((*proxy)->address(), options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_TRUE(WaitForCount(*server, 1));
+    std::shared_ptr<Bridge> session = server->All().front();
+    for (int i = 0; i < 4; ++i) {
+      (void)(*client)->SendBuffer(MakeInt(i));  // Frames 2, 3, 4, 5.
+    }
+    // Frame 2 (value 0) is delivered; the attacked frame 3 and everything
+    // after it never are: the session ends with DATA_LOSS.
+    EXPECT_EQ(session->RecvBuffer(Within(absl::Seconds(10)))->int_value(), 0);
+    absl::StatusOr<Value> next = session->RecvBuffer(Within(absl::Seconds(10)));
+    EXPECT_EQ(next.status().code(), absl::StatusCode::kDataLoss) << next.status();
+    ASSERT_TRUE(WaitForCount(*server, 0));
+  }
+  // And the server goes on serving everyone else.
+  auto fine = Connect(*server);
+  ASSERT_TRUE(fine.ok());
+  ASSERT_TRUE((*fine)->SendBuffer(MakeStr("ok")).ok());
+}
+
+TEST_P(ServerTest, IdleSessionIsClosedWithAReason) {
+  service::AcceptPolicyOptions policy;
+  policy.idle_timeout = absl::Milliseconds(200);
+  auto server = StartServer(policy);
+  auto client = Connect(*server);
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<Value> v = (*client)->RecvBuffer(Within(absl::Seconds(10)));
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(v.status().message()), HasSubstr("idle_timeout"));
+  EXPECT_TRUE(WaitForCount(*server, 0));
+}
+
+TEST_P(ServerTest, ShutdownClosesSessionsAndNeverHangs) {
+  auto server = StartServer();
+  auto client = Connect(*server);
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(WaitForCount(*server, 1));
+  const absl::Time start = absl::Now();
+  server->Shutdown(absl::Seconds(1));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ((*client)->RecvBuffer(Within(absl::Seconds(10))).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(server->Listen().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+INSTANTIATE_TEST_SUITE_P(V4AndV6, ServerTest, ::testing::Values("127.0.0.1", "[::1]"),
+                         [](const auto& info) {
+                           return std::string(info.param == "127.0.0.1" ? "V4" : "V6");
+                         });
+
+}  // namespace
+}  // namespace netstructer

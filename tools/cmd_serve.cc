@@ -1,0 +1,154 @@
+// `netstructer serve`: a server that prints every buffer it receives, one
+// line each: the peer IP, a space, the value's Python repr.
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "proto/python_repr.h"
+#include "service/server.h"
+#include "tools/cli_args.h"
+#include "tools/commands.h"
+#include "transport/key_file.h"
+#include "transport/mutex.h"
+
+namespace netstructer::tools {
+namespace {
+
+constexpr char kServeUsage[] =
+    "usage: netstructer serve --listen HOST:PORT (--key-file PATH | --insecure)\n"
+    "                         [--allow CIDR]... [--deny CIDR]...\n"
+    "                         [--max-sessions-per-ip N] [--max-sessions N]\n"
+    "                         [--idle-timeout SECONDS]\n"
+    "Prints one line per received buffer: the peer IP, a space, its Python\n"
+    "repr. Session events go to stderr. Stops on SIGINT or SIGTERM.\n";
+
+int Usage(Io io, absl::string_view problem) {
+  if (!problem.empty()) io.err << "netstructer serve: " << problem << "\n";
+  io.err << kServeUsage;
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunServe(const Args& args, Io io) {
+  FlagSpec spec;
+  spec.with_value = {"listen", "key-file", "allow", "deny",
+                     "max-sessions-per-ip", "max-sessions", "idle-timeout"};
+  spec.boolean = {"insecure"};
+  absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
+  if (!parsed.ok()) return Usage(io, parsed.status().message());
+  if (!parsed->positional().empty()) {
+    return Usage(io, absl::StrCat("unexpected argument '",
+                                  parsed->positional().front(), "'"));
+  }
+  const std::optional<std::string> listen = parsed->Get("listen");
+  if (!listen.has_value()) return Usage(io, "--listen is required");
+  if (parsed->Has("insecure") == parsed->Has("key-file")) {
+    return Usage(io, "give exactly one of --key-file and --insecure");
+  }
+  absl::StatusOr<service::AcceptPolicyOptions> policy =
+      service::AcceptPolicyOptions::ParseRules(parsed->GetAll("allow"),
+                                               parsed->GetAll("deny"));
+  if (!policy.ok()) return Usage(io, policy.status().message());
+  for (const char* flag : {"max-sessions-per-ip", "max-sessions"}) {
+    if (std::optional<std::string> v = parsed->Get(flag); v.has_value()) {
+      int n = 0;
+      if (!absl::SimpleAtoi(*v, &n) || n < 0) {
+        return Usage(io, absl::StrCat("--", flag, " takes a count >= 0"));
+      }
+      (std::string(flag) == "max-sessions" ? policy->max_sessions_total
+                                           : policy->max_sessions_per_ip) = n;
+    }
+  }
+  if (std::optional<std::string> v = parsed->Get("idle-timeout"); v.has_value()) {
+    double seconds = 0;
+    if (!absl::SimpleAtod(*v, &seconds) || seconds <= 0) {
+      return Usage(io, "--idle-timeout takes seconds > 0");
+    }
+    policy->idle_timeout = absl::Seconds(seconds);
+  }
+  ServerOptions options;
+  options.policy = *policy;
+  if (parsed->Has("insecure")) {
+    options.insecure = true;
+  } else {
+    absl::StatusOr<std::vector<transport::FernetKey>> keys =
+        transport::LoadKeyFile(*parsed->Get("key-file"));
+    if (!keys.ok()) {
+      io.err << "netstructer serve: " << keys.status() << "\n";
+      return kExitFailure;
+    }
+    options.keys = *keys;
+  }
+
+  // Signals are taken by a dedicated thread (sigwait), never by a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Server server(*listen, options);
+  if (absl::Status s = server.Init(); !s.ok()) {
+    io.err << "netstructer serve: " << s << "\n";
+    return kExitFailure;
+  }
+  io.err << "netstructer: listening on " << server.address()
+         << (options.insecure ? " (INSECURE: plaintext frames)" : "") << std::endl;
+
+  Mutex out_mu;
+  std::vector<std::thread> readers;
+  std::thread stopper([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    server.Shutdown(absl::Seconds(1));
+  });
+  absl::Status listened = server.ListenOn([&](Server& s) {
+    for (;;) {
+      absl::StatusOr<std::shared_ptr<Bridge>> session = s.Accept();
+      if (!session.ok()) return;  // Shut down.
+      std::shared_ptr<Bridge> bridge = *session;
+      {
+        MutexLock lock(&out_mu);
+        io.err << "netstructer: session from " << bridge->peer_address()
+               << std::endl;
+      }
+      readers.emplace_back([bridge, &out_mu, io] {
+        for (;;) {
+          absl::StatusOr<Value> value = bridge->RecvBuffer();
+          MutexLock lock(&out_mu);
+          if (!value.ok() &&
+              (value.status().code() == absl::StatusCode::kResourceExhausted ||
+               value.status().code() == absl::StatusCode::kInvalidArgument)) {
+            // That one message failed (too large, not a Value); the
+            // session goes on.
+            io.err << "netstructer: " << bridge->peer_address() << ": "
+                   << value.status() << std::endl;
+            continue;
+          }
+          if (!value.ok()) {
+            io.err << "netstructer: session from " << bridge->peer_address()
+                   << " ended: " << value.status() << std::endl;
+            return;
+          }
+          io.out << bridge->peer_ip() << " " << Repr(*value) << std::endl;
+        }
+      });
+    }
+  });
+  stopper.join();
+  for (std::thread& t : readers) t.join();
+  if (!listened.ok()) {
+    io.err << "netstructer serve: " << listened << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace netstructer::tools
