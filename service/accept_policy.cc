@@ -54,8 +54,8 @@ absl::StatusOr<std::vector<CidrRange>> ParseList(
   for (const std::string& text : texts) {
     absl::StatusOr<CidrRange> range = CidrRange::Parse(text);
     if (!range.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad ", list, " rule: ", range.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad ", list, " rule: ", range.status().message()));
     }
     ranges.push_back(*range);
   }
@@ -66,14 +66,14 @@ absl::StatusOr<std::vector<CidrRange>> ParseList(
 
 absl::Status AcceptPolicyOptions::Validate() const {
   if (max_sessions_per_ip < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_sessions_per_ip must be >= 0 (0 = no limit), not ",
-        max_sessions_per_ip));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_sessions_per_ip must be >= 0 (0 = no limit), not ",
+                     max_sessions_per_ip));
   }
   if (max_sessions_total < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_sessions_total must be >= 0 (0 = no limit), not ",
-        max_sessions_total));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_sessions_total must be >= 0 (0 = no limit), not ",
+                     max_sessions_total));
   }
   NS_RETURN_IF_ERROR(RateOptions(*this).Validate());
   if (handshake_timeout <= absl::ZeroDuration() ||
@@ -136,7 +136,8 @@ AcceptPolicy::AcceptPolicy(AcceptPolicyOptions options)
                                            ? RateOptions(options_)
                                            : RateLimiterOptions())) {
   rules_.reserve(options_.allow.size() + options_.deny.size());
-  for (const CidrRange& range : options_.allow) rules_.push_back({range, false});
+  for (const CidrRange& range : options_.allow)
+    rules_.push_back({range, false});
   for (const CidrRange& range : options_.deny) rules_.push_back({range, true});
   std::stable_sort(rules_.begin(), rules_.end(),
                    [](const Rule& a, const Rule& b) {
@@ -186,8 +187,8 @@ absl::StatusOr<Admission> AcceptPolicy::Admit(const IpAddress& peer,
   if (options_.max_sessions_per_ip > 0 &&
       held >= options_.max_sessions_per_ip) {
     return absl::PermissionDeniedError(absl::StrCat(
-        peer.ToString(), " already has ", held, " sessions (max_sessions_per_ip ",
-        options_.max_sessions_per_ip, ")"));
+        peer.ToString(), " already has ", held,
+        " sessions (max_sessions_per_ip ", options_.max_sessions_per_ip, ")"));
   }
   if (options_.max_sessions_total > 0 &&
       ledger_->total >= options_.max_sessions_total) {

@@ -82,9 +82,9 @@ CidrRange CidrRange::Containing(const IpAddress& address, int prefix_length) {
 absl::StatusOr<CidrRange> CidrRange::Create(const IpAddress& network,
                                             int prefix_length) {
   if (prefix_length < 0 || prefix_length > network.bit_length()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "prefix length ", prefix_length, " is out of range for ",
-        network.is_ipv4() ? "IPv4 (0-32)" : "IPv6 (0-128)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("prefix length ", prefix_length, " is out of range for ",
+                     network.is_ipv4() ? "IPv4 (0-32)" : "IPv6 (0-128)"));
   }
   CidrRange range = Containing(network, prefix_length);
   if (range.network_ != network) {
@@ -99,9 +99,8 @@ absl::StatusOr<CidrRange> CidrRange::Parse(absl::string_view text) {
   const absl::string_view address_text = text.substr(0, slash);
   absl::StatusOr<IpAddress> address = IpAddress::Parse(address_text);
   if (!address.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Quote(text), " is not a CIDR range: ",
-                     address.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        Quote(text), " is not a CIDR range: ", address.status().message()));
   }
   // A textual IPv6 address that IpAddress normalised to IPv4 (::ffff:a.b.c.d).
   const bool written_as_ipv6 =
@@ -118,18 +117,17 @@ absl::StatusOr<CidrRange> CidrRange::Parse(absl::string_view text) {
         "number without leading zeros"));
   }
   if (prefix > written_bits) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Quote(text), " is not a CIDR range: prefix length ", prefix,
-        " is out of range for ",
-        written_as_ipv6 ? "IPv6 (0-128)" : "IPv4 (0-32)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Quote(text), " is not a CIDR range: prefix length ",
+                     prefix, " is out of range for ",
+                     written_as_ipv6 ? "IPv6 (0-128)" : "IPv4 (0-32)"));
   }
   if (address->is_ipv4() && written_as_ipv6) {
     // ::ffff:a.b.c.d/P. With P >= 96 it is the IPv4 range a.b.c.d/(P-96);
     // below 96 the ffff bits are host bits, so it always has host bits set.
     if (prefix < 96) {
       return HostBitsSet(
-          text,
-          IpAddress::FromIPv6Bytes(Masked(MappedBytes(*address), prefix)),
+          text, IpAddress::FromIPv6Bytes(Masked(MappedBytes(*address), prefix)),
           prefix);
     }
     prefix -= 96;

@@ -85,8 +85,8 @@ absl::StatusOr<IpAddress> IpAddress::Parse(absl::string_view text) {
   if (colons == 0) {
     std::array<uint8_t, 4> b;
     if (inet_pton(AF_INET, terminated.c_str(), b.data()) != 1) {
-      return NotAnAddress(
-          text, "expected four decimal numbers 0-255 like 192.0.2.1");
+      return NotAnAddress(text,
+                          "expected four decimal numbers 0-255 like 192.0.2.1");
     }
     return FromIPv4Bytes(b);
   }
@@ -110,9 +110,10 @@ absl::StatusOr<IpAddress> IpAddress::FromSockaddr(const sockaddr* address,
         absl::StrCat("socket address of ", length, " bytes has no family"));
   }
   sa_family_t family;
-  std::memcpy(&family, reinterpret_cast<const char*>(address) +
-                           offsetof(sockaddr, sa_family),
-              sizeof(family));
+  std::memcpy(
+      &family,
+      reinterpret_cast<const char*>(address) + offsetof(sockaddr, sa_family),
+      sizeof(family));
   switch (family) {
     case AF_INET: {
       if (length < static_cast<socklen_t>(sizeof(sockaddr_in))) {
@@ -139,9 +140,9 @@ absl::StatusOr<IpAddress> IpAddress::FromSockaddr(const sockaddr* address,
       return FromIPv6Bytes(b);
     }
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "socket address family ", family,
-          " is not an IP family (only AF_INET and AF_INET6 are)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("socket address family ", family,
+                       " is not an IP family (only AF_INET and AF_INET6 are)"));
   }
 }
 

@@ -33,9 +33,8 @@ ConnectionRateLimiter::ConnectionRateLimiter(const RateLimiterOptions& options)
       interval_(unlimited_ ? absl::ZeroDuration()
                            : absl::Seconds(1) / options.rate_per_second),
       tolerance_(unlimited_ ? absl::ZeroDuration()
-                            : interval_ * (options.burst > 1
-                                               ? options.burst - 1
-                                               : 0)) {
+                            : interval_ *
+                                  (options.burst > 1 ? options.burst - 1 : 0)) {
   ABSL_ASSERT(options.Validate().ok());
 }
 

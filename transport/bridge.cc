@@ -1,5 +1,6 @@
 #include "transport/bridge.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +23,10 @@ using transport::MessageKind;
 namespace big_endian = transport::big_endian;
 
 namespace {
+
+// How long the loop stays disarmed after a caller's last receive before it
+// takes over reading again (answering pings, absorbing messages).
+constexpr absl::Duration kCallerModeLinger = absl::Milliseconds(50);
 
 // WINDOW_UPDATEs are batched: one per quarter window absorbed, so small
 // messages never cost an extra frame.
@@ -131,7 +136,7 @@ Bridge::~Bridge() {
 void Bridge::Start() {
   std::weak_ptr<Bridge> weak = weak_from_this();
   absl::Status s = loop_->Watch(
-      socket_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, [weak](uint32_t events) {
+      socket_.fd(), EPOLLIN | EPOLLRDHUP, [weak](uint32_t events) {
         if (std::shared_ptr<Bridge> self = weak.lock()) self->OnLoopEvent(events);
       });
   if (!s.ok()) {
@@ -275,8 +280,26 @@ absl::Status Bridge::FlushLocked() {
     queued_bytes_ = out_.size() - out_pos_;
     if (queued_bytes_ < before) state_cv_.SignalAll();
   }
+  const bool pending = out_pos_ < out_.size();
+  if (pending != output_pending_.load()) SetInterest(kOutputPending, pending);
   if (!status.ok()) Fail(status);
   return status;
+}
+
+void Bridge::SetInterest(int bit, bool on) {
+  MutexLock lock(&interest_mu_);
+  if (bit == kOutputPending) output_pending_.store(on);
+  interest_flags_ = on ? (interest_flags_ | bit) : (interest_flags_ & ~bit);
+  // The loop reads only when no caller does; it writes only when a full
+  // socket left output behind. Fewer armed events, fewer loop wake-ups: on
+  // two cores a needless wake-up costs more than the crypto of a message.
+  uint32_t events = 0;
+  if ((interest_flags_ & kCallerReading) == 0) events |= EPOLLIN | EPOLLRDHUP;
+  if ((interest_flags_ & kOutputPending) != 0) events |= EPOLLOUT;
+  if (events != armed_events_) {
+    armed_events_ = events;
+    (void)loop_->Modify(socket_.fd(), events);
+  }
 }
 
 // ---- Receiving ----
@@ -297,7 +320,29 @@ void Bridge::OnLoopEvent(uint32_t events) {
   }
 }
 
-void Bridge::ProcessInput() {
+void Bridge::ScheduleRearmCheck() {
+  std::weak_ptr<Bridge> weak = weak_from_this();
+  loop_->AddTimer(absl::Now() + kCallerModeLinger, [weak] {
+    if (std::shared_ptr<Bridge> self = weak.lock()) self->RearmCheck();
+  });
+}
+
+void Bridge::RearmCheck() {
+  const absl::Time last = absl::FromUnixNanos(last_caller_read_.load());
+  if (closed()) return;
+  if (absl::Now() - last < kCallerModeLinger || !read_mu_.TryLock()) {
+    ScheduleRearmCheck();  // The caller is still receiving.
+    return;
+  }
+  caller_mode_.store(false);
+  SetInterest(kCallerReading, false);
+  input_pending_.store(false);
+  ProcessInput();  // Whatever arrived while no one was reading.
+  read_mu_.Unlock();
+  state_cv_.SignalAll();
+}
+
+void Bridge::ProcessInput(bool until_eagain) {
   char buf[kReadChunkBytes];
   for (;;) {
     {
@@ -346,6 +391,9 @@ void Bridge::ProcessInput() {
       last_received_ = absl::Now();
       ping_outstanding_ = false;
     }
+    // A short read emptied the socket; only an edge-triggered reader (the
+    // loop) must prove it with EAGAIN. A caller reads again when it waits.
+    const bool drained = !until_eagain && static_cast<size_t>(n) < sizeof(buf);
     for (;;) {
       absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
       if (!body.ok()) {
@@ -367,6 +415,7 @@ void Bridge::ProcessInput() {
         return;
       }
     }
+    if (drained) break;
   }
   SendPendingCredit(/*force=*/false);
 }
@@ -585,16 +634,24 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
       return *std::move(result);
     }
     if (read_mu_.TryLock()) {
-      // Read on this thread: no hand-off between the socket and the caller.
-      for (;;) {
-        input_pending_.store(false);
-        ProcessInput();
-        {
-          MutexLock state(&state_mu_);
-          if (!inbox_.empty() || closed_) break;
-        }
-        if (!transport::WaitReadable(socket_.fd(), deadline)) break;
+      // Read on this thread: no hand-off between the socket and the caller,
+      // and the loop is not woken for what we read. The loop stays disarmed
+      // while the caller keeps receiving; a periodic check on the loop
+      // re-arms it once the caller has stopped (RearmCheck).
+      if (!caller_mode_.exchange(true)) {
+        SetInterest(kCallerReading, true);
+        ScheduleRearmCheck();
       }
+      // Wait first, then read: the inbox was empty, so a read now would
+      // most likely find nothing (one system call saved per message).
+      for (;;) {
+        if (!WaitForInput(deadline)) break;
+        input_pending_.store(false);
+        ProcessInput(/*until_eagain=*/false);
+        MutexLock state(&state_mu_);
+        if (!inbox_.empty() || closed_) break;
+      }
+      last_caller_read_.store(absl::ToUnixNanos(absl::Now()));
       read_mu_.Unlock();
       while (input_pending_.load() && read_mu_.TryLock()) {
         input_pending_.store(false);
@@ -657,6 +714,28 @@ absl::Status Bridge::RecvBuffer(google::protobuf::Message* out,
 }
 
 // ---- Keepalive, closing ----
+
+bool Bridge::WaitForInput(absl::Time deadline) {
+  for (;;) {
+    pollfd p{socket_.fd(), POLLIN, 0};
+    if (output_pending_.load()) p.events |= POLLOUT;  // We flush it meanwhile.
+    int timeout_ms = -1;
+    if (deadline != absl::InfiniteFuture()) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) return false;
+      timeout_ms = static_cast<int>(
+          absl::ToInt64Milliseconds(left + absl::Microseconds(999)));
+    }
+    const int n = poll(&p, 1, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0;  // Timeout: false; poll error: let read report.
+    if ((p.revents & POLLOUT) != 0) {
+      MutexLock lock(&write_mu_);
+      if (out_pos_ < out_.size()) (void)FlushLocked();
+    }
+    if ((p.revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) != 0) return true;
+  }
+}
 
 void Bridge::OnKeepaliveTimer() {
   const absl::Time now = absl::Now();

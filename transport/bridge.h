@@ -225,10 +225,20 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
                          bool allow_compression);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void OnLoopEvent(uint32_t events);
+  // Which epoll events the loop watches (see SetInterest in bridge.cc).
+  static constexpr int kCallerReading = 1;
+  static constexpr int kOutputPending = 2;
+  void SetInterest(int bit, bool on);
+  // Waits for input (flushing pending output meanwhile). False on timeout.
+  bool WaitForInput(absl::Time deadline);
   void OnKeepaliveTimer();
 
   // Reads until EAGAIN and dispatches every frame. REQUIRES read_mu_.
-  void ProcessInput() ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  // `until_eagain` false: stop after a short read (a caller that will poll
+  // again); the edge-triggered loop must read until EAGAIN.
+  void ProcessInput(bool until_eagain = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  void ScheduleRearmCheck();
+  void RearmCheck();
   // The server's plaintext REFUSAL of our ClientFinished, if `body` is one.
   absl::Status CheckLateRefusal(absl::string_view body)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
@@ -270,6 +280,13 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   bool eof_seen_ ABSL_GUARDED_BY(read_mu_) = false;
   // Set by the loop when input arrived while another thread held read_mu_.
   std::atomic<bool> input_pending_{false};
+  std::atomic<bool> output_pending_{false};
+  // A caller has been receiving recently: the loop is disarmed for input.
+  std::atomic<bool> caller_mode_{false};
+  std::atomic<int64_t> last_caller_read_{0};  // Unix nanoseconds.
+  Mutex interest_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
+  int interest_flags_ ABSL_GUARDED_BY(interest_mu_) = 0;
+  uint32_t armed_events_ ABSL_GUARDED_BY(interest_mu_) = 0x2001;  // IN|RDHUP
 
   // Writing side.
   transport::FrameSealer sealer_ ABSL_GUARDED_BY(write_mu_);

@@ -5,6 +5,7 @@
 #include "transport/frame_sealer.h"
 #include "transport/handshake.h"
 #include "transport/handshake_io.h"
+#include "transport/mutex.h"
 
 namespace netstructer {
 
@@ -98,9 +99,39 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
     send_key = keys->c2s;
     recv_key = keys->s2c;
   }
-  return Adopt(*std::move(socket),
-               std::shared_ptr<transport::EventLoop>(*std::move(loop)),
-               Role::kClient, send_key, recv_key, options.bridge);
+  // The caller's shared_ptr owns both the Bridge and its private loop:
+  // when the last reference goes, the Bridge is closed and the loop thread
+  // joined on the caller's thread, before the Bridge itself is destroyed, so
+  // no loop callback can outlive it (or run during process exit).
+  struct Owner {
+    std::shared_ptr<transport::EventLoop> loop;
+    std::shared_ptr<Bridge> bridge;
+    ~Owner() {
+      // Abort unwatches the socket and cancels the timers; a loop callback
+      // already running may still hold the Bridge, so wait for the loop to
+      // pass a barrier before letting the Bridge (and with it the loop) go.
+      bridge->Abort(absl::CancelledError("the Bridge was released"));
+      if (!loop->InLoopThread()) {
+        auto barrier = std::make_shared<std::pair<Mutex, bool>>();
+        auto cv = std::make_shared<CondVar>();
+        loop->Post([barrier, cv] {
+          MutexLock lock(&barrier->first);
+          barrier->second = true;
+          cv->SignalAll();
+        });
+        MutexLock lock(&barrier->first);
+        while (!barrier->second) cv->Wait(&barrier->first);
+      }
+      bridge.reset();
+      loop.reset();  // The last reference: joins the loop thread.
+    }
+  };
+  auto owner = std::make_shared<Owner>();
+  owner->loop = std::shared_ptr<transport::EventLoop>(*std::move(loop));
+  owner->bridge = Adopt(*std::move(socket), owner->loop, Role::kClient,
+                        send_key, recv_key, options.bridge);
+  Bridge* raw = owner->bridge.get();
+  return std::shared_ptr<Bridge>(std::move(owner), raw);
 }
 
 }  // namespace netstructer

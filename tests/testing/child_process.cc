@@ -61,8 +61,13 @@ absl::StatusOr<std::string> ChildProcess::WaitForStderr(absl::string_view needle
                                                         absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
-    for (absl::string_view line : absl::StrSplit(err_, '\n')) {
-      if (absl::StrContains(line, needle)) return std::string(line);
+    // Complete lines only: a writer may emit a line in several pieces.
+    const size_t complete = err_.rfind('\n');
+    if (complete != std::string::npos) {
+      for (absl::string_view line :
+           absl::StrSplit(absl::string_view(err_).substr(0, complete), '\n')) {
+        if (absl::StrContains(line, needle)) return std::string(line);
+      }
     }
     if (absl::Now() >= deadline) {
       return absl::DeadlineExceededError(
