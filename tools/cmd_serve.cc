@@ -99,8 +99,10 @@ int RunServe(const Args& args, Io io) {
     io.err << "netstructer serve: " << s << "\n";
     return kExitFailure;
   }
-  io.err << "netstructer: listening on " << server.address()
-         << (options.insecure ? " (INSECURE: plaintext frames)" : "") << std::endl;
+  io.err << absl::StrCat("netstructer: listening on ", server.address(),
+                         options.insecure ? " (INSECURE: plaintext frames)" : "",
+                         "\n")
+         << std::flush;
 
   Mutex out_mu;
   std::vector<std::thread> readers;
