@@ -302,6 +302,36 @@ TEST_P(BridgeModes, IdleTimeoutClosesWithAReason) {
   EXPECT_THAT(std::string(v.status().message()), HasSubstr("idle_timeout"));
 }
 
+TEST_P(BridgeModes, ConcurrentSendersAndReceiversKeepPerSenderOrder) {
+  Pair p = Make();
+  constexpr int kThreads = 4;
+  constexpr int kEach = 500;
+  std::vector<std::thread> threads;
+  // Both directions at once, several senders each, one receiver each.
+  for (Bridge* from : {p.a.get(), p.b.get()}) {
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([from, t] {
+        for (int i = 0; i < kEach; ++i) {
+          ASSERT_TRUE(from->SendBuffer(MakeTuple({MakeInt(t), MakeInt(i)})).ok());
+        }
+      });
+    }
+  }
+  for (Bridge* to : {p.b.get(), p.a.get()}) {
+    threads.emplace_back([to] {
+      std::vector<int> next(kThreads, 0);
+      for (int n = 0; n < kThreads * kEach; ++n) {
+        absl::StatusOr<Value> v = to->RecvBuffer(Within(absl::Seconds(60)));
+        ASSERT_TRUE(v.ok()) << v.status();
+        const int t = static_cast<int>(v->tuple_value().values(0).int_value());
+        const int i = static_cast<int>(v->tuple_value().values(1).int_value());
+        ASSERT_EQ(i, next[t]++) << "sender " << t;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+}
+
 INSTANTIATE_TEST_SUITE_P(
     All, BridgeModes,
     ::testing::Combine(::testing::Bool(), ::testing::Values("127.0.0.1", "[::1]")),
