@@ -1,0 +1,174 @@
+// A test double of the NetStructer RPC runtime header (docs/RPC_API.md): just
+// enough declarations for the generated code to compile, and a record of what
+// it registered and called, so generated_code_test can check the generated
+// code's behaviour before the real runtime exists. Not thread-safe.
+
+#ifndef NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_
+#define NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_
+
+#define NETSTRUCTER_RPC_RUNTIME_VERSION 1
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace netstructer {
+
+class Channel {
+ public:
+  std::vector<std::string> calls;  // "UnaryCall /pkg.Svc/M", ...
+};
+
+struct CallOptions {};
+
+template <typename T>
+class Future {};
+
+template <typename T>
+using UnaryCallback = std::function<void(absl::StatusOr<T>)>;
+
+template <typename W, typename R>
+class ClientWriter {};
+template <typename R>
+class ClientReader {};
+template <typename W, typename R>
+class ClientReaderWriter {};
+
+class ServerContext {};
+template <typename R>
+class ServerReader {};
+template <typename W>
+class ServerWriter {};
+template <typename W, typename R>
+class ServerReaderWriter {};
+
+class Service;
+
+namespace internal {
+
+enum class MethodKind {
+  kUnary,
+  kClientStreaming,
+  kServerStreaming,
+  kBidiStreaming
+};
+
+// Calls the handler with default-constructed arguments.
+using MethodHandler = std::function<absl::Status(Service* service)>;
+
+template <typename S, typename Req, typename Resp>
+MethodHandler UnaryHandler(absl::Status (S::*handler)(ServerContext*,
+                                                      const Req*, Resp*)) {
+  return [handler](Service* service) {
+    ServerContext context;
+    Req request;
+    Resp response;
+    return (static_cast<S*>(service)->*handler)(&context, &request, &response);
+  };
+}
+template <typename S, typename Req, typename Resp>
+MethodHandler ClientStreamingHandler(
+    absl::Status (S::*handler)(ServerContext*, ServerReader<Req>*, Resp*)) {
+  return [handler](Service* service) {
+    ServerContext context;
+    ServerReader<Req> reader;
+    Resp response;
+    return (static_cast<S*>(service)->*handler)(&context, &reader, &response);
+  };
+}
+template <typename S, typename Req, typename Resp>
+MethodHandler ServerStreamingHandler(absl::Status (S::*handler)(
+    ServerContext*, const Req*, ServerWriter<Resp>*)) {
+  return [handler](Service* service) {
+    ServerContext context;
+    Req request;
+    ServerWriter<Resp> writer;
+    return (static_cast<S*>(service)->*handler)(&context, &request, &writer);
+  };
+}
+template <typename S, typename Req, typename Resp>
+MethodHandler BidiStreamingHandler(absl::Status (S::*handler)(
+    ServerContext*, ServerReaderWriter<Resp, Req>*)) {
+  return [handler](Service* service) {
+    ServerContext context;
+    ServerReaderWriter<Resp, Req> stream;
+    return (static_cast<S*>(service)->*handler)(&context, &stream);
+  };
+}
+
+template <typename Req, typename Resp>
+absl::StatusOr<Resp> UnaryCall(Channel* channel, const char* method,
+                               const Req& request, const CallOptions& options) {
+  channel->calls.push_back(std::string("UnaryCall ") + method);
+  return Resp();
+}
+template <typename Req, typename Resp>
+void AsyncUnaryCall(Channel* channel, const char* method, const Req& request,
+                    const CallOptions& options, UnaryCallback<Resp> done) {
+  channel->calls.push_back(std::string("AsyncUnaryCall ") + method);
+  done(Resp());
+}
+template <typename Req, typename Resp>
+Future<Resp> FutureUnaryCall(Channel* channel, const char* method,
+                             const Req& request, const CallOptions& options) {
+  channel->calls.push_back(std::string("FutureUnaryCall ") + method);
+  return Future<Resp>();
+}
+template <typename Req, typename Resp>
+std::unique_ptr<ClientWriter<Req, Resp>> ClientStreamingCall(
+    Channel* channel, const char* method, const CallOptions& options) {
+  channel->calls.push_back(std::string("ClientStreamingCall ") + method);
+  return std::make_unique<ClientWriter<Req, Resp>>();
+}
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReader<Resp>> ServerStreamingCall(
+    Channel* channel, const char* method, const Req& request,
+    const CallOptions& options) {
+  channel->calls.push_back(std::string("ServerStreamingCall ") + method);
+  return std::make_unique<ClientReader<Resp>>();
+}
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
+    Channel* channel, const char* method, const CallOptions& options) {
+  channel->calls.push_back(std::string("BidiStreamingCall ") + method);
+  return std::make_unique<ClientReaderWriter<Req, Resp>>();
+}
+
+}  // namespace internal
+
+class Service {
+ public:
+  struct Method {
+    internal::MethodKind kind;
+    std::string name;
+    internal::MethodHandler handler;
+  };
+
+  explicit Service(const char* name) : name_(name) {}
+  virtual ~Service() = default;
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::vector<Method>& methods() const { return methods_; }
+  absl::Status Invoke(size_t i) { return methods_[i].handler(this); }
+
+ protected:
+  void AddMethod(internal::MethodKind kind, const char* name,
+                 internal::MethodHandler handler) {
+    methods_.push_back({kind, name, std::move(handler)});
+  }
+
+ private:
+  std::string name_;
+  std::vector<Method> methods_;
+};
+
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_

@@ -1,0 +1,178 @@
+"""cc_netstructer_library: C++ stubs and service bases for proto services.
+
+Usage, next to the native proto rules (as gRPC's cc_grpc_library):
+
+    load("@netstructer//tools:defs.bzl", "cc_netstructer_library")
+
+    proto_library(name = "greeter_proto", srcs = ["greeter.proto"])
+    cc_proto_library(name = "greeter_cc_proto", deps = [":greeter_proto"])
+    cc_netstructer_library(
+        name = "greeter_cc_netstructer",
+        srcs = [":greeter_proto"],
+        deps = [":greeter_cc_proto"],
+    )
+
+For every NAME.proto of the proto_library, protoc-gen-netstructer writes
+NAME.ns.h and NAME.ns.cc (always both, even for a file without services);
+`#include "path/to/NAME.ns.h"`. The proto_library must be in the same
+package as the cc_netstructer_library, and may not use import_prefix or
+strip_import_prefix.
+
+Targets: `<name>` (the cc_library) and `<name>_codegen` (only the generated
+files; it needs no RPC runtime, so golden tests build it alone).
+
+All labels here are Label()s, so they resolve to this repository even when
+NetStructer is an external repository of another workspace.
+"""
+
+_PLUGIN = Label("//tools/protoc_plugin:protoc-gen-netstructer")
+_PROTOC = Label("@com_google_protobuf//:protoc")
+_RUNTIME = Label("//client:rpc_runtime")
+
+def _strip_proto(path):
+    if not path.endswith(".proto"):
+        fail("%s is not a .proto file" % path)
+    return path[:-len(".proto")]
+
+def _import_path(src, proto_info):
+    """The path protoc knows `src` by, e.g. "pkg/greeter.proto"."""
+    root = proto_info.proto_source_root
+    path = src.path
+    if root in ("", "."):
+        return path
+    if not path.startswith(root + "/"):
+        fail("%s is not under its proto_source_root %s" % (path, root))
+    return path[len(root) + 1:]
+
+def _netstructer_codegen_impl(ctx):
+    if len(ctx.attr.srcs) != 1:
+        fail("srcs must name exactly one proto_library", attr = "srcs")
+    proto_info = ctx.attr.srcs[0][ProtoInfo]
+    package = ctx.label.package
+
+    headers = []
+    sources = []
+    file_args = []
+    out_root = None
+    for src in proto_info.direct_sources:
+        import_path = _import_path(src, proto_info)
+        in_package = src.short_path if src.owner.workspace_name == "" else src.short_path.split("/", 2)[2]
+        if package and not in_package.startswith(package + "/"):
+            fail(("%s is not in package %s: put the proto_library in the " +
+                  "same package as the cc_netstructer_library") % (src.short_path, package))
+        relative = _strip_proto(in_package[len(package) + 1:] if package else in_package)
+        if import_path != (package + "/" if package else "") + relative + ".proto":
+            fail(("%s is imported as %s: import_prefix and strip_import_prefix " +
+                  "are not supported") % (src.short_path, import_path))
+        header = ctx.actions.declare_file(relative + ".ns.h")
+        source = ctx.actions.declare_file(relative + ".ns.cc")
+        headers.append(header)
+        sources.append(source)
+        file_args.append(src.path)
+
+        # protoc writes <out_root>/<import path minus .proto>.ns.h.
+        root = header.path[:-len(_strip_proto(import_path) + ".ns.h")].rstrip("/")
+        if out_root != None and out_root != root:
+            fail("internal error: output roots differ: %s vs %s" % (out_root, root))
+        out_root = root
+
+    if not file_args:
+        fail("the proto_library has no srcs", attr = "srcs")
+
+    args = ctx.actions.args()
+    args.add("--plugin=protoc-gen-netstructer=" + ctx.executable._plugin.path)
+    args.add("--netstructer_out=" + (out_root or "."))
+    args.add_all(proto_info.transitive_proto_path, format_each = "-I%s")
+    args.add_all(file_args)
+
+    ctx.actions.run(
+        executable = ctx.executable._protoc,
+        arguments = [args],
+        inputs = proto_info.transitive_sources,
+        tools = [ctx.executable._plugin],
+        outputs = headers + sources,
+        mnemonic = "NetStructerProtoc",
+        progress_message = "Generating NetStructer stubs for %s" % ctx.label,
+    )
+    return [
+        DefaultInfo(
+            files = depset(headers + sources),
+            runfiles = ctx.runfiles(files = headers + sources),
+        ),
+        OutputGroupInfo(headers = depset(headers), sources = depset(sources)),
+    ]
+
+netstructer_codegen = rule(
+    implementation = _netstructer_codegen_impl,
+    doc = "Runs protoc-gen-netstructer over one proto_library's sources.",
+    attrs = {
+        "srcs": attr.label_list(
+            providers = [ProtoInfo],
+            mandatory = True,
+            doc = "Exactly one proto_library.",
+        ),
+        "_plugin": attr.label(
+            default = _PLUGIN,
+            executable = True,
+            cfg = "exec",
+        ),
+        "_protoc": attr.label(
+            default = _PROTOC,
+            executable = True,
+            cfg = "exec",
+        ),
+    },
+)
+
+def cc_netstructer_library(
+        name,
+        srcs,
+        deps = [],
+        runtime = None,
+        visibility = None,
+        testonly = None,
+        **kwargs):
+    """A cc_library with the NetStructer stubs of one proto_library.
+
+    Args:
+      name: the cc_library's name; `<name>_codegen` is the generation alone.
+      srcs: a list with exactly one proto_library.
+      deps: the cc_proto_library of those protos (and anything else needed).
+      runtime: the RPC runtime library; defaults to NetStructer's
+        //client:rpc_runtime.
+      visibility: of the cc_library (the helper targets stay private).
+      testonly: as for any rule.
+      **kwargs: passed to the cc_library.
+    """
+    if len(srcs) != 1:
+        fail("cc_netstructer_library %s: srcs must name exactly one proto_library" % name)
+    codegen = name + "_codegen"
+    netstructer_codegen(
+        name = codegen,
+        srcs = srcs,
+        testonly = testonly,
+        visibility = ["//visibility:private"],
+    )
+    native.filegroup(
+        name = codegen + "_hdrs",
+        srcs = [":" + codegen],
+        output_group = "headers",
+        testonly = testonly,
+        visibility = ["//visibility:private"],
+    )
+    native.filegroup(
+        name = codegen + "_srcs",
+        srcs = [":" + codegen],
+        output_group = "sources",
+        testonly = testonly,
+        visibility = ["//visibility:private"],
+    )
+    native.cc_library(
+        name = name,
+        srcs = [":" + codegen + "_srcs"],
+        hdrs = [":" + codegen + "_hdrs"],
+        deps = deps + [runtime if runtime != None else _RUNTIME],
+        visibility = visibility,
+        testonly = testonly,
+        **kwargs
+    )

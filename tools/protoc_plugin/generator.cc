@@ -1,0 +1,575 @@
+#include "tools/protoc_plugin/generator.h"
+
+#include <google/protobuf/io/printer.h>
+#include <google/protobuf/io/zero_copy_stream.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace netstructer::protoc_plugin {
+namespace {
+
+using ::google::protobuf::Descriptor;
+using ::google::protobuf::FileDescriptor;
+using ::google::protobuf::MethodDescriptor;
+using ::google::protobuf::ServiceDescriptor;
+using ::google::protobuf::compiler::GeneratorContext;
+
+// Generated lines are wrapped to this width, as clang-format's Google style.
+constexpr size_t kColumnLimit = 80;
+
+// C++ keywords, as protoc's C++ generator resolves them (it appends '_').
+const std::set<std::string>& CppKeywords() {
+  static const auto* const kKeywords = new std::set<std::string>{
+      "NULL",         "alignas",   "alignof",       "and",
+      "and_eq",       "asm",       "auto",          "bitand",
+      "bitor",        "bool",      "break",         "case",
+      "catch",        "char",      "char8_t",       "char16_t",
+      "char32_t",     "class",     "co_await",      "co_return",
+      "co_yield",     "compl",     "concept",       "const",
+      "const_cast",   "consteval", "constexpr",     "constinit",
+      "continue",     "decltype",  "default",       "delete",
+      "do",           "double",    "dynamic_cast",  "else",
+      "enum",         "explicit",  "export",        "extern",
+      "false",        "float",     "for",           "friend",
+      "goto",         "if",        "inline",        "int",
+      "long",         "mutable",   "namespace",     "new",
+      "noexcept",     "not",       "not_eq",        "nullptr",
+      "operator",     "or",        "or_eq",         "private",
+      "protected",    "public",    "register",      "reinterpret_cast",
+      "requires",     "return",    "short",         "signed",
+      "sizeof",       "static",    "static_assert", "static_cast",
+      "struct",       "switch",    "template",      "this",
+      "thread_local", "throw",     "true",          "try",
+      "typedef",      "typeid",    "typename",      "union",
+      "unsigned",     "using",     "virtual",       "void",
+      "volatile",     "wchar_t",   "while",         "xor",
+      "xor_eq"};
+  return *kKeywords;
+}
+
+bool IsCppKeyword(const std::string& name) {
+  return CppKeywords().count(name) > 0;
+}
+
+std::string Replace(std::string text, const std::string& from,
+                    const std::string& to) {
+  size_t pos = 0;
+  while ((pos = text.find(from, pos)) != std::string::npos) {
+    text.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return text;
+}
+
+// "a.b.c" -> "a::b::c".
+std::string CppNamespace(const FileDescriptor* file) {
+  return Replace(file->package(), ".", "::");
+}
+
+std::string IncludeGuard(const std::string& header_name) {
+  std::string guard = "NETSTRUCTER_GENERATED_";
+  for (char c : header_name) {
+    if ((c >= 'a' && c <= 'z')) {
+      guard += static_cast<char>(c - 'a' + 'A');
+    } else if ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+      guard += c;
+    } else {
+      guard += '_';
+    }
+  }
+  return guard + "_";
+}
+
+std::string Join(const std::vector<std::string>& parts,
+                 const std::string& separator) {
+  std::string joined;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) joined += separator;
+    joined += parts[i];
+  }
+  return joined;
+}
+
+// Appends "head(args...)tail" at `indent` spaces, wrapped the way
+// clang-format's Google style wraps a declaration: on one line if it fits;
+// else the arguments on one continuation line (4 more spaces); else one
+// argument per continuation line.
+void AppendCall(std::string* out, size_t indent, const std::string& head,
+                const std::vector<std::string>& args, const std::string& tail) {
+  const std::string pad(indent, ' ');
+  const std::string continuation(indent + 4, ' ');
+  const std::string joined = Join(args, ", ");
+  std::string one_line = pad + head + "(" + joined + ")" + tail;
+  if (one_line.size() <= kColumnLimit || args.empty()) {
+    *out += one_line + "\n";
+    return;
+  }
+  *out += pad + head + "(\n";
+  std::string second = continuation + joined + ")" + tail;
+  if (second.size() <= kColumnLimit) {
+    *out += second + "\n";
+    return;
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    *out += continuation + args[i] + (i + 1 < args.size() ? "," : ")" + tail) +
+            "\n";
+  }
+}
+
+enum class Kind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
+
+Kind KindOf(const MethodDescriptor* method) {
+  if (method->client_streaming()) {
+    return method->server_streaming() ? Kind::kBidiStreaming
+                                      : Kind::kClientStreaming;
+  }
+  return method->server_streaming() ? Kind::kServerStreaming : Kind::kUnary;
+}
+
+const char* KindEnumerator(Kind kind) {
+  switch (kind) {
+    case Kind::kUnary:
+      return "kUnary";
+    case Kind::kClientStreaming:
+      return "kClientStreaming";
+    case Kind::kServerStreaming:
+      return "kServerStreaming";
+    case Kind::kBidiStreaming:
+      return "kBidiStreaming";
+  }
+  return "kUnary";
+}
+
+const char* HandlerTemplate(Kind kind) {
+  switch (kind) {
+    case Kind::kUnary:
+      return "UnaryHandler";
+    case Kind::kClientStreaming:
+      return "ClientStreamingHandler";
+    case Kind::kServerStreaming:
+      return "ServerStreamingHandler";
+    case Kind::kBidiStreaming:
+      return "BidiStreamingHandler";
+  }
+  return "UnaryHandler";
+}
+
+// One method with every name the generated code uses for it.
+struct Method {
+  const MethodDescriptor* descriptor;
+  Kind kind;
+  std::string name;      // "M"
+  std::string request;   // "::pkg::Req"
+  std::string response;  // "::pkg::Resp"
+  std::string constant;  // "kSvc_M", unique in the .cc file
+};
+
+constexpr char kOptionsDecl[] =
+    "const ::netstructer::CallOptions& options = {}";
+constexpr char kOptions[] = "const ::netstructer::CallOptions& options";
+
+// A stub method's return type, name suffix and parameters. `declaration`
+// selects default arguments (header) or none (definition).
+struct StubSignature {
+  std::string return_type;
+  std::string name;
+  std::vector<std::string> params;
+};
+
+std::vector<StubSignature> StubSignatures(const Method& m, bool declaration) {
+  const std::string options = declaration ? kOptionsDecl : kOptions;
+  const std::string request = "const " + m.request + "& request";
+  switch (m.kind) {
+    case Kind::kUnary:
+      return {
+          {"::absl::StatusOr<" + m.response + ">", m.name, {request, options}},
+          {"void",
+           m.name + "Async",
+           {request, kOptions,
+            "::netstructer::UnaryCallback<" + m.response + "> done"}},
+          {"::netstructer::Future<" + m.response + ">",
+           m.name + "Async",
+           {request, options}},
+      };
+    case Kind::kClientStreaming:
+      return {{"std::unique_ptr<::netstructer::ClientWriter<" + m.request +
+                   ", " + m.response + ">>",
+               m.name,
+               {options}}};
+    case Kind::kServerStreaming:
+      return {
+          {"std::unique_ptr<::netstructer::ClientReader<" + m.response + ">>",
+           m.name,
+           {request, options}}};
+    case Kind::kBidiStreaming:
+      return {{"std::unique_ptr<::netstructer::ClientReaderWriter<" +
+                   m.request + ", " + m.response + ">>",
+               m.name,
+               {options}}};
+  }
+  return {};
+}
+
+// The body of each StubSignature, in the same order.
+std::vector<std::string> StubCalls(const Method& m) {
+  const std::string types = "<" + m.request + ", " + m.response + ">";
+  switch (m.kind) {
+    case Kind::kUnary:
+      return {"return ::netstructer::internal::UnaryCall" + types,
+              "::netstructer::internal::AsyncUnaryCall" + types,
+              "return ::netstructer::internal::FutureUnaryCall" + types};
+    case Kind::kClientStreaming:
+      return {"return ::netstructer::internal::ClientStreamingCall" + types};
+    case Kind::kServerStreaming:
+      return {"return ::netstructer::internal::ServerStreamingCall" + types};
+    case Kind::kBidiStreaming:
+      return {"return ::netstructer::internal::BidiStreamingCall" + types};
+  }
+  return {};
+}
+
+std::vector<std::string> StubCallArgs(const Method& m, size_t overload) {
+  std::vector<std::string> args = {"channel_.get()", m.constant};
+  const bool has_request =
+      m.kind == Kind::kUnary || m.kind == Kind::kServerStreaming;
+  if (has_request) args.push_back("request");
+  args.push_back("options");
+  if (m.kind == Kind::kUnary && overload == 1)
+    args.push_back("std::move(done)");
+  return args;
+}
+
+// Handler parameters; `named` = false leaves the names in comments (the
+// default definitions do not use them).
+std::vector<std::string> HandlerParams(const Method& m, bool named) {
+  auto param = [named](const std::string& type, const std::string& name) {
+    return type + (named ? " " + name : " /*" + name + "*/");
+  };
+  std::vector<std::string> params = {
+      param("::netstructer::ServerContext*", "context")};
+  switch (m.kind) {
+    case Kind::kUnary:
+      params.push_back(param("const " + m.request + "*", "request"));
+      params.push_back(param(m.response + "*", "response"));
+      break;
+    case Kind::kClientStreaming:
+      params.push_back(
+          param("::netstructer::ServerReader<" + m.request + ">*", "reader"));
+      params.push_back(param(m.response + "*", "response"));
+      break;
+    case Kind::kServerStreaming:
+      params.push_back(param("const " + m.request + "*", "request"));
+      params.push_back(
+          param("::netstructer::ServerWriter<" + m.response + ">*", "writer"));
+      break;
+    case Kind::kBidiStreaming:
+      params.push_back(param("::netstructer::ServerReaderWriter<" + m.response +
+                                 ", " + m.request + ">*",
+                             "stream"));
+      break;
+  }
+  return params;
+}
+
+// A message's proto name, without the package when it is the file's own.
+std::string ProtoTypeName(const Descriptor* message,
+                          const FileDescriptor* file) {
+  const std::string& package = file->package();
+  const std::string& full_name = message->full_name();
+  if (!package.empty() && message->file()->package() == package) {
+    return full_name.substr(package.size() + 1);
+  }
+  return full_name;
+}
+
+std::string RpcComment(const Method& m) {
+  const MethodDescriptor* d = m.descriptor;
+  const FileDescriptor* file = d->service()->file();
+  return "// rpc " + d->name() + "(" +
+         (d->client_streaming() ? "stream " : "") +
+         ProtoTypeName(d->input_type(), file) + ") returns (" +
+         (d->server_streaming() ? "stream " : "") +
+         ProtoTypeName(d->output_type(), file) + ")";
+}
+
+// Collects the methods of `service`, assigning each a .cc constant name not
+// used by any earlier method of the file. Returns false with *error set if a
+// proto name cannot become a C++ name.
+bool CollectMethods(const ServiceDescriptor* service,
+                    std::set<std::string>* used_constants,
+                    std::vector<Method>* methods, std::string* error) {
+  if (IsCppKeyword(service->name())) {
+    *error = "service '" + service->full_name() +
+             "' is named after a C++ "
+             "keyword; rename it";
+    return false;
+  }
+  std::set<std::string> method_names;
+  for (int i = 0; i < service->method_count(); ++i) {
+    method_names.insert(service->method(i)->name());
+  }
+  for (int i = 0; i < service->method_count(); ++i) {
+    const MethodDescriptor* d = service->method(i);
+    Method m;
+    m.descriptor = d;
+    m.kind = KindOf(d);
+    m.name = d->name();
+    m.request = QualifiedCppClassName(d->input_type());
+    m.response = QualifiedCppClassName(d->output_type());
+    if (IsCppKeyword(m.name)) {
+      *error = "method '" + d->full_name() +
+               "' is named after a C++ keyword; "
+               "rename it";
+      return false;
+    }
+    if (m.name == "Stub" || m.name == "Service") {
+      *error = "method '" + d->full_name() +
+               "' collides with the generated "
+               "class " +
+               service->name() + "::" + m.name + "; rename it";
+      return false;
+    }
+    if (m.kind == Kind::kUnary && method_names.count(m.name + "Async") > 0) {
+      *error = "method '" + service->full_name() + "." + m.name +
+               "Async' collides with the asynchronous stub method generated "
+               "for '" +
+               d->full_name() + "'; rename one of them";
+      return false;
+    }
+    // "k" + service + "_" + method can repeat across services ("A_B"/"C" and
+    // "A"/"B_C"); a numeric suffix keeps every constant unique.
+    const std::string base = "k" + service->name() + "_" + m.name;
+    m.constant = base;
+    for (int n = 2; used_constants->count(m.constant) > 0; ++n) {
+      m.constant = base + "_" + std::to_string(n);
+    }
+    used_constants->insert(m.constant);
+    methods->push_back(std::move(m));
+  }
+  return true;
+}
+
+void AppendServiceDeclaration(std::string* out,
+                              const ServiceDescriptor* service,
+                              const std::vector<Method>& methods) {
+  const std::string& svc = service->name();
+  *out += "// Service " + service->full_name() + ".\n";
+  *out += "class " + svc + " final {\n";
+  *out += " public:\n";
+  *out += "  static constexpr char kServiceName[] = \"" + service->full_name() +
+          "\";\n";
+  *out += "\n";
+  *out += "  // The client side. Thread-safe: calls may run concurrently.\n";
+  *out += "  class Stub final {\n";
+  *out += "   public:\n";
+  *out +=
+      "    explicit Stub(std::shared_ptr<::netstructer::Channel> "
+      "channel);\n";
+  for (const Method& m : methods) {
+    *out += "\n    " + RpcComment(m) + "\n";
+    for (const StubSignature& s : StubSignatures(m, /*declaration=*/true)) {
+      AppendCall(out, 4, s.return_type + " " + s.name, s.params, ";");
+    }
+  }
+  *out += "\n";
+  *out += "   private:\n";
+  *out += "    std::shared_ptr<::netstructer::Channel> channel_;\n";
+  *out += "  };\n";
+  *out += "\n";
+  *out +=
+      "  // The server side: override the handlers you implement; the "
+      "others\n";
+  *out += "  // answer UNIMPLEMENTED.\n";
+  *out += "  class Service : public ::netstructer::Service {\n";
+  *out += "   public:\n";
+  *out += "    Service();\n";
+  *out += "    ~Service() override;\n";
+  for (const Method& m : methods) {
+    *out += "\n    " + RpcComment(m) + "\n";
+    AppendCall(out, 4, "virtual ::absl::Status " + m.name,
+               HandlerParams(m, /*named=*/true), ";");
+  }
+  *out += "  };\n";
+  *out += "};\n";
+}
+
+void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
+                             const std::vector<Method>& methods) {
+  const std::string& svc = service->name();
+  *out += "// " + service->full_name() + "\n\n";
+  *out += svc +
+          "::Stub::Stub(std::shared_ptr<::netstructer::Channel> "
+          "channel)\n";
+  *out += "    : channel_(std::move(channel)) {}\n";
+  for (const Method& m : methods) {
+    const std::vector<StubSignature> signatures =
+        StubSignatures(m, /*declaration=*/false);
+    const std::vector<std::string> calls = StubCalls(m);
+    for (size_t i = 0; i < signatures.size(); ++i) {
+      const StubSignature& s = signatures[i];
+      *out += "\n";
+      AppendCall(out, 0, s.return_type + " " + svc + "::Stub::" + s.name,
+                 s.params, " {");
+      AppendCall(out, 2, calls[i], StubCallArgs(m, i), ";");
+      *out += "}\n";
+    }
+  }
+  *out += "\n";
+  *out += svc +
+          "::Service::Service() : ::netstructer::Service(kServiceName) "
+          "{\n";
+  for (const Method& m : methods) {
+    const std::string handler = std::string("::netstructer::internal::") +
+                                HandlerTemplate(m.kind) + "<Service, " +
+                                m.request + ", " + m.response +
+                                ">(&Service::" + m.name + ")";
+    AppendCall(out, 2, "::netstructer::Service::AddMethod",
+               {std::string("::netstructer::internal::MethodKind::") +
+                    KindEnumerator(m.kind),
+                m.constant, handler},
+               ";");
+  }
+  *out += "}\n";
+  *out += "\n";
+  *out += svc + "::Service::~Service() = default;\n";
+  for (const Method& m : methods) {
+    *out += "\n";
+    AppendCall(out, 0, "::absl::Status " + svc + "::Service::" + m.name,
+               HandlerParams(m, /*named=*/false), " {");
+    AppendCall(out, 2, "return ::absl::UnimplementedError",
+               {"\"method " + service->full_name() + "/" + m.name +
+                " is not implemented\""},
+               ";");
+    *out += "}\n";
+  }
+}
+
+bool WriteFile(GeneratorContext* context, const std::string& name,
+               const std::string& text) {
+  std::unique_ptr<google::protobuf::io::ZeroCopyOutputStream> stream(
+      context->Open(name));
+  google::protobuf::io::Printer printer(stream.get(), '$');
+  printer.PrintRaw(text);
+  return !printer.failed();
+}
+
+}  // namespace
+
+std::string StripProtoExtension(const std::string& file_name) {
+  const std::string suffix = ".proto";
+  if (file_name.size() >= suffix.size() &&
+      file_name.compare(file_name.size() - suffix.size(), suffix.size(),
+                        suffix) == 0) {
+    return file_name.substr(0, file_name.size() - suffix.size());
+  }
+  return file_name;
+}
+
+std::string QualifiedCppClassName(const Descriptor* message) {
+  std::string name = message->name();
+  for (const Descriptor* parent = message->containing_type(); parent != nullptr;
+       parent = parent->containing_type()) {
+    name = parent->name() + "_" + name;
+  }
+  if (IsCppKeyword(name)) name += "_";
+  const std::string ns = CppNamespace(message->file());
+  return ns.empty() ? "::" + name : "::" + ns + "::" + name;
+}
+
+bool NetStructerGenerator::Generate(const FileDescriptor* file,
+                                    const std::string& parameter,
+                                    GeneratorContext* context,
+                                    std::string* error) const {
+  std::vector<std::pair<std::string, std::string>> options;
+  google::protobuf::compiler::ParseGeneratorParameter(parameter, &options);
+  if (!options.empty()) {
+    *error = "unknown parameter '" + options.front().first +
+             "' (protoc-gen-netstructer takes no parameters)";
+    return false;
+  }
+
+  std::set<std::string> used_constants;
+  std::vector<std::vector<Method>> services;
+  for (int i = 0; i < file->service_count(); ++i) {
+    services.emplace_back();
+    if (!CollectMethods(file->service(i), &used_constants, &services.back(),
+                        error)) {
+      return false;
+    }
+  }
+
+  const std::string base = StripProtoExtension(file->name());
+  const std::string header_name = base + ".ns.h";
+  const std::string source_name = base + ".ns.cc";
+  const std::string banner =
+      "// Generated by protoc-gen-netstructer. DO NOT EDIT.\n"
+      "// source: " +
+      file->name() + "\n\n";
+  const std::string ns = CppNamespace(file);
+  const std::string guard = IncludeGuard(header_name);
+
+  // The header.
+  std::string h = banner;
+  h += "#ifndef " + guard + "\n";
+  h += "#define " + guard + "\n\n";
+  h += "#include <memory>\n\n";
+  std::vector<std::string> includes = {kRuntimeHeader, base + ".pb.h"};
+  std::sort(includes.begin(), includes.end());
+  for (const std::string& include : includes) {
+    h += "#include \"" + include + "\"\n";
+  }
+  h += "\n";
+  h += "#if !defined(NETSTRUCTER_RPC_RUNTIME_VERSION) || \\\n";
+  h += "    NETSTRUCTER_RPC_RUNTIME_VERSION != " +
+       std::to_string(kRuntimeVersion) + "\n";
+  h += "#error \"" + header_name + " was generated for NetStructer RPC " +
+       "runtime version " + std::to_string(kRuntimeVersion) +
+       "; regenerate it with the matching protoc-gen-netstructer\"\n";
+  h += "#endif\n";
+  if (!services.empty()) {
+    h += "\n";
+    if (!ns.empty()) h += "namespace " + ns + " {\n\n";
+    for (int i = 0; i < file->service_count(); ++i) {
+      if (i > 0) h += "\n";
+      AppendServiceDeclaration(&h, file->service(i), services[i]);
+    }
+    if (!ns.empty()) h += "\n}  // namespace " + ns + "\n";
+  }
+  h += "\n#endif  // " + guard + "\n";
+
+  // The source.
+  std::string cc = banner;
+  cc += "#include \"" + header_name + "\"\n";
+  if (!services.empty()) {
+    cc += "\n#include <memory>\n#include <utility>\n\n";
+    if (!ns.empty()) cc += "namespace " + ns + " {\n";
+    cc += "namespace {\n\n";
+    for (const std::vector<Method>& methods : services) {
+      for (const Method& m : methods) {
+        const std::string path =
+            "/" + m.descriptor->service()->full_name() + "/" + m.name;
+        cc += "constexpr char " + m.constant + "[] = \"" + path + "\";\n";
+      }
+    }
+    cc += "\n}  // namespace\n";
+    for (int i = 0; i < file->service_count(); ++i) {
+      cc += "\n";
+      AppendServiceDefinition(&cc, file->service(i), services[i]);
+    }
+    if (!ns.empty()) cc += "\n}  // namespace " + ns + "\n";
+  }
+
+  if (!WriteFile(context, header_name, h) ||
+      !WriteFile(context, source_name, cc)) {
+    *error = "failed to write " + header_name + " or " + source_name;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace netstructer::protoc_plugin
