@@ -113,6 +113,8 @@ absl::StatusOr<FernetKey> FernetKey::Generate() {
   return key;
 }
 
+FernetKey::~FernetKey() { OPENSSL_cleanse(raw_.data(), raw_.size()); }
+
 std::string FernetKey::Encode() const { return EncodeBase64Url(raw()); }
 
 bool operator==(const FernetKey& a, const FernetKey& b) {

@@ -64,6 +64,12 @@ class FernetKey {
   // CSPRNG fails.
   static absl::StatusOr<FernetKey> Generate();
 
+  FernetKey(const FernetKey&) = default;
+  FernetKey& operator=(const FernetKey&) = default;
+  // Wipes the key bytes (OPENSSL_cleanse), so copies do not linger in freed
+  // memory.
+  ~FernetKey();
+
   // The 44-character base64url form, as Python writes it.
   std::string Encode() const;
   absl::string_view signing_key() const {
