@@ -1,5 +1,6 @@
 #include "transport/bridge.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -134,6 +135,10 @@ Bridge::~Bridge() {
 }
 
 void Bridge::Start() {
+  // Blocking descriptor, MSG_DONTWAIT on every call that must not block: a
+  // caller waiting for a message can then sleep in recv itself.
+  const int flags = fcntl(socket_.fd(), F_GETFL);
+  if (flags >= 0) fcntl(socket_.fd(), F_SETFL, flags & ~O_NONBLOCK);
   std::weak_ptr<Bridge> weak = weak_from_this();
   absl::Status s = loop_->Watch(
       socket_.fd(), EPOLLIN | EPOLLRDHUP, [weak](uint32_t events) {
@@ -255,7 +260,7 @@ absl::Status Bridge::FlushLocked() {
   absl::Status status;
   while (out_pos_ < out_.size()) {
     const ssize_t n = send(socket_.fd(), out_.data() + out_pos_,
-                           out_.size() - out_pos_, MSG_NOSIGNAL);
+                           out_.size() - out_pos_, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       out_pos_ += static_cast<size_t>(n);
       continue;
@@ -309,7 +314,7 @@ void Bridge::OnLoopEvent(uint32_t events) {
     input_pending_.store(true);
     while (input_pending_.load() && read_mu_.TryLock()) {
       input_pending_.store(false);
-      ProcessInput();
+      ProcessInput(ReadMode::kUntilEagain);
       read_mu_.Unlock();
     }
     state_cv_.SignalAll();  // A waiting receiver may now read itself.
@@ -337,19 +342,25 @@ void Bridge::RearmCheck() {
   caller_mode_.store(false);
   SetInterest(kCallerReading, false);
   input_pending_.store(false);
-  ProcessInput();  // Whatever arrived while no one was reading.
+  ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
   read_mu_.Unlock();
   state_cv_.SignalAll();
 }
 
-void Bridge::ProcessInput(bool until_eagain) {
+void Bridge::ProcessInput(ReadMode mode) {
   char buf[kReadChunkBytes];
+  bool first = true;
   for (;;) {
     {
       MutexLock state(&state_mu_);
       if (closed_ && eof_seen_) return;
     }
-    const ssize_t n = recv(socket_.fd(), buf, sizeof(buf), 0);
+    // The descriptor is blocking (see Start); every read but a caller's
+    // first in kBlockFirst mode says MSG_DONTWAIT.
+    const bool block = first && mode == ReadMode::kBlockFirst;
+    first = false;
+    const ssize_t n =
+        recv(socket_.fd(), buf, sizeof(buf), block ? 0 : MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -393,7 +404,8 @@ void Bridge::ProcessInput(bool until_eagain) {
     }
     // A short read emptied the socket; only an edge-triggered reader (the
     // loop) must prove it with EAGAIN. A caller reads again when it waits.
-    const bool drained = !until_eagain && static_cast<size_t>(n) < sizeof(buf);
+    const bool drained = mode != ReadMode::kUntilEagain &&
+                         static_cast<size_t>(n) < sizeof(buf);
     for (;;) {
       absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
       if (!body.ok()) {
@@ -642,20 +654,26 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
         SetInterest(kCallerReading, true);
         ScheduleRearmCheck();
       }
-      // Wait first, then read: the inbox was empty, so a read now would
-      // most likely find nothing (one system call saved per message).
+      // The inbox is empty: block in recv itself (one system call per
+      // message, as a plain blocking socket), or poll when output is
+      // pending and must be flushed meanwhile.
       for (;;) {
-        if (!WaitForInput(deadline)) break;
         input_pending_.store(false);
-        ProcessInput(/*until_eagain=*/false);
+        if (output_pending_.load()) {
+          if (!WaitForInput(deadline)) break;
+          ProcessInput(ReadMode::kUntilShortRead);
+        } else {
+          if (!SetReceiveTimeout(deadline)) break;
+          ProcessInput(ReadMode::kBlockFirst);
+        }
         MutexLock state(&state_mu_);
-        if (!inbox_.empty() || closed_) break;
+        if (!inbox_.empty() || closed_ || absl::Now() >= deadline) break;
       }
       last_caller_read_.store(absl::ToUnixNanos(absl::Now()));
       read_mu_.Unlock();
       while (input_pending_.load() && read_mu_.TryLock()) {
         input_pending_.store(false);
-        ProcessInput();
+        ProcessInput(ReadMode::kUntilEagain);
         read_mu_.Unlock();
       }
     } else {
@@ -714,6 +732,21 @@ absl::Status Bridge::RecvBuffer(google::protobuf::Message* out,
 }
 
 // ---- Keepalive, closing ----
+
+bool Bridge::SetReceiveTimeout(absl::Time deadline) {
+  absl::Duration timeout = absl::ZeroDuration();  // 0 = block forever.
+  if (deadline != absl::InfiniteFuture()) {
+    timeout = deadline - absl::Now();
+    if (timeout <= absl::ZeroDuration()) return false;
+    timeout = std::max(timeout, absl::Milliseconds(1));
+  }
+  if (timeout != receive_timeout_) {
+    const timeval tv = absl::ToTimeval(timeout);
+    setsockopt(socket_.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    receive_timeout_ = timeout;
+  }
+  return true;
+}
 
 bool Bridge::WaitForInput(absl::Time deadline) {
   for (;;) {
@@ -796,7 +829,7 @@ absl::Status Bridge::Close(absl::Duration timeout) {
     if (absl::Now() >= deadline) break;
     if (read_mu_.TryLock()) {
       input_pending_.store(false);
-      ProcessInput();
+      ProcessInput(ReadMode::kUntilEagain);
       read_mu_.Unlock();
       bool done;
       {

@@ -234,9 +234,15 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   void OnKeepaliveTimer();
 
   // Reads until EAGAIN and dispatches every frame. REQUIRES read_mu_.
-  // `until_eagain` false: stop after a short read (a caller that will poll
-  // again); the edge-triggered loop must read until EAGAIN.
-  void ProcessInput(bool until_eagain = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  enum class ReadMode {
+    kUntilEagain,    // The edge-triggered loop: read until EAGAIN.
+    kUntilShortRead, // A caller that will wait again: stop at a short read.
+    kBlockFirst,     // A caller with an empty inbox: block in the first recv.
+  };
+  void ProcessInput(ReadMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  // Sets SO_RCVTIMEO for a blocking recv ending at `deadline`; false if the
+  // deadline has passed.
+  bool SetReceiveTimeout(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   void ScheduleRearmCheck();
   void RearmCheck();
   // The server's plaintext REFUSAL of our ClientFinished, if `body` is one.
@@ -278,6 +284,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   transport::FrameOpener opener_ ABSL_GUARDED_BY(read_mu_);
   Assembly assembly_ ABSL_GUARDED_BY(read_mu_);
   bool eof_seen_ ABSL_GUARDED_BY(read_mu_) = false;
+  absl::Duration receive_timeout_ ABSL_GUARDED_BY(read_mu_) = absl::ZeroDuration();
   // Set by the loop when input arrived while another thread held read_mu_.
   std::atomic<bool> input_pending_{false};
   std::atomic<bool> output_pending_{false};
