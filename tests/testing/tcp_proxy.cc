@@ -16,7 +16,6 @@ absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(
   absl::StatusOr<transport::SocketAddress> server =
       transport::ResolveAddress(server_address);
   if (!server.ok()) return server.status();
-  transport::SocketAddress any = *server;
   // Same family as the server, any port.
   absl::StatusOr<transport::SocketAddress> local = transport::ResolveAddress(
       server->family() == AF_INET6 ? "[::1]:0" : "127.0.0.1:0");
