@@ -29,9 +29,7 @@ constexpr char kFernetUsage[] =
     "--iv exists for deterministic tests only.\n";
 
 int Usage(Io io, absl::string_view problem) {
-  if (!problem.empty()) io.err << "netstructer fernet: " << problem << "\n";
-  io.err << kFernetUsage;
-  return kExitUsage;
+  return UsageError(io, "fernet", kFernetUsage, std::string(problem));
 }
 
 std::string ReadAll(std::istream& in) {

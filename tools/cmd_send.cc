@@ -20,9 +20,7 @@ constexpr char kSendUsage[] =
     "the server has confirmed it received them all.\n";
 
 int Usage(Io io, absl::string_view problem) {
-  if (!problem.empty()) io.err << "netstructer send: " << problem << "\n";
-  io.err << kSendUsage;
-  return kExitUsage;
+  return UsageError(io, "send", kSendUsage, std::string(problem));
 }
 
 }  // namespace

@@ -29,9 +29,7 @@ constexpr char kServeUsage[] =
     "repr. Session events go to stderr. Stops on SIGINT or SIGTERM.\n";
 
 int Usage(Io io, absl::string_view problem) {
-  if (!problem.empty()) io.err << "netstructer serve: " << problem << "\n";
-  io.err << kServeUsage;
-  return kExitUsage;
+  return UsageError(io, "serve", kServeUsage, std::string(problem));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #define NETSTRUCTER_TOOLS_COMMANDS_H_
 
 #include <iosfwd>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct Io {
 };
 
 using Args = std::vector<std::string>;
+
+// Prints "netstructer COMMAND: PROBLEM" (when there is one) and the
+// command's usage text to stderr; returns kExitUsage.
+int UsageError(Io io, const char* command, const char* usage,
+               const std::string& problem);
 
 int RunKeygen(const Args& args, Io io);
 int RunFernet(const Args& args, Io io);

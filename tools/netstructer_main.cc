@@ -20,6 +20,17 @@ constexpr char kUsage[] =
 
 }  // namespace
 
+namespace netstructer::tools {
+
+int UsageError(Io io, const char* command, const char* usage,
+               const std::string& problem) {
+  if (!problem.empty()) io.err << "netstructer " << command << ": " << problem << "\n";
+  io.err << usage;
+  return kExitUsage;
+}
+
+}  // namespace netstructer::tools
+
 int main(int argc, char** argv) {
   using netstructer::tools::Io;
   std::ios::sync_with_stdio(false);

@@ -40,10 +40,10 @@ int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
 // GOAWAY payload: u8 status code | reason (docs/PROTOCOL.md 8.3).
 std::string EncodeStatusPayload(absl::StatusCode code, absl::string_view reason) {
-  std::string out(1, static_cast<char>(code));
-  const absl::string_view clipped = reason.substr(0, kMaxStatusReasonBytes);
-  out.append(clipped.data(), clipped.size());
-  return out;
+  // The REFUSAL's reason rules (transport/handshake_messages.h): valid
+  // UTF-8, cut at a character boundary.
+  return std::string(1, static_cast<char>(code)) +
+         transport::SanitizeUtf8(reason, kMaxStatusReasonBytes);
 }
 
 absl::Status DecodeGoAway(absl::string_view payload) {

@@ -19,45 +19,11 @@
 #include "proto/value_codec.h"
 #include "proto/value_compare.h"
 #include "proto/value_validate.h"
-
-namespace {
+#include "tests/fuzz/value_fuzz_checks.h"
 
 using netstructer::Value;
-
-void Check(bool ok, const char* what, absl::string_view detail) {
-  if (ok) return;
-  std::fprintf(stderr, "invariant broken: %s\n%.*s\n", what,
-               static_cast<int>(detail.size()), detail.data());
-  std::abort();
-}
-
-bool HasNonFinite(const Value& v) {
-  switch (v.kind_case()) {
-    case Value::kFloatValue:
-      return !std::isfinite(v.float_value());
-    case Value::kListValue:
-    case Value::kTupleValue:
-    case Value::kSetValue: {
-      const netstructer::ValueList& list =
-          v.has_list_value()
-              ? v.list_value()
-              : (v.has_tuple_value() ? v.tuple_value() : v.set_value());
-      for (const Value& e : list.values()) {
-        if (HasNonFinite(e)) return true;
-      }
-      return false;
-    }
-    case Value::kMapValue:
-      for (const auto& e : v.map_value().entries()) {
-        if (HasNonFinite(e.key()) || HasNonFinite(e.value())) return true;
-      }
-      return false;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
+using netstructer::fuzz::Check;
+using netstructer::fuzz::HasNonFinite;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
