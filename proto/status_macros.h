@@ -7,6 +7,19 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+namespace netstructer {
+
+// A copy of `status` that shares nothing with it (code and message only).
+// absl::Status copies share a reference-counted representation whose count
+// is partly managed inside Debian's Abseil, which is not built for TSan: a
+// status that crosses threads (stored under a lock and copied out, captured
+// by a task for another thread) is detached so TSan sees no false race.
+inline absl::Status DetachedStatus(const absl::Status& status) {
+  return absl::Status(status.code(), status.message());
+}
+
+}  // namespace netstructer
+
 // Evaluates `expr` (an absl::Status); returns it from the caller if not OK.
 #define NS_RETURN_IF_ERROR(expr)                    \
   do {                                              \

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "service/builtin/health_service.h"
+#include "service/builtin/reflection_service.h"
 #include "transport/frame_sealer.h"
 #include "transport/handshake.h"
 #include "transport/handshake_io.h"
@@ -81,16 +83,61 @@ absl::Status Server::Init() {
   absl::StatusOr<transport::SocketAddress> bound =
       transport::LocalAddress(listener->fd());
   if (!bound.ok()) return bound.status();
-  absl::StatusOr<std::unique_ptr<transport::EventLoop>> loop =
-      transport::EventLoop::Create();
+  absl::StatusOr<std::shared_ptr<transport::EventLoop>> loop =
+      transport::EventLoop::CreateShared();
   if (!loop.ok()) return loop.status();
   policy_ = *std::move(policy);
   listener_ = *std::move(listener);
   bound_address_ = bound->ToString();
-  loop_ = std::shared_ptr<transport::EventLoop>(*std::move(loop));
+  loop_ = *std::move(loop);
+  auto dispatcher = std::make_shared<RpcDispatcher>(options_.rpc, loop_);
+  if (options_.builtin_services && health_ == nullptr) {
+    // Owned by the dispatcher too: a popped session keeps the dispatcher,
+    // and with it these, after the Server is gone.
+    std::weak_ptr<RpcDispatcher> weak = dispatcher;
+    builtin::ServiceList list = [weak] {
+      std::shared_ptr<RpcDispatcher> d = weak.lock();
+      return d != nullptr ? d->services() : std::vector<Service*>();
+    };
+    health_ = std::make_shared<builtin::HealthService>(list);
+    reflection_ = std::make_shared<builtin::ReflectionService>(list);
+  }
+  dispatcher->Retain(health_);
+  dispatcher->Retain(reflection_);
   MutexLock lock(&mu_);
+  for (Service* builtin : {static_cast<Service*>(health_.get()),
+                           static_cast<Service*>(reflection_.get())}) {
+    if (builtin == nullptr) continue;
+    bool replaced = false;  // By the user's, or by a failed Init's attempt.
+    for (const Service* s : services_) replaced |= s->name() == builtin->name();
+    if (!replaced) services_.push_back(builtin);
+  }
+  for (Service* service : services_) {
+    if (absl::Status s = dispatcher->Register(service); !s.ok()) return s;
+  }
+  dispatcher_ = std::move(dispatcher);
   initialized_ = true;
   return absl::OkStatus();
+}
+
+absl::Status Server::RegisterService(Service* service) {
+  MutexLock lock(&mu_);
+  for (const Service* s : services_) {
+    if (s->name() == service->name()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("a service ", service->name(), " is already registered"));
+    }
+  }
+  if (initialized_) {
+    if (absl::Status s = dispatcher_->Register(service); !s.ok()) return s;
+  }
+  services_.push_back(service);
+  return absl::OkStatus();
+}
+
+std::vector<Service*> Server::services() const {
+  MutexLock lock(&mu_);
+  return services_;
 }
 
 std::string Server::address() const { return bound_address_; }
@@ -274,7 +321,8 @@ void Server::Promote(int fd) {
   bridge_options.idle_timeout = options_.policy.idle_timeout;
   std::shared_ptr<Bridge> bridge =
       Bridge::Adopt(std::move(p->socket), loop_, Bridge::Role::kServer,
-                    send_key, recv_key, bridge_options);
+                    send_key, recv_key, bridge_options,
+                    dispatcher_->NewConnection());
   bool shutting_down;
   {
     MutexLock lock(&mu_);
@@ -397,6 +445,11 @@ void Server::Shutdown(absl::Duration deadline) {
     while (!done->second) done_cv->Wait(&done->first);
   }
   listener_.Close();
+  // Calls in flight may finish until shortly before the deadline; the
+  // rest are cancelled; the sessions' goodbyes get the remainder.
+  const absl::Time end = absl::Now() + deadline;
+  dispatcher_->Drain(end - std::min(deadline / 5, absl::Milliseconds(300)));
+  deadline = std::max(end - absl::Now(), absl::Milliseconds(1));
   std::vector<Session> removed;
   {
     MutexLock lock(&mu_);

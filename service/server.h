@@ -25,6 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "service/accept_policy.h"
+#include "service/rpc_dispatcher.h"
+#include "service/rpc_service.h"
 #include "transport/bridge.h"
 #include "transport/event_loop.h"
 #include "transport/fernet.h"
@@ -32,6 +34,11 @@
 #include "transport/socket.h"
 
 namespace netstructer {
+
+namespace builtin {
+class HealthService;
+class ReflectionService;
+}  // namespace builtin
 
 struct ServerOptions {
   // The key ring, primary first: a client may authenticate with any of them
@@ -43,6 +50,12 @@ struct ServerOptions {
   service::AcceptPolicyOptions policy;
   // Limits of each session. Its idle_timeout is taken from `policy`.
   BridgeOptions bridge;
+  // RPC calls: concurrency, handler threads, interceptors.
+  RpcServerOptions rpc;
+  // Offer netstructer.health.v1.Health and netstructer.reflection.v1.Reflection
+  // (service/builtin/), listed among services() like any other. A service
+  // of the same name registered before Init() replaces the built-in one.
+  bool builtin_services = true;
 };
 
 class Server {
@@ -60,6 +73,17 @@ class Server {
   absl::Status Init();
   // The bound "IP:PORT" (after Init).
   std::string address() const;
+
+  // Serves `service`'s methods on every session (registered before or
+  // after Init; `service` must outlive the server and its sessions).
+  // ALREADY_EXISTS for a second service of the same name.
+  absl::Status RegisterService(Service* service);
+  // The registered services, in registration order.
+  std::vector<Service*> services() const;
+  // The built-in health service, for SetServingStatus (include
+  // "service/builtin/health_service.h"); nullptr before Init() and without
+  // builtin_services.
+  builtin::HealthService* health() const { return health_.get(); }
 
   // Starts accepting in the background. FAILED_PRECONDITION before Init()
   // (the seed's ServerInitializeError) or after Shutdown.
@@ -90,8 +114,10 @@ class Server {
   // it. Returns how many.
   size_t Clear();
 
-  // Stops accepting, refuses pending handshakes, closes every session with
-  // GOAWAY, flushing for at most `deadline`. Idempotent; never hangs.
+  // Stops accepting connections and calls (new calls: UNAVAILABLE), lets
+  // calls in flight finish, cancels those still running near the deadline,
+  // then closes every session with GOAWAY. Returns within about `deadline`
+  // (a handler that ignores cancellation keeps its own thread). Idempotent.
   void Shutdown(absl::Duration deadline = absl::Seconds(1));
 
  private:
@@ -112,6 +138,10 @@ class Server {
   const ServerOptions options_;
   std::unique_ptr<service::AcceptPolicy> policy_;
   std::shared_ptr<transport::EventLoop> loop_;
+  std::shared_ptr<RpcDispatcher> dispatcher_;  // Set by Init.
+  // Null without options_.builtin_services.
+  std::shared_ptr<builtin::HealthService> health_;
+  std::shared_ptr<builtin::ReflectionService> reflection_;
   transport::Socket listener_;
   std::string bound_address_;
 
@@ -124,6 +154,7 @@ class Server {
   // Sessions in establishment order; per IP, oldest first.
   std::vector<Session> sessions_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Bridge>> accept_queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<Service*> services_ ABSL_GUARDED_BY(mu_);
 
   // Handshakes in progress, by descriptor. Loop thread only.
   absl::flat_hash_map<int, std::unique_ptr<Pending>> pending_;

@@ -33,6 +33,8 @@ int RunFernet(const Args& args, Io io);
 int RunDemo(const Args& args, Io io);
 int RunServe(const Args& args, Io io);
 int RunSend(const Args& args, Io io);
+int RunList(const Args& args, Io io);
+int RunCall(const Args& args, Io io);
 
 }  // namespace netstructer::tools
 

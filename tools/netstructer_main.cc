@@ -10,9 +10,11 @@ namespace {
 constexpr char kUsage[] =
     "usage: netstructer COMMAND [ARGS]\n"
     "commands:\n"
-    "  demo                      a server and clients on loopback: values, errors\n"
+    "  demo                      a server and clients on loopback: values, errors, RPC\n"
     "  serve                     run a server that prints what it receives\n"
     "  send                      send Python literals to a server\n"
+    "  list                      list a server's RPC methods (reflection)\n"
+    "  call                      make a unary RPC call with a JSON request\n"
     "  keygen                    print a new Fernet key\n"
     "  fernet encrypt|decrypt    seal or open a Fernet token (stdin to stdout)\n"
     "  help                      this message\n"
@@ -51,6 +53,8 @@ int main(int argc, char** argv) {
   if (command == "demo") return netstructer::tools::RunDemo(args, io);
   if (command == "serve") return netstructer::tools::RunServe(args, io);
   if (command == "send") return netstructer::tools::RunSend(args, io);
+  if (command == "list") return netstructer::tools::RunList(args, io);
+  if (command == "call") return netstructer::tools::RunCall(args, io);
   std::cerr << "netstructer: unknown command '" << command << "'\n" << kUsage;
   return netstructer::tools::kExitUsage;
 }

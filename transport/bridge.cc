@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "proto/status_macros.h"
 #include "proto/value_codec.h"
 #include "proto/value_validate.h"
 #include "transport/frame_format.h"
@@ -76,10 +77,12 @@ std::shared_ptr<Bridge> Bridge::Adopt(
     transport::Socket socket, std::shared_ptr<transport::EventLoop> loop,
     Role role, std::optional<transport::FernetKey> send_key,
     std::optional<transport::FernetKey> recv_key,
-    const BridgeOptions& options) {
+    const BridgeOptions& options,
+    std::shared_ptr<StreamHandler> stream_handler) {
   std::shared_ptr<Bridge> bridge(new Bridge(std::move(socket), std::move(loop),
                                             role, std::move(send_key),
                                             std::move(recv_key), options));
+  if (stream_handler != nullptr) bridge->SetStreamHandler(std::move(stream_handler));
   bridge->Start();
   return bridge;
 }
@@ -234,6 +237,13 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
     payload = rest.substr(0, chunk);
     rest.remove_prefix(payload.size());
   }
+}
+
+absl::Status Bridge::SendStreamFrame(uint32_t stream, FrameType type,
+                                     uint8_t flags, absl::string_view payload,
+                                     bool allow_compression) {
+  return SendFrame(stream, type, flags, payload,
+                   allow_compression && options_.compression);
 }
 
 absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
@@ -494,9 +504,14 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
       default:
         break;
     }
-  } else if (h.stream_id == transport::kBridgeStreamId &&
-             h.type == FrameType::kData) {
-    return HandleData(std::move(frame));
+  } else if (h.stream_id == transport::kBridgeStreamId) {
+    if (h.type == FrameType::kData) return HandleData(std::move(frame));
+  } else if (stream_handler_ != nullptr) {
+    {
+      MutexLock state(&state_mu_);
+      last_activity_ = absl::Now();
+    }
+    return stream_handler_->OnStreamFrame(std::move(frame));
   }
   return absl::DataLossError(absl::StrCat(
       "unexpected ", transport::FrameTypeName(h.type), " frame on stream ",
@@ -645,45 +660,10 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
       if (credit_released) SendPendingCredit(/*force=*/true);
       return *std::move(result);
     }
-    if (read_mu_.TryLock()) {
-      // Read on this thread: no hand-off between the socket and the caller,
-      // and the loop is not woken for what we read. The loop stays disarmed
-      // while the caller keeps receiving; a periodic check on the loop
-      // re-arms it once the caller has stopped (RearmCheck).
-      if (!caller_mode_.exchange(true)) {
-        SetInterest(kCallerReading, true);
-        ScheduleRearmCheck();
-      }
-      // The inbox is empty: block in recv itself (one system call per
-      // message, as a plain blocking socket), or poll when output is
-      // pending and must be flushed meanwhile.
-      for (;;) {
-        input_pending_.store(false);
-        if (output_pending_.load()) {
-          if (!WaitForInput(deadline)) break;
-          ProcessInput(ReadMode::kUntilShortRead);
-        } else {
-          if (!SetReceiveTimeout(deadline)) break;
-          ProcessInput(ReadMode::kBlockFirst);
-        }
-        MutexLock state(&state_mu_);
-        if (!inbox_.empty() || closed_ || absl::Now() >= deadline) break;
-      }
-      last_caller_read_.store(absl::ToUnixNanos(absl::Now()));
-      read_mu_.Unlock();
-      while (input_pending_.load() && read_mu_.TryLock()) {
-        input_pending_.store(false);
-        ProcessInput(ReadMode::kUntilEagain);
-        read_mu_.Unlock();
-      }
-    } else {
-      // Another thread (the event loop) is reading: it signals when done.
-      MutexLock state(&state_mu_);
-      if (inbox_.empty() && !closed_) {
-        state_cv_.WaitWithDeadline(
-            &state_mu_, std::min(deadline, absl::Now() + absl::Milliseconds(50)));
-      }
-    }
+    // Read on this thread when no one else does (see Await).
+    Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // state_mu_ is held.
+      return !inbox_.empty() || closed_;
+    }, deadline);
   }
 }
 
@@ -731,6 +711,76 @@ absl::Status Bridge::RecvBuffer(google::protobuf::Message* out,
   return absl::OkStatus();
 }
 
+void Bridge::SetStreamHandler(std::shared_ptr<StreamHandler> handler) {
+  stream_handler_ = std::move(handler);
+  stream_handler_->Attach(this);
+}
+
+void Bridge::Notify() {
+  MutexLock state(&state_mu_);
+  state_cv_.SignalAll();
+}
+
+void Bridge::ResumeLoopReading() {
+  if (!caller_mode_.load() || !read_mu_.TryLock()) return;
+  caller_mode_.store(false);
+  SetInterest(kCallerReading, false);
+  input_pending_.store(false);
+  ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
+  read_mu_.Unlock();
+  Notify();
+}
+
+bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
+  // A reader blocked in recv notices local events (a cancellation, another
+  // thread's completion) only when data arrives, so it blocks at most this
+  // long at a time. Longer waits keep one constant receive timeout: no
+  // setsockopt per call.
+  constexpr absl::Duration kSlice = absl::Milliseconds(20);
+  for (;;) {
+    {
+      MutexLock state(&state_mu_);
+      if (ready()) return true;
+      if (closed_ || absl::Now() >= deadline) return false;
+    }
+    if (read_mu_.TryLock()) {
+      if (!caller_mode_.exchange(true)) {
+        SetInterest(kCallerReading, true);
+        ScheduleRearmCheck();
+      }
+      for (;;) {
+        input_pending_.store(false);
+        const absl::Time now = absl::Now();
+        const absl::Time until = deadline - now > kSlice ? now + kSlice : deadline;
+        if (output_pending_.load()) {
+          if (WaitForInput(until)) ProcessInput(ReadMode::kUntilShortRead);
+        } else if (deadline - now > kSlice) {
+          SetReceiveTimeoutFor(kSlice);
+          ProcessInput(ReadMode::kBlockFirst);
+        } else if (SetReceiveTimeout(deadline)) {
+          ProcessInput(ReadMode::kBlockFirst);
+        }
+        MutexLock state(&state_mu_);
+        if (ready() || closed_ || absl::Now() >= until) break;
+      }
+      last_caller_read_.store(absl::ToUnixNanos(absl::Now()));
+      read_mu_.Unlock();
+      while (input_pending_.load() && read_mu_.TryLock()) {
+        input_pending_.store(false);
+        ProcessInput(ReadMode::kUntilEagain);
+        read_mu_.Unlock();
+      }
+      Notify();  // Another waiter may take over reading.
+    } else {
+      MutexLock state(&state_mu_);
+      if (!ready() && !closed_) {
+        state_cv_.WaitWithDeadline(
+            &state_mu_, std::min(deadline, absl::Now() + absl::Milliseconds(50)));
+      }
+    }
+  }
+}
+
 // ---- Keepalive, closing ----
 
 bool Bridge::SetReceiveTimeout(absl::Time deadline) {
@@ -740,12 +790,16 @@ bool Bridge::SetReceiveTimeout(absl::Time deadline) {
     if (timeout <= absl::ZeroDuration()) return false;
     timeout = std::max(timeout, absl::Milliseconds(1));
   }
+  SetReceiveTimeoutFor(timeout);
+  return true;
+}
+
+void Bridge::SetReceiveTimeoutFor(absl::Duration timeout) {
   if (timeout != receive_timeout_) {
     const timeval tv = absl::ToTimeval(timeout);
     setsockopt(socket_.fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     receive_timeout_ = timeout;
   }
-  return true;
 }
 
 bool Bridge::WaitForInput(absl::Time deadline) {
@@ -905,6 +959,17 @@ void Bridge::Fail(absl::Status status) {
   if (loop_ != nullptr) {
     loop_->Unwatch(socket_.fd());
     if (timer != 0) loop_->CancelTimer(timer);
+  }
+  if (stream_handler_ != nullptr) {
+    // Not here: Fail may run with the write lock held, and the handler
+    // completes calls (user callbacks may send).
+    if (loop_ != nullptr) {
+      loop_->Post([handler = stream_handler_, status = DetachedStatus(status)] {
+        handler->OnConnectionClosed(status);
+      });
+    } else {
+      stream_handler_->OnConnectionClosed(status);
+    }
   }
   if (callback) callback(this);
 }

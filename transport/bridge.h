@@ -39,6 +39,7 @@
 #include "transport/mutex.h"
 #include "transport/socket.h"
 #include "transport/spill_file.h"
+#include "transport/stream_handler.h"
 
 namespace netstructer {
 
@@ -145,7 +146,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
       transport::Socket socket, std::shared_ptr<transport::EventLoop> loop,
       Role role, std::optional<transport::FernetKey> send_key,
       std::optional<transport::FernetKey> recv_key,
-      const BridgeOptions& options);
+      const BridgeOptions& options,
+      std::shared_ptr<StreamHandler> stream_handler = nullptr);
 
   ~Bridge();
   Bridge(const Bridge&) = delete;
@@ -194,6 +196,30 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   const std::string& peer_address() const { return peer_address_; }
   // Called once, on the thread that closes it, after the Bridge closed.
   void SetCloseCallback(std::function<void(Bridge*)> callback);
+  const BridgeOptions& options() const { return options_; }
+
+  // ---- For the RPC layer (rpc/), which shares this connection ----------
+  // Installs the handler of call-stream frames. A client sets it right
+  // after Link (a server never opens streams); a server passes it to Adopt.
+  // REQUIRES: not set before.
+  void SetStreamHandler(std::shared_ptr<StreamHandler> handler);
+  // Seals and writes one frame (never waits for flow control; writes what
+  // the socket takes and leaves the rest to the loop).
+  absl::Status SendStreamFrame(uint32_t stream, transport::FrameType type,
+                               uint8_t flags, absl::string_view payload,
+                               bool allow_compression);
+  // Waits until `ready()` is true (then true), the deadline passes or the
+  // connection closes (then false). `ready` is called with an internal lock
+  // held: it must be quick and take only locks that are never held while
+  // calling into this Bridge. Like RecvBuffer, the waiting thread reads the
+  // socket itself when no one else does, and dispatches what arrives.
+  bool Await(const std::function<bool()>& ready, absl::Time deadline);
+  // Wakes the threads in Await to re-check their condition.
+  void Notify();
+  // Hands reading back to the event loop now (rather than after the
+  // caller-mode linger): for work that completes with no caller waiting.
+  void ResumeLoopReading();
+  transport::EventLoop* event_loop() const { return loop_.get(); }
 
  private:
   struct InboxItem {
@@ -243,6 +269,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Sets SO_RCVTIMEO for a blocking recv ending at `deadline`; false if the
   // deadline has passed.
   bool SetReceiveTimeout(absl::Time deadline) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
+  void SetReceiveTimeoutFor(absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   void ScheduleRearmCheck();
   void RearmCheck();
   // The server's plaintext REFUSAL of our ClientFinished, if `body` is one.
@@ -300,6 +328,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   std::string out_ ABSL_GUARDED_BY(write_mu_);
   size_t out_pos_ ABSL_GUARDED_BY(write_mu_) = 0;
   bool goaway_sent_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  std::shared_ptr<StreamHandler> stream_handler_;  // Set before frames flow.
 
   // Shared state.
   std::deque<InboxItem> inbox_ ABSL_GUARDED_BY(state_mu_);

@@ -90,8 +90,8 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
       return s;
     }
   }
-  absl::StatusOr<std::unique_ptr<transport::EventLoop>> loop =
-      transport::EventLoop::Create();
+  absl::StatusOr<std::shared_ptr<transport::EventLoop>> loop =
+      transport::EventLoop::CreateShared();
   if (!loop.ok()) return loop.status();
   std::optional<transport::FernetKey> send_key;
   std::optional<transport::FernetKey> recv_key;
@@ -123,11 +123,13 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
         while (!barrier->second) cv->Wait(&barrier->first);
       }
       bridge.reset();
-      loop.reset();  // The last reference: joins the loop thread.
+      // The last reference joins the loop thread (from another thread when
+      // released inside one of the loop's callbacks: CreateShared).
+      loop.reset();
     }
   };
   auto owner = std::make_shared<Owner>();
-  owner->loop = std::shared_ptr<transport::EventLoop>(*std::move(loop));
+  owner->loop = *std::move(loop);
   owner->bridge = Adopt(*std::move(socket), owner->loop, Role::kClient,
                         send_key, recv_key, options.bridge);
   Bridge* raw = owner->bridge.get();

@@ -11,6 +11,18 @@
 
 namespace netstructer::transport {
 
+absl::StatusOr<std::shared_ptr<EventLoop>> EventLoop::CreateShared() {
+  absl::StatusOr<std::unique_ptr<EventLoop>> loop = Create();
+  if (!loop.ok()) return loop.status();
+  return std::shared_ptr<EventLoop>(loop->release(), [](EventLoop* l) {
+    if (l->InLoopThread()) {
+      std::thread([l] { delete l; }).detach();  // A thread cannot join itself.
+    } else {
+      delete l;
+    }
+  });
+}
+
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) {

@@ -31,6 +31,10 @@ class EventLoop {
   // Creates the loop and starts its thread. INTERNAL if epoll or eventfd
   // cannot be created (RESOURCE_EXHAUSTED when out of descriptors).
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
+  // A loop shared by several owners, whose last owner may let go anywhere,
+  // even inside one of the loop's own callbacks: the loop is then stopped
+  // and joined from another thread, after that callback returns.
+  static absl::StatusOr<std::shared_ptr<EventLoop>> CreateShared();
   // Stops the thread (after the callback running now, if any) and closes
   // the loop's own descriptors. Watched descriptors are not closed.
   ~EventLoop();

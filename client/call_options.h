@@ -1,0 +1,68 @@
+// Per-call options of the RPC client (docs/RPC_API.md).
+#ifndef NETSTRUCTER_CLIENT_CALL_OPTIONS_H_
+#define NETSTRUCTER_CLIENT_CALL_OPTIONS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "rpc/metadata.h"
+
+namespace netstructer {
+
+// What the server sent besides messages. Filled in before the call's final
+// status is reported (before a blocking call returns, before an
+// asynchronous call's callback runs, before Finish returns).
+struct ResponseMetadata {
+  Metadata initial;   // ServerContext::AddInitialMetadata
+  Metadata trailing;  // ServerContext::AddTrailingMetadata
+};
+
+// Value type; `{}` is the defaults.
+struct CallOptions {
+  // The call's deadline: the earlier of `deadline` and now + `timeout`.
+  // Past it the call fails with DEADLINE_EXCEEDED and the server's context
+  // sees the cancellation. Neither set = no deadline.
+  absl::Time deadline = absl::InfiniteFuture();
+  absl::Duration timeout = absl::InfiniteDuration();
+  // Sent with the call (ServerContext::client_metadata()). Keys: lowercase
+  // ASCII a-z 0-9 - _ . (rpc/metadata.h); others are INVALID_ARGUMENT.
+  Metadata metadata;
+  // lz4 for this call's messages of 1 KiB or more, both ways (when the
+  // connection allows it). Off for secrets mixed with attacker-chosen data.
+  bool compression = true;
+  // Where the server's metadata goes, if wanted. Must outlive the call.
+  ResponseMetadata* response_metadata = nullptr;
+
+  // The effective absolute deadline, InfiniteFuture if none.
+  absl::Time EffectiveDeadline(absl::Time now) const {
+    absl::Time d = deadline;
+    if (timeout != absl::InfiniteDuration()) d = std::min(d, now + timeout);
+    return d;
+  }
+};
+
+template <typename T>
+using UnaryCallback = std::function<void(absl::StatusOr<T>)>;
+
+// Sees every call of a Channel: may add metadata, change the options or
+// refuse the call (a non-OK status fails it without sending anything), and
+// observes each call's final status. Thread-safe: called concurrently.
+class ClientInterceptor {
+ public:
+  virtual ~ClientInterceptor() = default;
+  // Before the call starts; `method` is "/pkg.Service/Method".
+  virtual absl::Status OnStart(absl::string_view method, CallOptions* options) {
+    return absl::OkStatus();
+  }
+  // Once, with the final status (on the thread that saw it end; must not
+  // block).
+  virtual void OnFinish(absl::string_view method, const absl::Status& status) {}
+};
+
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_CLIENT_CALL_OPTIONS_H_

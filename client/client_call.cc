@@ -1,0 +1,265 @@
+#include "client/client_call.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rpc/call_wire.h"
+#include "transport/mutex.h"
+
+namespace netstructer::internal {
+
+namespace {
+absl::Status DeadlineError() {
+  return absl::DeadlineExceededError("the call's deadline passed");
+}
+}  // namespace
+
+ClientCall::ClientCall(Channel* channel, const char* method,
+                       const CallOptions& options)
+    : keep_alive_(channel->bridge_owner()),
+      connection_(channel->connection()),
+      method_(method),
+      options_(options),
+      interceptors_(channel->interceptors()) {}
+
+std::unique_ptr<ClientCall> ClientCall::Start(Channel* channel,
+                                              const char* method,
+                                              const CallOptions& options,
+                                              const std::string* request,
+                                              bool half_close,
+                                              std::function<void()> on_event) {
+  std::unique_ptr<ClientCall> call(new ClientCall(channel, method, options));
+  call->start_status_ = call->Open(request, half_close, std::move(on_event));
+  return call;
+}
+
+absl::Status ClientCall::Open(const std::string* request, bool half_close,
+                              std::function<void()> on_event) {
+  for (const auto& interceptor : interceptors_) {
+    if (absl::Status s = interceptor->OnStart(method_, &options_); !s.ok()) {
+      return Report(s);
+    }
+  }
+  if (absl::Status s = rpc::ValidateMetadata(options_.metadata); !s.ok()) {
+    return Report(s);
+  }
+  const absl::Time now = absl::Now();
+  deadline_ = options_.EffectiveDeadline(now);
+  if (deadline_ <= now) {
+    return Report(absl::DeadlineExceededError(
+        "the call's deadline passed before it started"));
+  }
+  rpc::CallHeaders headers;
+  headers.set_method(method_);
+  if (deadline_ != absl::InfiniteFuture()) {
+    headers.set_timeout_micros(static_cast<uint64_t>(
+        std::max<int64_t>(1, absl::ToInt64Microseconds(deadline_ - now))));
+  }
+  rpc::ToWire(options_.metadata, headers.mutable_metadata());
+  headers.set_no_compression(!options_.compression);
+  stream_ = connection_->NewStream(options_.compression);
+  stream_->set_on_event(std::move(on_event));
+  absl::string_view body;
+  if (request != nullptr) body = *request;
+  absl::Status s = connection_->Open(stream_, headers,
+                                     request != nullptr ? &body : nullptr,
+                                     half_close, deadline_);
+  if (!s.ok()) {
+    s = CheckDeadline(s);
+    connection_->Cancel(stream_.get(), s);
+    return Report(stream_->final_status());
+  }
+  return absl::OkStatus();
+}
+
+ClientCall::~ClientCall() {
+  if (stream_ != nullptr && !stream_->finished()) {
+    connection_->Cancel(stream_.get(), absl::CancelledError(
+                                           "the call was abandoned by the client"));
+  }
+  if (stream_ != nullptr) Report(stream_->final_status());
+}
+
+absl::Status ClientCall::CheckDeadline(absl::Status status) {
+  if (status.code() == absl::StatusCode::kDeadlineExceeded &&
+      absl::Now() >= deadline_) {
+    connection_->Cancel(stream_.get(), DeadlineError());
+    return stream_->final_status();
+  }
+  return status;
+}
+
+void ClientCall::ExpireIfDue() {
+  if (stream_ != nullptr && absl::Now() >= deadline_) {
+    connection_->Cancel(stream_.get(), DeadlineError());
+  }
+}
+
+absl::Status ClientCall::Report(absl::Status status) {
+  if (reported_.exchange(true)) return status;
+  if (options_.response_metadata != nullptr && stream_ != nullptr) {
+    options_.response_metadata->initial = stream_->received_metadata(false);
+    options_.response_metadata->trailing = stream_->received_metadata(true);
+  }
+  for (const auto& interceptor : interceptors_) {
+    interceptor->OnFinish(method_, status);
+  }
+  return status;
+}
+
+absl::Status ClientCall::Write(absl::string_view message) {
+  if (!start_status_.ok()) return start_status_;
+  absl::Status s = stream_->Send("", &message, "", false, deadline_);
+  if (s.ok()) return s;
+  s = CheckDeadline(s);
+  if (stream_->finished()) return Report(stream_->final_status());
+  return s;
+}
+
+absl::Status ClientCall::WritesDone() {
+  if (!start_status_.ok()) return start_status_;
+  if (stream_->output_ended()) return absl::OkStatus();
+  absl::Status s = stream_->Send("", nullptr, "", true, deadline_);
+  if (s.ok()) return s;
+  s = CheckDeadline(s);
+  if (stream_->finished()) return Report(stream_->final_status());
+  return s;
+}
+
+absl::StatusOr<std::optional<std::string>> ClientCall::Read() {
+  if (!start_status_.ok()) return start_status_;
+  absl::StatusOr<std::optional<std::string>> r = stream_->Read(deadline_);
+  if (!r.ok()) return Report(CheckDeadline(r.status()));
+  return r;
+}
+
+absl::Status ClientCall::Finish() {
+  if (!start_status_.ok()) return start_status_;
+  for (;;) {
+    while (stream_->TryRead().has_value()) {
+    }
+    if (stream_->finished()) break;
+    rpc::CallStream* s = stream_.get();
+    if (!connection_->Wait([s] { return s->finished() || s->has_messages(); },
+                           deadline_)) {
+      connection_->Cancel(s, DeadlineError());
+    }
+  }
+  return Report(stream_->final_status());
+}
+
+absl::StatusOr<std::string> ClientCall::FinishUnary() {
+  if (!start_status_.ok()) return start_status_;
+  rpc::CallStream* s = stream_.get();
+  if (!s->finished() &&
+      !connection_->Wait([s] { return s->finished(); }, deadline_)) {
+    connection_->Cancel(s, DeadlineError());
+  }
+  absl::Status status = stream_->final_status();
+  if (!status.ok()) return Report(status);
+  std::optional<std::string> response = stream_->TryRead();
+  if (!response.has_value()) {
+    return Report(absl::InternalError(
+        "the server finished a unary call without a response"));
+  }
+  Report(status);
+  return *std::move(response);
+}
+
+void ClientCall::Cancel() {
+  if (stream_ == nullptr) return;
+  connection_->Cancel(stream_.get(),
+                      absl::CancelledError("the call was cancelled by the client"));
+  Report(stream_->final_status());
+}
+
+absl::StatusOr<std::string> RawUnaryCall(Channel* channel, const char* method,
+                                         const std::string& request,
+                                         const CallOptions& options) {
+  return ClientCall::Start(channel, method, options, &request, true)
+      ->FinishUnary();
+}
+
+namespace {
+
+// An asynchronous unary call: completes once, from the reading thread (or
+// the deadline timer on the loop).
+struct AsyncUnary : std::enable_shared_from_this<AsyncUnary> {
+  Mutex mu;
+  std::unique_ptr<ClientCall> call ABSL_GUARDED_BY(mu);
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool completed ABSL_GUARDED_BY(mu) = false;
+  transport::EventLoop::TimerId timer ABSL_GUARDED_BY(mu) = 0;
+  // Keeps this alive until it completes (the stream's hook is weak).
+  std::shared_ptr<AsyncUnary> self ABSL_GUARDED_BY(mu);
+  std::function<void(absl::StatusOr<std::string>)> done;
+
+  void OnEvent() {
+    std::unique_ptr<ClientCall> c;
+    std::shared_ptr<AsyncUnary> keep;
+    transport::EventLoop::TimerId t = 0;
+    {
+      MutexLock lock(&mu);
+      if (!started || completed || call == nullptr || !call->finished()) return;
+      completed = true;
+      c = std::move(call);
+      t = timer;
+      keep = std::move(self);
+    }
+    transport::EventLoop* loop = c->bridge()->event_loop();
+    if (t != 0) loop->CancelTimer(t);
+    c->connection()->AsyncFinished();
+    done(c->FinishUnary());
+    // The call may hold the last reference to the connection, and this may
+    // run inside the connection's own frame handling: release it later.
+    loop->Post([c = std::shared_ptr<ClientCall>(std::move(c))] {});
+  }
+};
+
+}  // namespace
+
+void RawAsyncUnaryCall(Channel* channel, const char* method,
+                       const std::string& request, const CallOptions& options,
+                       std::function<void(absl::StatusOr<std::string>)> done) {
+  auto state = std::make_shared<AsyncUnary>();
+  state->done = std::move(done);
+  std::weak_ptr<AsyncUnary> weak = state;
+  std::unique_ptr<ClientCall> call = ClientCall::Start(
+      channel, method, options, &request, true, [weak] {
+        if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
+      });
+  if (call->finished()) {
+    // Failed to start (or finished already): complete on this thread.
+    state->done(call->FinishUnary());
+    return;
+  }
+  rpc::RpcConnection* connection = call->connection();
+  transport::EventLoop* loop = call->bridge()->event_loop();
+  const absl::Time deadline = call->deadline();
+  connection->AsyncStarted();
+  {
+    MutexLock lock(&state->mu);
+    state->call = std::move(call);
+    state->started = true;
+    if (deadline != absl::InfiniteFuture()) {
+      state->timer = loop->AddTimer(deadline, [weak] {
+        std::shared_ptr<AsyncUnary> s = weak.lock();
+        if (s == nullptr) return;
+        {
+          MutexLock lock(&s->mu);
+          if (s->completed || s->call == nullptr) return;
+          s->call->ExpireIfDue();
+        }
+        s->OnEvent();
+      });
+    }
+  }
+  // The response may have arrived before `started` was set.
+  state->OnEvent();
+  // Keeps the state alive until it completes: the stream's event hook holds
+  // only a weak reference, so the call holds it instead.
+  MutexLock lock(&state->mu);
+  if (!state->completed) state->self = state;
+}
+
+}  // namespace netstructer::internal

@@ -1,0 +1,92 @@
+// The untyped client call under the generated stubs: bytes in, bytes out.
+// The typed templates (client/rpc_client.h) serialise around it; the CLI's
+// `call` uses it directly with messages built by reflection.
+#ifndef NETSTRUCTER_CLIENT_CLIENT_CALL_H_
+#define NETSTRUCTER_CLIENT_CLIENT_CALL_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "client/call_options.h"
+#include "client/channel.h"
+#include "rpc/connection.h"
+
+namespace netstructer::internal {
+
+// One call as a stream of serialised messages. Resource type; one reader and
+// one writer thread may use it at once.
+class ClientCall {
+ public:
+  // Runs the interceptors, then opens the call; with `request` the first
+  // message goes in the same frame as the headers, and `half_close` ends
+  // the client's side there (a unary call is then one frame). A call that
+  // cannot start is returned anyway, reporting its status everywhere.
+  // `on_event` (optional) runs on the reading thread whenever a message
+  // arrives or the call ends.
+  static std::unique_ptr<ClientCall> Start(
+      Channel* channel, const char* method, const CallOptions& options,
+      const std::string* request, bool half_close,
+      std::function<void()> on_event = nullptr);
+  // Cancels the call if it has not finished.
+  ~ClientCall();
+  ClientCall(const ClientCall&) = delete;
+  ClientCall& operator=(const ClientCall&) = delete;
+
+  absl::Status Write(absl::string_view message);
+  absl::Status WritesDone();
+  // The next message; nullopt at the clean end of the server's messages; the
+  // call's error once it failed.
+  absl::StatusOr<std::optional<std::string>> Read();
+  // Waits for the final status (reading and dropping messages not read).
+  absl::Status Finish();
+  // A unary call's result: its single response message or its status.
+  absl::StatusOr<std::string> FinishUnary();
+  void Cancel();
+  // Ends the call with DEADLINE_EXCEEDED now if its deadline has passed.
+  void ExpireIfDue();
+
+  bool finished() const { return stream_ == nullptr || stream_->finished(); }
+  absl::Time deadline() const { return deadline_; }
+  rpc::RpcConnection* connection() const { return connection_; }
+  Bridge* bridge() const { return keep_alive_.get(); }
+
+ private:
+  ClientCall(Channel* channel, const char* method, const CallOptions& options);
+  absl::Status Open(const std::string* request, bool half_close,
+                    std::function<void()> on_event);
+  // Ends the call with DEADLINE_EXCEEDED on both sides, if it passed.
+  absl::Status CheckDeadline(absl::Status status);
+  // Reports the final status to the interceptors and the options' metadata
+  // sink once; returns it.
+  absl::Status Report(absl::Status status);
+
+  std::shared_ptr<Bridge> keep_alive_;
+  rpc::RpcConnection* connection_ = nullptr;
+  const std::string method_;  // Copied: callers may pass a temporary.
+  CallOptions options_;
+  std::vector<std::shared_ptr<ClientInterceptor>> interceptors_;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  std::shared_ptr<rpc::CallStream> stream_;  // Null when the call never started.
+  absl::Status start_status_;
+  std::atomic<bool> reported_{false};
+};
+
+// Unary calls on serialised messages.
+absl::StatusOr<std::string> RawUnaryCall(Channel* channel, const char* method,
+                                         const std::string& request,
+                                         const CallOptions& options);
+// `done` runs exactly once, on the thread reading the connection.
+void RawAsyncUnaryCall(Channel* channel, const char* method,
+                       const std::string& request, const CallOptions& options,
+                       std::function<void(absl::StatusOr<std::string>)> done);
+
+}  // namespace netstructer::internal
+
+#endif  // NETSTRUCTER_CLIENT_CLIENT_CALL_H_

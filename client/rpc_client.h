@@ -1,0 +1,244 @@
+// The typed client API generated stubs use (docs/RPC_API.md): Future,
+// ClientWriter/ClientReader/ClientReaderWriter and the call templates in
+// netstructer::internal. All of it serialises around internal::ClientCall.
+#ifndef NETSTRUCTER_CLIENT_RPC_CLIENT_H_
+#define NETSTRUCTER_CLIENT_RPC_CLIENT_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/call_options.h"
+#include "client/channel.h"
+#include "client/client_call.h"
+#include "google/protobuf/message_lite.h"
+#include "transport/mutex.h"
+
+namespace netstructer {
+
+namespace internal {
+
+template <typename T>
+absl::StatusOr<T> ParseAs(absl::StatusOr<std::string> bytes) {
+  if (!bytes.ok()) return bytes.status();
+  T message;
+  if (!message.ParseFromString(*bytes)) {
+    return absl::InternalError(absl::StrCat("the response does not parse as ",
+                                            message.GetTypeName()));
+  }
+  return message;
+}
+
+inline absl::StatusOr<std::string> Serialize(
+    const google::protobuf::MessageLite& message) {
+  std::string out;
+  if (!message.SerializeToString(&out)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot serialize a ", message.GetTypeName(),
+        " (missing required fields?)"));
+  }
+  return out;
+}
+
+// Reads one typed message from a call: true, false at the clean end.
+template <typename T>
+absl::StatusOr<bool> ReadTyped(ClientCall* call, T* out) {
+  absl::StatusOr<std::optional<std::string>> m = call->Read();
+  if (!m.ok()) return m.status();
+  if (!m->has_value()) return false;
+  if (!out->ParseFromString(**m)) {
+    call->Cancel();
+    return absl::InternalError(
+        absl::StrCat("a response does not parse as ", out->GetTypeName()));
+  }
+  return true;
+}
+
+template <typename T>
+absl::Status WriteTyped(ClientCall* call, const T& message) {
+  absl::StatusOr<std::string> bytes = Serialize(message);
+  if (!bytes.ok()) return bytes.status();
+  return call->Write(*bytes);
+}
+
+}  // namespace internal
+
+// The result of an asynchronous unary call. Movable value type; Get and
+// WaitUntil may be called from any thread, any number of times.
+template <typename T>
+class Future {
+ public:
+  Future() : state_(std::make_shared<State>()) {}
+
+  // Blocks until the call ends.
+  absl::StatusOr<T> Get() const {
+    MutexLock lock(&state_->mu);
+    while (!state_->result.has_value()) state_->cv.Wait(&state_->mu);
+    return *state_->result;
+  }
+  bool Ready() const {
+    MutexLock lock(&state_->mu);
+    return state_->result.has_value();
+  }
+  // DEADLINE_EXCEEDED if the call has not ended by `deadline` (it goes on).
+  absl::StatusOr<T> WaitUntil(absl::Time deadline) const {
+    MutexLock lock(&state_->mu);
+    while (!state_->result.has_value()) {
+      if (state_->cv.WaitWithDeadline(&state_->mu, deadline) &&
+          !state_->result.has_value()) {
+        return absl::DeadlineExceededError("the call has not finished yet");
+      }
+    }
+    return *state_->result;
+  }
+
+  // For FutureUnaryCall: the callback that fulfils this future.
+  UnaryCallback<T> Setter() const {
+    return [state = state_](absl::StatusOr<T> result) {
+      MutexLock lock(&state->mu);
+      state->result = std::move(result);
+      state->cv.SignalAll();
+    };
+  }
+
+ private:
+  struct State {
+    mutable Mutex mu;
+    CondVar cv;
+    std::optional<absl::StatusOr<T>> result ABSL_GUARDED_BY(mu);
+  };
+  std::shared_ptr<State> state_;
+};
+
+// Client streaming. Thread-compatible.
+template <typename Req, typename Resp>
+class ClientWriter {
+ public:
+  explicit ClientWriter(std::unique_ptr<internal::ClientCall> call)
+      : call_(std::move(call)) {}
+  // Blocks while the server's window is full.
+  absl::Status Write(const Req& request) {
+    return internal::WriteTyped(call_.get(), request);
+  }
+  // Half-close: no more requests.
+  absl::Status WritesDone() { return call_->WritesDone(); }
+  // Half-closes if not yet, then waits for the response and status.
+  absl::StatusOr<Resp> Finish() {
+    if (absl::Status s = call_->WritesDone(); !s.ok()) return s;
+    return internal::ParseAs<Resp>(call_->FinishUnary());
+  }
+  void Cancel() { call_->Cancel(); }
+
+ private:
+  std::unique_ptr<internal::ClientCall> call_;
+};
+
+// Server streaming. Thread-compatible.
+template <typename Resp>
+class ClientReader {
+ public:
+  explicit ClientReader(std::unique_ptr<internal::ClientCall> call)
+      : call_(std::move(call)) {}
+  // true: a response; false: the clean end; an error: the call failed.
+  absl::StatusOr<bool> Read(Resp* response) {
+    return internal::ReadTyped(call_.get(), response);
+  }
+  // The final status (responses not read are dropped).
+  absl::Status Finish() { return call_->Finish(); }
+  void Cancel() { call_->Cancel(); }
+
+ private:
+  std::unique_ptr<internal::ClientCall> call_;
+};
+
+// Bidirectional streaming. One reader and one writer thread may use it at
+// once.
+template <typename Req, typename Resp>
+class ClientReaderWriter {
+ public:
+  explicit ClientReaderWriter(std::unique_ptr<internal::ClientCall> call)
+      : call_(std::move(call)) {}
+  absl::Status Write(const Req& request) {
+    return internal::WriteTyped(call_.get(), request);
+  }
+  absl::Status WritesDone() { return call_->WritesDone(); }
+  absl::StatusOr<bool> Read(Resp* response) {
+    return internal::ReadTyped(call_.get(), response);
+  }
+  absl::Status Finish() { return call_->Finish(); }
+  void Cancel() { call_->Cancel(); }
+
+ private:
+  std::unique_ptr<internal::ClientCall> call_;
+};
+
+namespace internal {
+
+template <typename Req, typename Resp>
+absl::StatusOr<Resp> UnaryCall(Channel* channel, const char* method,
+                               const Req& request, const CallOptions& options) {
+  absl::StatusOr<std::string> bytes = Serialize(request);
+  if (!bytes.ok()) return bytes.status();
+  return ParseAs<Resp>(RawUnaryCall(channel, method, *bytes, options));
+}
+
+template <typename Req, typename Resp>
+void AsyncUnaryCall(Channel* channel, const char* method, const Req& request,
+                    const CallOptions& options, UnaryCallback<Resp> done) {
+  absl::StatusOr<std::string> bytes = Serialize(request);
+  if (!bytes.ok()) {
+    done(bytes.status());
+    return;
+  }
+  RawAsyncUnaryCall(channel, method, *bytes, options,
+                    [done = std::move(done)](absl::StatusOr<std::string> r) {
+                      done(ParseAs<Resp>(std::move(r)));
+                    });
+}
+
+template <typename Req, typename Resp>
+Future<Resp> FutureUnaryCall(Channel* channel, const char* method,
+                             const Req& request, const CallOptions& options) {
+  Future<Resp> future;
+  AsyncUnaryCall<Req, Resp>(channel, method, request, options, future.Setter());
+  return future;
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientWriter<Req, Resp>> ClientStreamingCall(
+    Channel* channel, const char* method, const CallOptions& options) {
+  return std::make_unique<ClientWriter<Req, Resp>>(
+      ClientCall::Start(channel, method, options, nullptr, false));
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReader<Resp>> ServerStreamingCall(
+    Channel* channel, const char* method, const Req& request,
+    const CallOptions& options) {
+  absl::StatusOr<std::string> bytes = Serialize(request);
+  if (!bytes.ok()) {
+    CallOptions failing = options;
+    failing.deadline = absl::InfinitePast();  // Starts failed, reports below.
+    return std::make_unique<ClientReader<Resp>>(
+        ClientCall::Start(channel, method, failing, nullptr, true));
+  }
+  return std::make_unique<ClientReader<Resp>>(
+      ClientCall::Start(channel, method, options, &*bytes, true));
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
+    Channel* channel, const char* method, const CallOptions& options) {
+  return std::make_unique<ClientReaderWriter<Req, Resp>>(
+      ClientCall::Start(channel, method, options, nullptr, false));
+}
+
+}  // namespace internal
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_CLIENT_RPC_CLIENT_H_

@@ -1,0 +1,13 @@
+// The one runtime header generated code (NAME.ns.h) includes: both sides of
+// the RPC API of docs/RPC_API.md, version 1.
+#ifndef NETSTRUCTER_CLIENT_RPC_RUNTIME_H_
+#define NETSTRUCTER_CLIENT_RPC_RUNTIME_H_
+
+#define NETSTRUCTER_RPC_RUNTIME_VERSION 1
+
+#include "client/call_options.h"
+#include "client/channel.h"
+#include "client/rpc_client.h"
+#include "service/rpc_service.h"
+
+#endif  // NETSTRUCTER_CLIENT_RPC_RUNTIME_H_

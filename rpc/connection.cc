@@ -1,0 +1,669 @@
+#include "rpc/connection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/status_macros.h"
+#include "transport/frame_format.h"
+
+namespace netstructer::rpc {
+
+using transport::FrameType;
+namespace big_endian = transport::big_endian;
+
+namespace {
+constexpr uint32_t kCreditBatchBytes = kStreamWindowBytes / 4;
+constexpr uint32_t kMaxWindowIncrement = 0x7fffffff;
+
+// Statuses leaving a lock are detached (proto/status_macros.h).
+absl::Status Detached(const absl::Status& status) {
+  return DetachedStatus(status);
+}
+
+absl::Status ConnectionEnded(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kOutOfRange ||
+      status.code() == absl::StatusCode::kFailedPrecondition ||
+      status.code() == absl::StatusCode::kOk ||
+      status.code() == absl::StatusCode::kCancelled) {
+    return absl::UnavailableError(absl::StrCat(
+        "the connection is closed (", status.message(),
+        ")"));
+  }
+  return status;
+}
+}  // namespace
+
+// ---- CallStream ------------------------------------------------------------
+
+CallStream::CallStream(RpcConnection* connection, bool compression)
+    : connection_(connection), compression_(compression) {}
+
+absl::Status CallStream::Send(absl::string_view headers,
+                              const absl::string_view* message,
+                              absl::string_view trailers, bool end_stream,
+                              absl::Time deadline,
+                              const std::function<void()>& after_first_frame) {
+  bool first_done = false;
+  auto first_frame_done = [&] {
+    if (!first_done && after_first_frame) after_first_frame();
+    first_done = true;
+  };
+  const uint64_t limit = connection_->max_message_bytes();
+  if (message != nullptr && message->size() > limit) {
+    first_frame_done();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "message of ", message->size(), " bytes exceeds max_message_bytes ",
+        limit));
+  }
+  const size_t chunk = std::max<size_t>(
+      connection_->bridge()->options().fragment_bytes, 1024);
+  // The message's bytes on the wire: 9-byte header, then the body.
+  std::string header;
+  absl::string_view body;
+  if (message != nullptr) {
+    header = MessageHeader(message->size());
+    body = *message;
+  }
+  size_t header_pos = 0;
+  std::string payload;
+  bool first = true;
+  for (;;) {
+    // This frame's message bytes: what is left of the header and as much
+    // of the body as fits in a fragment.
+    const size_t from_header = header.size() - header_pos;
+    const size_t budget = chunk > from_header ? chunk - from_header : 0;
+    const size_t from_body = std::min(body.size(), budget);
+    const size_t message_bytes = from_header + from_body;
+    const bool last = from_body == body.size();
+    // Stream flow control.
+    if (message_bytes > 0) {
+      auto ready = [&]() {
+        MutexLock lock(&mu_);
+        return finished_ || send_credit_ >= static_cast<int64_t>(message_bytes);
+      };
+      if (!ready() && !connection_->Wait(ready, deadline)) {
+        first_frame_done();
+        return absl::DeadlineExceededError(
+            "deadline exceeded while waiting for flow-control credit");
+      }
+    }
+    {
+      MutexLock lock(&mu_);
+      if (finished_) {
+        first_frame_done();
+        return status_.ok() ? absl::FailedPreconditionError(
+                                  "the call has already finished")
+                            : Detached(status_);
+      }
+      if (output_ended_) {
+        first_frame_done();
+        return absl::FailedPreconditionError(
+            "this side of the call was already closed for sending");
+      }
+      send_credit_ -= static_cast<int64_t>(message_bytes);
+      if (last && end_stream) output_ended_ = true;
+    }
+    FrameType type = FrameType::kData;
+    payload.clear();
+    if (first && !headers.empty()) {
+      type = FrameType::kHeaders;
+      payload.append(headers.data(), headers.size());
+    } else if (last && !trailers.empty()) {
+      type = FrameType::kTrailers;
+      payload.append(trailers.data(), trailers.size());
+    }
+    payload.append(header, header_pos, from_header);
+    payload.append(body.data(), from_body);
+    header_pos = header.size();
+    body.remove_prefix(from_body);
+    uint8_t flags = 0;
+    if (message != nullptr && last) flags |= transport::kFlagEndMessage;
+    if (last && end_stream) flags |= transport::kFlagEndStream;
+    if (last && !trailers.empty() && type != FrameType::kTrailers) {
+      // HEADERS and TRAILERS never share a frame: the trailers follow.
+      flags &= ~transport::kFlagEndStream;
+    }
+    absl::Status s =
+        connection_->SendFrame(id(), type, flags, payload, compression_);
+    first = false;
+    first_frame_done();
+    if (!s.ok()) return s;
+    if (last) {
+      if (type != FrameType::kTrailers && !trailers.empty()) {
+        return connection_->SendFrame(
+            id(), FrameType::kTrailers,
+            end_stream ? transport::kFlagEndStream : 0, trailers, false);
+      }
+      return absl::OkStatus();
+    }
+  }
+}
+
+bool CallStream::ReadyToRead() const {
+  return !inbox_.empty() || finished_ || input_ended_;
+}
+
+std::optional<std::string> CallStream::TryRead() {
+  uint32_t credit = 0;
+  std::optional<std::string> out;
+  {
+    MutexLock lock(&mu_);
+    if (inbox_.empty()) return std::nullopt;
+    out = std::move(inbox_.front());
+    inbox_.pop_front();
+    inbox_bytes_ -= out->size();
+    if (deferred_credit_ > 0 && inbox_bytes_ < kStreamWindowBytes) {
+      owed_credit_ += deferred_credit_;
+      deferred_credit_ = 0;
+    }
+    if (!finished_ && !input_ended_ && owed_credit_ >= kCreditBatchBytes) {
+      credit = static_cast<uint32_t>(std::min<uint64_t>(owed_credit_, kMaxWindowIncrement));
+      owed_credit_ -= credit;
+      recv_available_ += credit;
+    }
+  }
+  if (credit > 0) {
+    char p[4];
+    big_endian::Store32(credit, p);
+    (void)connection_->SendFrame(id(), FrameType::kWindowUpdate, 0,
+                                 absl::string_view(p, 4), false);
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> CallStream::Read(absl::Time deadline) {
+  for (;;) {
+    if (std::optional<std::string> m = TryRead(); m.has_value()) return m;
+    {
+      MutexLock lock(&mu_);
+      if (inbox_.empty()) {
+        if (finished_ && !status_.ok()) return Detached(status_);
+        if (input_ended_ || finished_) return std::optional<std::string>();
+      }
+    }
+    auto ready = [this]() {
+      MutexLock lock(&mu_);
+      return ReadyToRead();
+    };
+    if (!connection_->Wait(ready, deadline)) {
+      return absl::DeadlineExceededError("deadline exceeded while reading");
+    }
+  }
+}
+
+bool CallStream::Finish(absl::Status status, bool drop_queued) {
+  {
+    MutexLock lock(&mu_);
+    if (finished_) return false;
+    finished_ = true;
+    status_ = Detached(status);
+    if (drop_queued) {
+      inbox_.clear();
+      inbox_bytes_ = 0;
+    }
+  }
+  connection_->Notify();
+  return true;
+}
+
+bool CallStream::finished() const {
+  MutexLock lock(&mu_);
+  return finished_;
+}
+
+absl::Status CallStream::final_status() const {
+  MutexLock lock(&mu_);
+  return Detached(status_);
+}
+
+bool CallStream::input_ended() const {
+  MutexLock lock(&mu_);
+  return input_ended_;
+}
+
+bool CallStream::has_messages() const {
+  MutexLock lock(&mu_);
+  return !inbox_.empty();
+}
+
+bool CallStream::output_ended() const {
+  MutexLock lock(&mu_);
+  return output_ended_;
+}
+
+absl::Status CallStream::OnMessageBytes(absl::string_view bytes,
+                                        bool end_message) {
+  const uint64_t limit = connection_->max_message_bytes();
+  bool completed = false;
+  {
+    MutexLock lock(&mu_);
+    if (input_ended_) {
+      return absl::DataLossError("a message after the end of a call stream");
+    }
+    if (bytes.size() > recv_available_) {
+      return absl::DataLossError(
+          "the peer sent more than a call stream's flow-control window");
+    }
+    recv_available_ -= bytes.size();
+    const uint64_t frame_bytes = bytes.size();
+    if (!assembling_) {
+      if (bytes.empty()) {
+        if (end_message) return absl::DataLossError("an empty message frame");
+        return absl::OkStatus();
+      }
+      if (bytes.size() < transport::kMessageHeaderBytes) {
+        return absl::DataLossError("a message's first frame lacks its header");
+      }
+      if (static_cast<uint8_t>(bytes[8]) != kMethodMessageKind) {
+        return absl::DataLossError("unknown message kind on a call stream");
+      }
+      expected_ = big_endian::Load64(bytes.data());
+      if (expected_ > limit) {
+        // Not a protocol error: the call fails, the connection goes on.
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "message of ", expected_, " bytes exceeds max_message_bytes ",
+            limit));
+      }
+      bytes.remove_prefix(transport::kMessageHeaderBytes);
+      assembling_ = true;
+      partial_.clear();
+      partial_.reserve(expected_);
+    }
+    if (bytes.size() > expected_ - partial_.size()) {
+      return absl::DataLossError("a message is longer than its header says");
+    }
+    partial_.append(bytes.data(), bytes.size());
+    ReturnCreditLocked(frame_bytes);
+    if (end_message) {
+      if (partial_.size() != expected_) {
+        return absl::DataLossError("a message is shorter than its header says");
+      }
+      assembling_ = false;
+      inbox_bytes_ += partial_.size();
+      inbox_.push_back(std::move(partial_));
+      partial_ = std::string();
+      completed = true;
+    }
+  }
+  if (completed) connection_->Notify();
+  return absl::OkStatus();
+}
+
+void CallStream::ReturnCreditLocked(uint64_t bytes) {
+  if (inbox_bytes_ >= kStreamWindowBytes) {
+    deferred_credit_ += bytes;
+  } else {
+    owed_credit_ += bytes;
+  }
+}
+
+uint32_t CallStream::TakeCredit(bool force) {
+  MutexLock lock(&mu_);
+  if (finished_ || input_ended_ || owed_credit_ == 0) return 0;
+  if (!force && owed_credit_ < kCreditBatchBytes) return 0;
+  const uint32_t credit = static_cast<uint32_t>(
+      std::min<uint64_t>(owed_credit_, kMaxWindowIncrement));
+  owed_credit_ -= credit;
+  recv_available_ += credit;
+  return credit;
+}
+
+void CallStream::AddReceivedMetadata(bool trailing, Metadata metadata) {
+  MutexLock lock(&mu_);
+  Metadata& to = trailing ? trailing_metadata_ : initial_metadata_;
+  to.insert(to.end(), std::make_move_iterator(metadata.begin()),
+            std::make_move_iterator(metadata.end()));
+}
+
+Metadata CallStream::received_metadata(bool trailing) const {
+  MutexLock lock(&mu_);
+  return trailing ? trailing_metadata_ : initial_metadata_;
+}
+
+void CallStream::OnInputEnd() {
+  {
+    MutexLock lock(&mu_);
+    input_ended_ = true;
+  }
+  connection_->Notify();
+}
+
+absl::Status CallStream::OnCredit(uint32_t increment) {
+  {
+    MutexLock lock(&mu_);
+    if (increment == 0 || increment > kMaxWindowIncrement ||
+        send_credit_ + increment > int64_t{kMaxWindowIncrement}) {
+      return absl::DataLossError("bad WINDOW_UPDATE increment on a call stream");
+    }
+    send_credit_ += increment;
+  }
+  connection_->Notify();
+  return absl::OkStatus();
+}
+
+// ---- RpcConnection ---------------------------------------------------------
+
+RpcConnection::RpcConnection(Role role, std::shared_ptr<CallAcceptor> acceptor,
+                             uint32_t max_concurrent_streams)
+    : role_(role),
+      acceptor_(std::move(acceptor)),
+      max_concurrent_streams_(max_concurrent_streams) {}
+
+RpcConnection::~RpcConnection() = default;
+
+void RpcConnection::Attach(Bridge* bridge) {
+  bridge_ = bridge;
+  weak_bridge_ = bridge->weak_from_this();
+  max_message_bytes_ = bridge->options().max_message_bytes;
+}
+
+absl::Status RpcConnection::status() const {
+  MutexLock lock(&mu_);
+  return closed_ ? Detached(closed_status_) : absl::OkStatus();
+}
+
+absl::Status RpcConnection::Open(const std::shared_ptr<CallStream>& stream,
+                                 const CallHeaders& headers,
+                                 const absl::string_view* message,
+                                 bool end_stream, absl::Time deadline) {
+  const std::string prefix = EncodePrefixed(headers);
+  if (prefix.size() > kMaxCallPrefixBytes) {
+    return absl::InvalidArgumentError("call headers too large");
+  }
+  // Ids go on the wire in increasing order: allocating one and writing its
+  // first frame happen under open_mu_.
+  open_mu_.Lock();
+  bool open_locked = true;
+  auto unlock = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (open_locked) open_mu_.Unlock();
+    open_locked = false;
+  };
+  {
+    MutexLock lock(&mu_);
+    if (closed_) {
+      unlock();
+      return ConnectionEnded(Detached(closed_status_));
+    }
+    if (next_id_ > 0x7ffffffd) {
+      unlock();
+      return absl::ResourceExhaustedError(
+          "this connection has used all its call stream ids; open a new one");
+    }
+    const uint32_t id = next_id_;
+    next_id_ += 2;
+    highest_id_ = id;
+    stream->id_.store(id, std::memory_order_release);
+    streams_[id] = stream;
+  }
+  absl::Status s = stream->Send(prefix, message, "", end_stream, deadline, unlock);
+  unlock();
+  return s;
+}
+
+void RpcConnection::Cancel(CallStream* stream, const absl::Status& status) {
+  if (!stream->Finish(status, /*drop_queued=*/true)) return;
+  const uint32_t id = stream->id();
+  if (id == 0) return;
+  Remove(id);
+  (void)SendFrame(id, FrameType::kCancel, 0, EncodeCancel(status), false);
+}
+
+void RpcConnection::Remove(uint32_t id) {
+  MutexLock lock(&mu_);
+  streams_.erase(id);
+}
+
+absl::Status RpcConnection::SendFrame(uint32_t id, FrameType type,
+                                      uint8_t flags, absl::string_view payload,
+                                      bool compression) {
+  absl::Status s = bridge_->SendStreamFrame(id, type, flags, payload, compression);
+  if (s.ok()) return s;
+  // GOAWAY sent or received, or the connection ended: for a call, the
+  // connection is unavailable (a client may retry elsewhere).
+  return ConnectionEnded(s);
+}
+
+bool RpcConnection::Wait(const std::function<bool()>& ready,
+                         absl::Time deadline) {
+  if (role_ == Role::kClient) {
+    waiters_.fetch_add(1);
+    bool ok = bridge_->Await(ready, deadline);
+    if (waiters_.fetch_sub(1) == 1 && async_calls_.load() > 0) {
+      bridge_->ResumeLoopReading();  // Nobody reads for the async calls.
+    }
+    if (ok) return true;
+    if (bridge_->closed()) {
+      // The Bridge may not have told us yet; finishing every stream now is
+      // idempotent.
+      OnConnectionClosed(bridge_->status());
+      return ready();
+    }
+    return ready();
+  }
+  MutexLock lock(&wait_mu_);
+  while (!ready()) {
+    if (wait_cv_.WaitWithDeadline(&wait_mu_, deadline)) return ready();
+  }
+  return true;
+}
+
+void RpcConnection::Notify() {
+  if (role_ == Role::kClient) {
+    if (std::shared_ptr<Bridge> bridge = weak_bridge_.lock()) bridge->Notify();
+    return;
+  }
+  MutexLock lock(&wait_mu_);
+  wait_cv_.SignalAll();
+}
+
+void RpcConnection::AsyncStarted() {
+  async_calls_.fetch_add(1);
+  if (waiters_.load() == 0) bridge_->ResumeLoopReading();
+}
+
+void RpcConnection::AsyncFinished() { async_calls_.fetch_sub(1); }
+
+size_t RpcConnection::open_streams() const {
+  MutexLock lock(&mu_);
+  return streams_.size();
+}
+
+std::vector<std::shared_ptr<CallStream>> RpcConnection::Streams() const {
+  MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<CallStream>> out;
+  out.reserve(streams_.size());
+  for (const auto& [id, s] : streams_) out.push_back(s);
+  return out;
+}
+
+void RpcConnection::StopAccepting(absl::string_view reason) {
+  MutexLock lock(&mu_);
+  accepting_ = false;
+  refusal_ = std::string(reason);
+}
+
+void RpcConnection::AnswerAtOnce(uint32_t id, const absl::Status& status) {
+  const std::string trailers = EncodePrefixed(TrailersFor(status, {}));
+  (void)SendFrame(id, FrameType::kTrailers, transport::kFlagEndStream,
+                  trailers, false);
+}
+
+absl::Status RpcConnection::OnStreamFrame(transport::OpenedFrame frame) {
+  const transport::FrameHeader& h = frame.header;
+  const uint32_t id = h.stream_id;
+  if (id < kFirstCallStreamId || id % 2 == 0) {
+    return absl::DataLossError(absl::StrCat("a frame on invalid stream id ", id));
+  }
+  std::shared_ptr<CallStream> stream;
+  {
+    MutexLock lock(&mu_);
+    if (auto it = streams_.find(id); it != streams_.end()) {
+      stream = it->second;
+    } else if (id > highest_id_) {
+      if (role_ == Role::kServer && h.type == FrameType::kHeaders) {
+        highest_id_ = id;
+      } else {
+        return absl::DataLossError(absl::StrCat(
+            "a ", transport::FrameTypeName(h.type),
+            " frame for stream ", id, ", which was never opened"));
+      }
+    } else {
+      return absl::OkStatus();  // A call that ended here; the peer may lag.
+    }
+  }
+  if (stream == nullptr) return OnNewStream(std::move(frame));
+
+  switch (h.type) {
+    case FrameType::kWindowUpdate:
+      if (frame.payload.size() != transport::kWindowUpdateBytes) {
+        return absl::DataLossError("malformed WINDOW_UPDATE frame");
+      }
+      return stream->OnCredit(big_endian::Load32(frame.payload.data()));
+    case FrameType::kCancel: {
+      absl::Status carried;
+      if (absl::Status s = DecodeCancel(frame.payload, &carried); !s.ok()) {
+        return s;
+      }
+      Remove(id);
+      if (stream->Finish(carried, /*drop_queued=*/role_ == Role::kServer)) {
+        stream->FireEvent();
+      }
+      return absl::OkStatus();
+    }
+    case FrameType::kData:
+      return FeedMessageBytes(stream.get(), frame.payload, h.flags);
+    case FrameType::kHeaders: {
+      if (role_ == Role::kServer) {
+        return absl::DataLossError("a second HEADERS frame on a call stream");
+      }
+      // The server's initial metadata: kept by the client call (on_event).
+      CallHeaders headers;
+      absl::StatusOr<absl::string_view> rest =
+          ParsePrefixed(frame.payload, &headers);
+      if (!rest.ok()) return rest.status();
+      absl::StatusOr<Metadata> md = FromWire(headers.metadata());
+      if (!md.ok()) return md.status();
+      stream->AddReceivedMetadata(false, *std::move(md));
+      return FeedMessageBytes(stream.get(), *rest, h.flags);
+    }
+    case FrameType::kTrailers: {
+      if (role_ == Role::kServer) {
+        return absl::DataLossError("a TRAILERS frame from a client");
+      }
+      CallTrailers trailers;
+      absl::StatusOr<absl::string_view> rest =
+          ParsePrefixed(frame.payload, &trailers);
+      if (!rest.ok()) return rest.status();
+      if (!h.has_flag(transport::kFlagEndStream)) {
+        return absl::DataLossError("TRAILERS without END_STREAM");
+      }
+      absl::StatusOr<Metadata> md = FromWire(trailers.metadata());
+      if (!md.ok()) return md.status();
+      absl::Status status = StatusFrom(trailers);
+      if (status.code() == absl::StatusCode::kDataLoss &&
+          trailers.code() > 16) {
+        return status;
+      }
+      if (absl::Status s = FeedMessageBytes(stream.get(), *rest,
+                                            h.flags & ~transport::kFlagEndStream);
+          !s.ok()) {
+        return s;
+      }
+      stream->AddReceivedMetadata(true, *std::move(md));
+      Remove(id);
+      stream->OnInputEnd();
+      stream->Finish(std::move(status));
+      stream->FireEvent();
+      return absl::OkStatus();
+    }
+    default:
+      return absl::DataLossError(absl::StrCat(
+          "unexpected ", transport::FrameTypeName(h.type),
+          " frame on call stream ", id));
+  }
+}
+
+absl::Status RpcConnection::FeedMessageBytes(CallStream* stream,
+                                             absl::string_view bytes,
+                                             uint8_t flags) {
+  absl::Status s =
+      stream->OnMessageBytes(bytes, (flags & transport::kFlagEndMessage) != 0);
+  if (s.code() == absl::StatusCode::kResourceExhausted) {
+    // Over the message limit: this call fails, the connection goes on.
+    Cancel(stream, s);
+    stream->FireEvent();
+    return absl::OkStatus();
+  }
+  if (!s.ok()) return s;
+  if ((flags & transport::kFlagEndStream) != 0) stream->OnInputEnd();
+  SendCredit(stream, /*force=*/false);
+  if ((flags & (transport::kFlagEndMessage | transport::kFlagEndStream)) != 0) {
+    stream->FireEvent();
+  }
+  return absl::OkStatus();
+}
+
+void RpcConnection::SendCredit(CallStream* stream, bool force) {
+  const uint32_t credit = stream->TakeCredit(force);
+  if (credit == 0) return;
+  char p[4];
+  big_endian::Store32(credit, p);
+  (void)SendFrame(stream->id(), FrameType::kWindowUpdate, 0,
+                  absl::string_view(p, 4), false);
+}
+
+absl::Status RpcConnection::OnNewStream(transport::OpenedFrame frame) {
+  const uint32_t id = frame.header.stream_id;
+  CallHeaders headers;
+  absl::StatusOr<absl::string_view> rest = ParsePrefixed(frame.payload, &headers);
+  if (!rest.ok()) return rest.status();
+  absl::Status refusal;
+  {
+    MutexLock lock(&mu_);
+    if (!accepting_) {
+      refusal = absl::UnavailableError(refusal_);
+    } else if (streams_.size() >= max_concurrent_streams_) {
+      refusal = absl::ResourceExhaustedError(absl::StrCat(
+          "too many concurrent calls on this connection (max_concurrent_streams ",
+          max_concurrent_streams_, ")"));
+    }
+  }
+  if (!refusal.ok()) {
+    AnswerAtOnce(id, refusal);
+    return absl::OkStatus();
+  }
+  if (absl::StatusOr<Metadata> md = FromWire(headers.metadata()); !md.ok()) {
+    return md.status();
+  }
+  auto stream = std::make_shared<CallStream>(this, !headers.no_compression());
+  stream->id_.store(id, std::memory_order_release);
+  if (absl::Status s = acceptor_->OnNewCall(this, stream, std::move(headers));
+      !s.ok()) {
+    AnswerAtOnce(id, s);
+    return absl::OkStatus();
+  }
+  {
+    MutexLock lock(&mu_);
+    streams_[id] = stream;
+  }
+  return FeedMessageBytes(stream.get(), *rest, frame.header.flags);
+}
+
+void RpcConnection::OnConnectionClosed(const absl::Status& status) {
+  absl::flat_hash_map<uint32_t, std::shared_ptr<CallStream>> streams;
+  {
+    MutexLock lock(&mu_);
+    if (closed_) return;
+    closed_ = true;
+    closed_status_ = Detached(status);
+    streams.swap(streams_);
+  }
+  const absl::Status ended = ConnectionEnded(status);
+  for (auto& [id, stream] : streams) {
+    if (stream->Finish(ended)) stream->FireEvent();
+  }
+  Notify();
+}
+
+}  // namespace netstructer::rpc

@@ -1,0 +1,241 @@
+// RPC calls multiplexed on one Bridge connection (docs/PROTOCOL.md 9):
+// RpcConnection is the Bridge's StreamHandler; each call is a CallStream.
+// Both sides use these; client/ and service/ add the call semantics.
+//
+// Threads: thread-safe. Frames arrive on the thread reading the connection
+// (the event loop, or on a client a caller waiting in Wait). Lock order:
+// RpcConnection::mu_ and CallStream::mu_ are leaves: no Bridge call, no
+// Wait and no user callback runs while either is held.
+#ifndef NETSTRUCTER_RPC_CONNECTION_H_
+#define NETSTRUCTER_RPC_CONNECTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "rpc/call_wire.h"
+#include "rpc/rpc.pb.h"
+#include "transport/bridge.h"
+#include "transport/mutex.h"
+#include "transport/stream_handler.h"
+
+namespace netstructer::rpc {
+
+class RpcConnection;
+
+// One call's stream, either side. Thread-safe.
+class CallStream : public std::enable_shared_from_this<CallStream> {
+ public:
+  CallStream(RpcConnection* connection, bool compression);
+  CallStream(const CallStream&) = delete;
+  CallStream& operator=(const CallStream&) = delete;
+
+  uint32_t id() const { return id_.load(std::memory_order_acquire); }
+  RpcConnection* connection() const { return connection_; }
+
+  // Sends what one frame sequence carries: `headers` (a prefixed
+  // CallHeaders, empty = none) on the first frame, then `message` (null =
+  // none) in fragments, then `trailers` (a prefixed CallTrailers, empty =
+  // none) on the last frame, with END_STREAM when `end_stream`. Waits for
+  // stream credit until `deadline`. `after_first_frame` runs once the first
+  // frame is written (or the send failed before it). Errors: the call's
+  // final status once it is finished; DEADLINE_EXCEEDED; RESOURCE_EXHAUSTED
+  // for a message over the limit.
+  absl::Status Send(absl::string_view headers, const absl::string_view* message,
+                    absl::string_view trailers, bool end_stream,
+                    absl::Time deadline,
+                    const std::function<void()>& after_first_frame = nullptr);
+
+  // The next complete message; nullopt once the peer ended its side
+  // cleanly. A finished call with an error reports the error once its
+  // queued messages are read (a local Cancel drops them). DEADLINE_EXCEEDED
+  // at `deadline` (the call goes on).
+  absl::StatusOr<std::optional<std::string>> Read(absl::Time deadline);
+  // Non-blocking: a message if one is complete.
+  std::optional<std::string> TryRead();
+
+  // Finishes the call once (later calls do nothing and return false):
+  // wakes every waiter; Read/Send report `status` from now on.
+  // `drop_queued`: queued messages are discarded (a local cancellation).
+  bool Finish(absl::Status status, bool drop_queued = false);
+  bool finished() const;
+  absl::Status final_status() const;  // OK until finished.
+  bool input_ended() const;
+  bool output_ended() const;
+  bool has_messages() const;
+
+  // Called on the reading thread, with no lock held, after a message
+  // completed, the input ended or the call finished. Set before the stream
+  // is opened.
+  void set_on_event(std::function<void()> on_event) {
+    on_event_ = std::move(on_event);
+  }
+
+  // ---- For RpcConnection (the reading thread) ----
+  absl::Status OnMessageBytes(absl::string_view bytes, bool end_message);
+  void OnInputEnd();
+  absl::Status OnCredit(uint32_t increment);
+  // Credit owed to the peer, taken if at least a quarter window (or any,
+  // with `force`); 0 = nothing to send.
+  uint32_t TakeCredit(bool force);
+  void FireEvent() {
+    if (on_event_) on_event_();
+  }
+  // Metadata the peer sent: initial (HEADERS) and trailing (TRAILERS).
+  void AddReceivedMetadata(bool trailing, Metadata metadata);
+  Metadata received_metadata(bool trailing) const;
+
+ private:
+  friend class RpcConnection;
+
+  bool ReadyToRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReturnCreditLocked(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  RpcConnection* const connection_;
+  const bool compression_;
+  std::atomic<uint32_t> id_{0};
+  std::function<void()> on_event_;
+
+  mutable Mutex mu_;
+  // Receiving.
+  std::deque<std::string> inbox_ ABSL_GUARDED_BY(mu_);
+  uint64_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool assembling_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t expected_ ABSL_GUARDED_BY(mu_) = 0;  // Body size of the message.
+  std::string partial_ ABSL_GUARDED_BY(mu_);     // Header bytes, then body.
+  bool input_ended_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t owed_credit_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t deferred_credit_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t recv_available_ ABSL_GUARDED_BY(mu_) = kStreamWindowBytes;
+  // Sending.
+  int64_t send_credit_ ABSL_GUARDED_BY(mu_) = kStreamWindowBytes;
+  bool output_ended_ ABSL_GUARDED_BY(mu_) = false;
+  Metadata initial_metadata_ ABSL_GUARDED_BY(mu_);
+  Metadata trailing_metadata_ ABSL_GUARDED_BY(mu_);
+  // End.
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+// The server side's entry point for new calls.
+class CallAcceptor {
+ public:
+  virtual ~CallAcceptor() = default;
+  // A client opened call `stream` (id set, not yet registered) with
+  // `headers`, on the reading thread. OK: the connection registers it and
+  // feeds it the first frame's message bytes. An error: the call is
+  // answered at once with TRAILERS carrying it.
+  virtual absl::Status OnNewCall(RpcConnection* connection,
+                                 const std::shared_ptr<CallStream>& stream,
+                                 CallHeaders headers) = 0;
+};
+
+class RpcConnection : public StreamHandler,
+                      public std::enable_shared_from_this<RpcConnection> {
+ public:
+  enum class Role { kClient, kServer };
+
+  // `acceptor`: server only.
+  RpcConnection(Role role, std::shared_ptr<CallAcceptor> acceptor,
+                uint32_t max_concurrent_streams = kDefaultMaxConcurrentStreams);
+  ~RpcConnection() override;
+
+  Role role() const { return role_; }
+  Bridge* bridge() const { return bridge_; }
+  uint64_t max_message_bytes() const { return max_message_bytes_; }
+
+  // Client: a stream for a new call (not yet opened).
+  std::shared_ptr<CallStream> NewStream(bool compression) {
+    return std::make_shared<CallStream>(this, compression);
+  }
+  // Client: gives `stream` the next id, registers it and sends its HEADERS
+  // (with `message` and END_STREAM as asked); later frames as credit
+  // allows. UNAVAILABLE once the connection is closed.
+  // (No thread-safety analysis: open_mu_ is released from inside Send,
+  // right after the first frame.)
+  absl::Status Open(const std::shared_ptr<CallStream>& stream,
+                    const CallHeaders& headers, const absl::string_view* message,
+                    bool end_stream, absl::Time deadline)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+
+  // Ends the call on both sides: finishes it locally with `status` (queued
+  // messages dropped) and sends CANCEL(status) to the peer.
+  void Cancel(CallStream* stream, const absl::Status& status);
+  // Forgets a finished stream (frames that still arrive for it are dropped).
+  void Remove(uint32_t id);
+
+  // Sends one frame of `stream`.
+  absl::Status SendFrame(uint32_t id, transport::FrameType type, uint8_t flags,
+                         absl::string_view payload, bool compression);
+
+  // Waits until `ready()` (then true) or the deadline (then false); the
+  // connection's closing finishes every stream, so a predicate on a stream
+  // becomes true. `ready` may lock a CallStream and nothing else.
+  bool Wait(const std::function<bool()>& ready, absl::Time deadline);
+  // Wakes every Wait to re-check.
+  void Notify();
+  // Client: a call is outstanding that no thread waits for (an
+  // asynchronous call): someone must keep reading the connection.
+  void AsyncStarted();
+  void AsyncFinished();
+
+  size_t open_streams() const;
+  std::vector<std::shared_ptr<CallStream>> Streams() const;
+  // Server: new calls are answered UNAVAILABLE `reason` from now on.
+  void StopAccepting(absl::string_view reason);
+  // OK while the connection is open.
+  absl::Status status() const;
+
+  // StreamHandler.
+  void Attach(Bridge* bridge) override;
+  absl::Status OnStreamFrame(transport::OpenedFrame frame) override;
+  void OnConnectionClosed(const absl::Status& status) override;
+
+ private:
+  absl::Status OnNewStream(transport::OpenedFrame frame);
+  absl::Status FeedMessageBytes(CallStream* stream, absl::string_view bytes,
+                                uint8_t flags);
+  void SendCredit(CallStream* stream, bool force);
+  void AnswerAtOnce(uint32_t id, const absl::Status& status);
+
+  const Role role_;
+  const std::shared_ptr<CallAcceptor> acceptor_;
+  const uint32_t max_concurrent_streams_;
+  Bridge* bridge_ = nullptr;  // The owner; set by Attach.
+  // For paths that may run after the Bridge is gone (the closing task the
+  // Bridge posts to its loop can outlive it).
+  std::weak_ptr<Bridge> weak_bridge_;
+  uint64_t max_message_bytes_ = 0;
+
+  Mutex open_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // Client: id order on the wire.
+  mutable Mutex mu_;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<CallStream>> streams_
+      ABSL_GUARDED_BY(mu_);
+  uint32_t next_id_ ABSL_GUARDED_BY(mu_) = kFirstCallStreamId;  // Client.
+  uint32_t highest_id_ ABSL_GUARDED_BY(mu_) = 0;  // Highest id opened.
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status closed_status_ ABSL_GUARDED_BY(mu_);
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  std::string refusal_ ABSL_GUARDED_BY(mu_);
+
+  // Client: threads in Wait and calls no thread waits for.
+  std::atomic<int> waiters_{0};
+  std::atomic<int> async_calls_{0};
+  // Server: waits on a condition variable (the loop reads).
+  Mutex wait_mu_;
+  CondVar wait_cv_;
+};
+
+}  // namespace netstructer::rpc
+
+#endif  // NETSTRUCTER_RPC_CONNECTION_H_

@@ -1,0 +1,278 @@
+#include "service/rpc_dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "rpc/call_wire.h"
+
+namespace netstructer {
+
+namespace {
+// A client's timeout is capped (a year) so deadline arithmetic cannot
+// overflow.
+constexpr uint64_t kMaxTimeoutMicros = uint64_t{365} * 24 * 3600 * 1000000;
+constexpr absl::Duration kCancelGrace = absl::Milliseconds(100);
+}  // namespace
+
+struct RpcDispatcher::Running {
+  Mutex mu;
+  // Owned here until the call ends; the stream's event hook owns this.
+  std::shared_ptr<internal::ServerCall> call ABSL_GUARDED_BY(mu);
+  Target target{};
+  bool started ABSL_GUARDED_BY(mu) = false;
+  transport::EventLoop::TimerId timer ABSL_GUARDED_BY(mu) = 0;
+};
+
+RpcDispatcher::RpcDispatcher(RpcServerOptions options,
+                             std::shared_ptr<transport::EventLoop> loop)
+    : options_(std::move(options)),
+      loop_(std::move(loop)),
+      pool_(options_.handler_threads > 0 ? std::make_shared<Pool>() : nullptr) {
+  for (int i = 0; i < options_.handler_threads; ++i) {
+    std::thread([pool = pool_] { PoolLoop(pool); }).detach();
+  }
+}
+
+RpcDispatcher::~RpcDispatcher() {
+  if (pool_ == nullptr) return;
+  MutexLock lock(&pool_->mu);
+  pool_->stopping = true;  // Threads finish what is queued, then exit.
+  pool_->cv.SignalAll();
+}
+
+absl::Status RpcDispatcher::Register(Service* service) {
+  MutexLock lock(&mu_);
+  for (const Service* s : services_) {
+    if (s->name() == service->name()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("a service ", service->name(), " is already registered"));
+    }
+  }
+  services_.push_back(service);
+  for (const Service::Method& m : service->methods()) {
+    methods_[m.path] = Target{service, &m};
+  }
+  return absl::OkStatus();
+}
+
+void RpcDispatcher::Retain(std::shared_ptr<Service> service) {
+  if (service == nullptr) return;
+  MutexLock lock(&mu_);
+  retained_.push_back(std::move(service));
+}
+
+std::vector<Service*> RpcDispatcher::services() const {
+  MutexLock lock(&mu_);
+  return services_;
+}
+
+std::shared_ptr<rpc::RpcConnection> RpcDispatcher::NewConnection() {
+  auto connection = std::make_shared<rpc::RpcConnection>(
+      rpc::RpcConnection::Role::kServer, shared_from_this(),
+      options_.max_concurrent_streams);
+  MutexLock lock(&mu_);
+  connections_.erase(
+      std::remove_if(connections_.begin(), connections_.end(),
+                     [](const auto& w) { return w.expired(); }),
+      connections_.end());
+  connections_.push_back(connection);
+  if (draining_) connection->StopAccepting("the server is shutting down");
+  return connection;
+}
+
+size_t RpcDispatcher::active_calls() const {
+  MutexLock lock(&mu_);
+  return active_calls_;
+}
+
+absl::Status RpcDispatcher::OnNewCall(
+    rpc::RpcConnection* connection,
+    const std::shared_ptr<rpc::CallStream>& stream, rpc::CallHeaders headers) {
+  Target target{};
+  {
+    MutexLock lock(&mu_);
+    if (draining_) return absl::UnavailableError("the server is shutting down");
+    auto it = methods_.find(headers.method());
+    if (it == methods_.end()) {
+      return absl::UnimplementedError(
+          absl::StrCat("unknown method ", headers.method()));
+    }
+    target = it->second;
+  }
+  absl::StatusOr<Metadata> metadata = rpc::FromWire(headers.metadata());
+  if (!metadata.ok()) return metadata.status();
+  absl::Time deadline = absl::InfiniteFuture();
+  if (headers.timeout_micros() > 0) {
+    deadline = absl::Now() + absl::Microseconds(static_cast<int64_t>(
+                                 std::min(headers.timeout_micros(), kMaxTimeoutMicros)));
+  }
+  std::shared_ptr<Bridge> session = connection->bridge()->shared_from_this();
+  auto context = std::make_unique<ServerContext>(
+      headers.method(), *std::move(metadata), deadline, std::move(session));
+  ServerContext* ctx = context.get();
+  auto call = std::make_shared<internal::ServerCall>(connection, stream,
+                                                     std::move(context));
+  for (const auto& interceptor : options_.interceptors) {
+    if (absl::Status s = interceptor->OnCall(ctx); !s.ok()) {
+      for (const auto& i : options_.interceptors) i->OnFinish(ctx, s);
+      return s;
+    }
+  }
+  auto running = std::make_shared<Running>();
+  running->target = target;
+  {
+    MutexLock lock(&mu_);
+    ++active_calls_;
+  }
+  {
+    MutexLock lock(&running->mu);
+    running->call = call;
+    if (deadline != absl::InfiniteFuture()) {
+      std::weak_ptr<Running> weak = running;
+      running->timer = loop_->AddTimer(deadline, [weak] {
+        std::shared_ptr<Running> r = weak.lock();
+        if (r == nullptr) return;
+        std::shared_ptr<internal::ServerCall> c;
+        {
+          MutexLock lock(&r->mu);
+          c = r->call;
+        }
+        if (c != nullptr) {
+          c->Cancel(absl::DeadlineExceededError("the call's deadline passed"));
+          c->stream()->FireEvent();  // Starts a call still waiting for input.
+        }
+      });
+    }
+  }
+  const internal::MethodKind kind = target.method->kind;
+  if (kind == internal::MethodKind::kClientStreaming ||
+      kind == internal::MethodKind::kBidiStreaming) {
+    {
+      MutexLock lock(&running->mu);
+      running->started = true;
+    }
+    StartThread(running);
+    return absl::OkStatus();
+  }
+  // Unary and server streaming start once the request is complete.
+  rpc::CallStream* s = stream.get();
+  stream->set_on_event([this, running, s, kind] {
+    {
+      MutexLock lock(&running->mu);
+      if (running->started || running->call == nullptr) return;
+      if (!s->has_messages() && !s->input_ended() && !s->finished()) return;
+      running->started = true;
+    }
+    if (kind == internal::MethodKind::kServerStreaming) {
+      StartThread(running);
+    } else if (pool_ != nullptr) {
+      Enqueue([self = shared_from_this(), running] { self->Run(running, false); });
+    } else {
+      Run(running, true);
+    }
+  });
+  return absl::OkStatus();
+}
+
+void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
+                        bool on_io_thread) {
+  std::shared_ptr<internal::ServerCall> call;
+  {
+    MutexLock lock(&running->mu);
+    call = running->call;
+  }
+  if (call == nullptr) return;
+  const absl::Status status =
+      running->target.method->handler.Run(running->target.service, call.get());
+  auto finish = [this, running, call, status] {
+    call->Finish(status);
+    const absl::Status final_status =
+        call->context()->IsCancelled() ? call->stream()->final_status() : status;
+    for (const auto& i : options_.interceptors) {
+      i->OnFinish(call->context(), final_status);
+    }
+    transport::EventLoop::TimerId timer = 0;
+    {
+      MutexLock lock(&running->mu);
+      timer = running->timer;
+      running->call.reset();  // Breaks the stream -> hook -> call cycle.
+    }
+    if (timer != 0) loop_->CancelTimer(timer);
+    CallEnded();
+  };
+  if (on_io_thread &&
+      call->response_size() + 1024 > rpc::kStreamWindowBytes) {
+    // A response beyond the stream's initial window would wait for credit
+    // that only this (the reading) thread can receive.
+    std::thread(finish).detach();
+    return;
+  }
+  finish();
+}
+
+void RpcDispatcher::StartThread(std::shared_ptr<Running> running) {
+  std::thread([self = shared_from_this(), running = std::move(running)] {
+    self->Run(running, false);
+  }).detach();
+}
+
+void RpcDispatcher::Enqueue(std::function<void()> task) {
+  MutexLock lock(&pool_->mu);
+  pool_->queue.push_back(std::move(task));
+  pool_->cv.Signal();
+}
+
+void RpcDispatcher::PoolLoop(const std::shared_ptr<Pool>& pool) {
+  for (;;) {
+    std::function<void()> task;
+    {
+      MutexLock lock(&pool->mu);
+      while (pool->queue.empty() && !pool->stopping) pool->cv.Wait(&pool->mu);
+      if (pool->queue.empty()) return;
+      task = std::move(pool->queue.front());
+      pool->queue.pop_front();
+    }
+    task();
+  }
+}
+
+void RpcDispatcher::CallEnded() {
+  MutexLock lock(&mu_);
+  --active_calls_;
+  cv_.SignalAll();
+}
+
+void RpcDispatcher::Drain(absl::Time deadline) {
+  std::vector<std::shared_ptr<rpc::RpcConnection>> connections;
+  {
+    MutexLock lock(&mu_);
+    draining_ = true;
+    for (const auto& weak : connections_) {
+      if (auto c = weak.lock()) connections.push_back(std::move(c));
+    }
+  }
+  for (const auto& c : connections) c->StopAccepting("the server is shutting down");
+  {
+    MutexLock lock(&mu_);
+    while (active_calls_ > 0) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+    }
+    if (active_calls_ == 0) return;
+  }
+  const absl::Status cancelled =
+      absl::CancelledError("the server is shutting down");
+  for (const auto& c : connections) {
+    for (const auto& stream : c->Streams()) {
+      c->Cancel(stream.get(), cancelled);
+      stream->FireEvent();
+    }
+  }
+  const absl::Time grace = absl::Now() + kCancelGrace;
+  MutexLock lock(&mu_);
+  while (active_calls_ > 0) {
+    if (cv_.WaitWithDeadline(&mu_, grace)) break;
+  }
+}
+
+}  // namespace netstructer

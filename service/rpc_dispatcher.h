@@ -1,0 +1,103 @@
+// The server's RPC side: the registry of services and the running of calls
+// (the CallAcceptor of every session's RpcConnection). Owned by the Server
+// and by its sessions (a session popped from the Server keeps serving).
+//
+// Threads: thread-safe. Unary handlers run on the thread reading the
+// connection (the server's event loop) unless `handler_threads` > 0, then on
+// that pool. Streaming handlers block in Read/Write, so each runs on a
+// thread of its own for its duration (bounded by max_concurrent_streams per
+// connection).
+#ifndef NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
+#define NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "rpc/connection.h"
+#include "service/rpc_service.h"
+#include "transport/event_loop.h"
+#include "transport/mutex.h"
+
+namespace netstructer {
+
+struct RpcServerOptions {
+  // Open calls per connection; past it a new call is RESOURCE_EXHAUSTED.
+  uint32_t max_concurrent_streams = rpc::kDefaultMaxConcurrentStreams;
+  // 0: unary handlers run on the I/O thread (fast; they must not block).
+  // N > 0: on a pool of N threads (for blocking work).
+  int handler_threads = 0;
+  // Run in order on every call.
+  std::vector<std::shared_ptr<ServerInterceptor>> interceptors;
+};
+
+class RpcDispatcher : public rpc::CallAcceptor,
+                      public std::enable_shared_from_this<RpcDispatcher> {
+ public:
+  RpcDispatcher(RpcServerOptions options,
+                std::shared_ptr<transport::EventLoop> loop);
+  ~RpcDispatcher() override;
+
+  // ALREADY_EXISTS for a second service of the same name.
+  absl::Status Register(Service* service);
+  std::vector<Service*> services() const;
+  // Keeps `service` alive as long as this dispatcher (built-in services,
+  // which sessions that outlive their Server may still call). Null: no-op.
+  void Retain(std::shared_ptr<Service> service);
+  // The StreamHandler of a new session.
+  std::shared_ptr<rpc::RpcConnection> NewConnection();
+
+  // Refuses new calls (UNAVAILABLE), lets running ones finish until
+  // `deadline`, then cancels the rest and gives their handlers a moment.
+  void Drain(absl::Time deadline);
+  size_t active_calls() const;
+
+  absl::Status OnNewCall(rpc::RpcConnection* connection,
+                         const std::shared_ptr<rpc::CallStream>& stream,
+                         rpc::CallHeaders headers) override;
+
+ private:
+  struct Target {
+    Service* service;
+    const Service::Method* method;
+  };
+  struct Running;
+  void Run(const std::shared_ptr<Running>& running, bool on_io_thread);
+  void StartThread(std::shared_ptr<Running> running);
+  void Enqueue(std::function<void()> task);
+  void CallEnded();
+
+  // The worker pool. Its threads are detached and own the pool's state: a
+  // task may drop the last reference to this dispatcher (through the
+  // session it holds), so the dispatcher never joins them.
+  struct Pool {
+    Mutex mu;
+    CondVar cv;
+    std::deque<std::function<void()>> queue ABSL_GUARDED_BY(mu);
+    bool stopping ABSL_GUARDED_BY(mu) = false;
+  };
+  static void PoolLoop(const std::shared_ptr<Pool>& pool);
+
+  const RpcServerOptions options_;
+  const std::shared_ptr<transport::EventLoop> loop_;
+
+  mutable Mutex mu_;
+  CondVar cv_;  // active_calls_ and the pool's queue.
+  absl::flat_hash_map<std::string, Target> methods_ ABSL_GUARDED_BY(mu_);
+  std::vector<Service*> services_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Service>> retained_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<rpc::RpcConnection>> connections_ ABSL_GUARDED_BY(mu_);
+  size_t active_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  const std::shared_ptr<Pool> pool_;  // Null without handler_threads.
+};
+
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_

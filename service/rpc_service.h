@@ -1,0 +1,305 @@
+// The server side of RPC (docs/RPC_API.md): ServerContext, the readers and
+// writers handlers get, the Service base of every generated Svc::Service,
+// and the handler adapters the generated code registers.
+#ifndef NETSTRUCTER_SERVICE_RPC_SERVICE_H_
+#define NETSTRUCTER_SERVICE_RPC_SERVICE_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
+#include "rpc/connection.h"
+#include "rpc/metadata.h"
+#include "transport/bridge.h"
+#include "transport/mutex.h"
+
+namespace netstructer {
+
+class Service;
+class ServerContext;
+
+namespace internal {
+
+enum class MethodKind { kUnary, kClientStreaming, kServerStreaming,
+                        kBidiStreaming };
+
+class ServerCall;
+
+// Type-erased handler: runs one call of a method on a Service. Movable.
+class MethodHandler {
+ public:
+  using Fn = std::function<absl::Status(Service*, ServerCall*)>;
+  MethodHandler() = default;
+  MethodHandler(MethodKind kind, Fn fn) : kind_(kind), fn_(std::move(fn)) {}
+  MethodKind kind() const { return kind_; }
+  absl::Status Run(Service* service, ServerCall* call) const {
+    return fn_(service, call);
+  }
+
+ private:
+  MethodKind kind_ = MethodKind::kUnary;
+  Fn fn_;
+};
+
+// One call on the server: the stream, its context, its response.
+// Thread-compatible (the handler's thread), except Cancel.
+class ServerCall {
+ public:
+  ServerCall(rpc::RpcConnection* connection,
+             std::shared_ptr<rpc::CallStream> stream,
+             std::unique_ptr<ServerContext> context);
+  ~ServerCall();
+
+  ServerContext* context() const { return context_.get(); }
+  rpc::CallStream* stream() const { return stream_.get(); }
+
+  // The next request message; nullopt once the client half-closed.
+  absl::StatusOr<std::optional<std::string>> Read();
+  // Sends one response message (initial metadata first, if any).
+  absl::Status Write(absl::string_view message);
+  // A unary or client-streaming response, sent with the trailers.
+  void SetResponse(std::string bytes) { response_ = std::move(bytes); }
+  size_t response_size() const {
+    return response_.has_value() ? response_->size() : 0;
+  }
+  // Ends the call with `status` (the response, if set and status is OK):
+  // one TRAILERS frame. Nothing is sent if the call already ended
+  // (cancelled, deadline, connection lost).
+  void Finish(const absl::Status& status);
+  // Ends the call on both sides (CANCEL to the client).
+  void Cancel(const absl::Status& status);
+
+ private:
+  absl::Status SendInitialMetadataIfAny();
+
+  rpc::RpcConnection* connection_;
+  std::shared_ptr<rpc::CallStream> stream_;
+  std::unique_ptr<ServerContext> context_;
+  std::optional<std::string> response_;
+  bool initial_sent_ = false;
+};
+
+}  // namespace internal
+
+// What a handler knows about its call. Borrowed for the handler's duration;
+// thread-compatible except IsCancelled (any thread).
+class ServerContext {
+ public:
+  ServerContext(std::string method, Metadata client_metadata,
+                absl::Time deadline, std::shared_ptr<Bridge> session);
+
+  // "/pkg.Service/Method".
+  const std::string& method() const { return method_; }
+  // The client's IP: weak identity (the key is the authentication).
+  const std::string& PeerIp() const;
+  // The session (Bridge) the call arrived on; its Bridge stream works too.
+  const std::shared_ptr<Bridge>& session() const { return session_; }
+  // InfiniteFuture when the client set no deadline.
+  absl::Time deadline() const { return deadline_; }
+  // True once the client cancelled, the deadline passed, the connection
+  // was lost or the server is cancelling calls at shutdown.
+  bool IsCancelled() const;
+  const Metadata& client_metadata() const { return client_metadata_; }
+  // Sent before the first response message (or with the trailers).
+  // INVALID_ARGUMENT for a bad key; FAILED_PRECONDITION once sent.
+  absl::Status AddInitialMetadata(std::string key, std::string value);
+  absl::Status AddTrailingMetadata(std::string key, std::string value);
+
+ private:
+  friend class internal::ServerCall;
+  const std::string method_;
+  const Metadata client_metadata_;
+  const absl::Time deadline_;
+  const std::shared_ptr<Bridge> session_;
+  rpc::CallStream* stream_ = nullptr;
+  std::atomic<bool> finished_by_handler_{false};
+  Metadata initial_metadata_;
+  Metadata trailing_metadata_;
+  bool initial_sent_ = false;
+};
+
+// Sees every call of a Server: may refuse it (its status ends the call
+// before the handler runs) and observes each final status. Thread-safe.
+class ServerInterceptor {
+ public:
+  virtual ~ServerInterceptor() = default;
+  virtual absl::Status OnCall(ServerContext* context) { return absl::OkStatus(); }
+  virtual void OnFinish(ServerContext* context, const absl::Status& status) {}
+};
+
+template <typename Req>
+class ServerReader {
+ public:
+  explicit ServerReader(internal::ServerCall* call) : call_(call) {}
+  // true: a request; false: the client half-closed; an error: the call
+  // ended (CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE).
+  absl::StatusOr<bool> Read(Req* request) {
+    absl::StatusOr<std::optional<std::string>> m = call_->Read();
+    if (!m.ok()) return m.status();
+    if (!m->has_value()) return false;
+    if (!request->ParseFromString(**m)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a request does not parse as ", request->GetTypeName()));
+    }
+    return true;
+  }
+
+ private:
+  internal::ServerCall* call_;
+};
+
+template <typename Resp>
+class ServerWriter {
+ public:
+  explicit ServerWriter(internal::ServerCall* call) : call_(call) {}
+  // Blocks while the client's window is full; CANCELLED once the call is.
+  absl::Status Write(const Resp& response) {
+    std::string bytes;
+    if (!response.SerializeToString(&bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot serialize a ", response.GetTypeName()));
+    }
+    return call_->Write(bytes);
+  }
+
+ private:
+  internal::ServerCall* call_;
+};
+
+template <typename Resp, typename Req>
+class ServerReaderWriter : public ServerReader<Req>, public ServerWriter<Resp> {
+ public:
+  explicit ServerReaderWriter(internal::ServerCall* call)
+      : ServerReader<Req>(call), ServerWriter<Resp>(call) {}
+};
+
+// Base of every generated Svc::Service. Resource type; must outlive the
+// Server it is registered with.
+class Service {
+ public:
+  struct Method {
+    internal::MethodKind kind;
+    std::string path;  // "/pkg.Service/Method"
+    std::string name;  // "Method"
+    internal::MethodHandler handler;
+  };
+
+  explicit Service(const char* service_name) : name_(service_name) {}
+  virtual ~Service() = default;
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // The proto full name, "pkg.Service".
+  const std::string& name() const { return name_; }
+  const std::vector<Method>& methods() const { return methods_; }
+
+ protected:
+  void AddMethod(internal::MethodKind kind, const char* method,
+                 internal::MethodHandler handler);
+
+ private:
+  const std::string name_;
+  std::vector<Method> methods_;
+};
+
+namespace internal {
+
+// The first (only) request of a unary or server-streaming call.
+template <typename Req>
+absl::Status ReadSingleRequest(ServerCall* call, Req* request) {
+  absl::StatusOr<std::optional<std::string>> m = call->Read();
+  if (!m.ok()) return m.status();
+  if (!m->has_value()) {
+    return absl::InvalidArgumentError("the call carried no request message");
+  }
+  if (!request->ParseFromString(**m)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request does not parse as ", request->GetTypeName()));
+  }
+  return absl::OkStatus();
+}
+
+template <typename Resp>
+absl::Status SetTypedResponse(ServerCall* call, const Resp& response) {
+  std::string bytes;
+  if (!response.SerializeToString(&bytes)) {
+    return absl::InternalError(
+        absl::StrCat("cannot serialize the ", response.GetTypeName()));
+  }
+  call->SetResponse(std::move(bytes));
+  return absl::OkStatus();
+}
+
+template <typename S, typename Req, typename Resp>
+MethodHandler UnaryHandler(
+    absl::Status (S::*handler)(ServerContext*, const Req*, Resp*)) {
+  return MethodHandler(MethodKind::kUnary,
+                       [handler](Service* service, ServerCall* call) {
+                         Req request;
+                         if (absl::Status s = ReadSingleRequest(call, &request);
+                             !s.ok()) {
+                           return s;
+                         }
+                         Resp response;
+                         absl::Status s = (static_cast<S*>(service)->*handler)(
+                             call->context(), &request, &response);
+                         if (!s.ok()) return s;
+                         return SetTypedResponse(call, response);
+                       });
+}
+
+template <typename S, typename Req, typename Resp>
+MethodHandler ClientStreamingHandler(
+    absl::Status (S::*handler)(ServerContext*, ServerReader<Req>*, Resp*)) {
+  return MethodHandler(MethodKind::kClientStreaming,
+                       [handler](Service* service, ServerCall* call) {
+                         ServerReader<Req> reader(call);
+                         Resp response;
+                         absl::Status s = (static_cast<S*>(service)->*handler)(
+                             call->context(), &reader, &response);
+                         if (!s.ok()) return s;
+                         return SetTypedResponse(call, response);
+                       });
+}
+
+template <typename S, typename Req, typename Resp>
+MethodHandler ServerStreamingHandler(
+    absl::Status (S::*handler)(ServerContext*, const Req*, ServerWriter<Resp>*)) {
+  return MethodHandler(MethodKind::kServerStreaming,
+                       [handler](Service* service, ServerCall* call) {
+                         Req request;
+                         if (absl::Status s = ReadSingleRequest(call, &request);
+                             !s.ok()) {
+                           return s;
+                         }
+                         ServerWriter<Resp> writer(call);
+                         return (static_cast<S*>(service)->*handler)(
+                             call->context(), &request, &writer);
+                       });
+}
+
+template <typename S, typename Req, typename Resp>
+MethodHandler BidiStreamingHandler(
+    absl::Status (S::*handler)(ServerContext*, ServerReaderWriter<Resp, Req>*)) {
+  return MethodHandler(MethodKind::kBidiStreaming,
+                       [handler](Service* service, ServerCall* call) {
+                         ServerReaderWriter<Resp, Req> stream(call);
+                         return (static_cast<S*>(service)->*handler)(
+                             call->context(), &stream);
+                       });
+}
+
+}  // namespace internal
+}  // namespace netstructer
+
+#endif  // NETSTRUCTER_SERVICE_RPC_SERVICE_H_
