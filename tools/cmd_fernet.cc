@@ -1,4 +1,9 @@
 // `netstructer keygen` and `netstructer fernet encrypt|decrypt`.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <iterator>
@@ -139,8 +144,15 @@ int Decrypt(const CliArgs& args, Io io) {
 }  // namespace
 
 int RunKeygen(const Args& args, Io io) {
-  if (!args.empty()) {
-    io.err << "usage: netstructer keygen\nprints a new Fernet key\n";
+  constexpr char kUsage[] =
+      "usage: netstructer keygen [--out FILE]\n"
+      "prints a new Fernet key, or writes it to a new FILE readable by its "
+      "owner only (mode 600)\n";
+  FlagSpec spec;
+  spec.with_value = {"out"};
+  absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
+  if (!parsed.ok() || !parsed->positional().empty()) {
+    io.err << kUsage;
     return kExitUsage;
   }
   absl::StatusOr<FernetKey> key = FernetKey::Generate();
@@ -148,7 +160,28 @@ int RunKeygen(const Args& args, Io io) {
     io.err << "netstructer keygen: " << key.status().message() << "\n";
     return kExitFailure;
   }
-  io.out << key->Encode() << "\n";
+  const std::string line = key->Encode() + "\n";
+  std::optional<std::string> out = parsed->Get("out");
+  if (!out.has_value()) {
+    io.out << line;
+    return kExitOk;
+  }
+  // Never overwrite (a key may be in use) and never readable by others,
+  // not even for a moment: created 0600 in one step.
+  const int fd = open(out->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    io.err << "netstructer keygen: cannot create " << *out << ": "
+           << std::strerror(errno) << "\n";
+    return kExitFailure;
+  }
+  const bool written =
+      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool closed = close(fd) == 0;
+  if (!written || !closed) {
+    io.err << "netstructer keygen: cannot write " << *out << "\n";
+    unlink(out->c_str());
+    return kExitFailure;
+  }
   return kExitOk;
 }
 

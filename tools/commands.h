@@ -35,6 +35,8 @@ int RunServe(const Args& args, Io io);
 int RunSend(const Args& args, Io io);
 int RunList(const Args& args, Io io);
 int RunCall(const Args& args, Io io);
+// `bench` and its hidden server half `bench-server` (tools/cmd_bench.cc).
+int RunBench(const std::string& command, const Args& args, Io io);
 
 }  // namespace netstructer::tools
 

@@ -15,6 +15,7 @@ constexpr char kUsage[] =
     "  send                      send Python literals to a server\n"
     "  list                      list a server's RPC methods (reflection)\n"
     "  call                      make a unary RPC call with a JSON request\n"
+    "  bench                     RPC benchmark W1-W4 on loopback\n"
     "  keygen                    print a new Fernet key\n"
     "  fernet encrypt|decrypt    seal or open a Fernet token (stdin to stdout)\n"
     "  help                      this message\n"
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
   if (command == "send") return netstructer::tools::RunSend(args, io);
   if (command == "list") return netstructer::tools::RunList(args, io);
   if (command == "call") return netstructer::tools::RunCall(args, io);
+  if (command == "bench" || command == "bench-server")
+    return netstructer::tools::RunBench(command, args, io);
   std::cerr << "netstructer: unknown command '" << command << "'\n" << kUsage;
   return netstructer::tools::kExitUsage;
 }

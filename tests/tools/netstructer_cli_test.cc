@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,7 @@
 #include "tests/testing/child_process.h"
 #include "tests/testing/python.h"
 #include "tests/testing/subprocess.h"
+#include "transport/key_file.h"
 
 namespace netstructer {
 namespace {
@@ -40,6 +42,29 @@ std::string WriteKeyFile(const std::string& name, const std::string& text,
   std::ofstream(path) << text;
   chmod(path.c_str(), mode);
   return path;
+}
+
+TEST(Cli, KeygenOutWritesAPrivateKeyFileAndNeverOverwrites) {
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/out.key");
+  ProcessResult r = RunCli({"keygen", "--out", path});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  absl::StatusOr<std::vector<transport::FernetKey>> keys =
+      transport::LoadKeyFile(path);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(keys->size(), 1u);
+  // A second keygen to the same file fails and leaves the key alone.
+  std::ifstream before(path);
+  std::string first((std::istreambuf_iterator<char>(before)), {});
+  ProcessResult again = RunCli({"keygen", "--out", path});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("cannot create"), std::string::npos) << again.err;
+  std::ifstream after(path);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), first);
+  EXPECT_EQ(RunCli({"keygen", "--out"}).exit_code, 2);
 }
 
 TEST(Cli, KeygenPrintsOneFreshKeyAndANewline) {

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Medians of `netstructer bench` beside a peer's, and the ratios ours/peer.
+
+Usage: compare.py DIR
+  DIR holds ours-*.jsonl and peer-*.jsonl (one JSON line per workload and
+  security mode, as ../shared/bench/WORKLOADS.md specifies), written by
+  compare.sh. Prints two Markdown tables: medians [min-max] per system,
+  workload and mode; then ours/peer for each workload's primary metric with
+  secure modes matched (fernet vs tls) and plaintext with plaintext.
+"""
+import glob
+import json
+import os
+import statistics
+import sys
+
+FIELDS = ["qps", "mib_per_s", "p50_us", "p99_us", "cpu_us_per_call",
+          "server_peak_rss_kib"]
+# The primary metric of each workload (WORKLOADS.md) and which way is better.
+PRIMARY = [("W1", "p50_us", "lower"), ("W2", "qps", "higher"),
+           ("W3", "mib_per_s", "higher"), ("W4", "mib_per_s", "higher")]
+# Our mode -> the peer's mode it is compared with.
+MODE_PAIRS = [("fernet", "tls"), ("insecure", "insecure")]
+
+
+def load(pattern):
+    """{(workload, security): {field: [values]}}, the system names, runs."""
+    groups, systems = {}, set()
+    files = sorted(glob.glob(pattern))
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if not line.startswith("{"):
+                    continue
+                o = json.loads(line)
+                systems.add(o.get("system", "?"))
+                g = groups.setdefault((o["workload"], o["security"]), {})
+                for k in FIELDS:
+                    v = o.get(k)
+                    if isinstance(v, (int, float)) and not isinstance(v, bool):
+                        g.setdefault(k, []).append(float(v))
+    return groups, "/".join(sorted(systems)) or "-", len(files)
+
+
+def fmt(x):
+    return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+
+
+def cell(values):
+    if not values:
+        return "n/a"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt(med)
+    return f"{fmt(med)} [{fmt(min(values))}–{fmt(max(values))}]"
+
+
+def median(groups, key, field):
+    values = groups.get(key, {}).get(field)
+    return statistics.median(values) if values else None
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    d = sys.argv[1]
+    ours, our_name, our_runs = load(os.path.join(d, "ours-*.jsonl"))
+    peer, peer_name, peer_runs = load(os.path.join(d, "peer-*.jsonl"))
+    if not ours:
+        sys.exit(f"no results of ours in {d}")
+
+    print(f"Medians [min–max] over runs: {our_name} ({our_runs} runs), "
+          f"{peer_name} ({peer_runs} runs). From {d}.\n")
+    print("| system | workload | security | " + " | ".join(FIELDS) + " |")
+    print("|---|---|---|" + "---|" * len(FIELDS))
+    for name, groups in ((our_name, ours), (peer_name, peer)):
+        for key in sorted(groups):
+            print(f"| {name} | {key[0]} | {key[1]} | " +
+                  " | ".join(cell(groups[key].get(f, [])) for f in FIELDS) +
+                  " |")
+
+    print("\nours / peer (medians; for p50_us lower is better, "
+          "for the others higher is better):\n")
+    print("| workload | metric | ours mode | peer mode | ours | peer | "
+          "ours/peer |")
+    print("|---|---|---|---|---|---|---|")
+    rows = [(w, f) for w, f, _ in PRIMARY] + [("W3", "server_peak_rss_kib")]
+    for workload, field in rows:
+        for our_mode, peer_mode in MODE_PAIRS:
+            a = median(ours, (workload, our_mode), field)
+            b = median(peer, (workload, peer_mode), field)
+            ratio = f"{a / b:.2f}" if a is not None and b else "n/a"
+            print(f"| {workload} | {field} | {our_mode} | {peer_mode} | "
+                  f"{fmt(a) if a is not None else 'n/a'} | "
+                  f"{fmt(b) if b is not None else 'n/a'} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
