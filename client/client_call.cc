@@ -33,6 +33,16 @@ std::unique_ptr<ClientCall> ClientCall::Start(Channel* channel,
   return call;
 }
 
+std::unique_ptr<ClientCall> ClientCall::Failed(Channel* channel,
+                                               const char* method,
+                                               const CallOptions& options,
+                                               absl::Status status) {
+  std::unique_ptr<ClientCall> call(new ClientCall(channel, method, options));
+  call->reported_.store(true);
+  call->start_status_ = std::move(status);
+  return call;
+}
+
 absl::Status ClientCall::Open(const std::string* request, bool half_close,
                               std::function<void()> on_event) {
   for (const auto& interceptor : interceptors_) {
@@ -228,13 +238,18 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
       channel, method, options, &request, true, [weak] {
         if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
       });
+  transport::EventLoop* loop = call->bridge()->event_loop();
   if (call->finished()) {
-    // Failed to start (or finished already): complete on this thread.
-    state->done(call->FinishUnary());
+    // Failed to start (or already answered): complete on the I/O thread, as
+    // always, never on the caller's (which may hold a lock `done` takes).
+    absl::StatusOr<std::string> result = call->FinishUnary();
+    loop->Post([done = std::move(state->done), result = std::move(result),
+                c = std::shared_ptr<ClientCall>(std::move(call))]() mutable {
+      done(std::move(result));
+    });
     return;
   }
   rpc::RpcConnection* connection = call->connection();
-  transport::EventLoop* loop = call->bridge()->event_loop();
   const absl::Time deadline = call->deadline();
   connection->AsyncStarted();
   {
@@ -255,7 +270,7 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
     }
   }
   // The response may have arrived before `started` was set.
-  state->OnEvent();
+  loop->Post([state] { state->OnEvent(); });
   // Keeps the state alive until it completes: the stream's event hook holds
   // only a weak reference, so the call holds it instead.
   MutexLock lock(&state->mu);

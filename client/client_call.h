@@ -34,6 +34,11 @@ class ClientCall {
       Channel* channel, const char* method, const CallOptions& options,
       const std::string* request, bool half_close,
       std::function<void()> on_event = nullptr);
+  // A call that failed before it could start (e.g. its request does not
+  // serialise): every operation reports `status`; interceptors see nothing.
+  static std::unique_ptr<ClientCall> Failed(Channel* channel, const char* method,
+                                            const CallOptions& options,
+                                            absl::Status status);
   // Cancels the call if it has not finished.
   ~ClientCall();
   ClientCall(const ClientCall&) = delete;

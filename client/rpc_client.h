@@ -192,7 +192,9 @@ void AsyncUnaryCall(Channel* channel, const char* method, const Req& request,
                     const CallOptions& options, UnaryCallback<Resp> done) {
   absl::StatusOr<std::string> bytes = Serialize(request);
   if (!bytes.ok()) {
-    done(bytes.status());
+    // On the I/O thread, as every completion (never the caller's).
+    channel->bridge().event_loop()->Post(
+        [done = std::move(done), status = bytes.status()] { done(status); });
     return;
   }
   RawAsyncUnaryCall(channel, method, *bytes, options,
@@ -222,10 +224,8 @@ std::unique_ptr<ClientReader<Resp>> ServerStreamingCall(
     const CallOptions& options) {
   absl::StatusOr<std::string> bytes = Serialize(request);
   if (!bytes.ok()) {
-    CallOptions failing = options;
-    failing.deadline = absl::InfinitePast();  // Starts failed, reports below.
     return std::make_unique<ClientReader<Resp>>(
-        ClientCall::Start(channel, method, failing, nullptr, true));
+        ClientCall::Failed(channel, method, options, bytes.status()));
   }
   return std::make_unique<ClientReader<Resp>>(
       ClientCall::Start(channel, method, options, &*bytes, true));

@@ -126,6 +126,7 @@ absl::Status CallStream::Send(absl::string_view headers,
     }
     absl::Status s =
         connection_->SendFrame(id(), type, flags, payload, compression_);
+    if (first && s.ok()) on_wire_.store(true, std::memory_order_release);
     first = false;
     first_frame_done();
     if (!s.ok()) return s;
@@ -371,6 +372,11 @@ absl::Status RpcConnection::Open(const std::shared_ptr<CallStream>& stream,
   if (prefix.size() > kMaxCallPrefixBytes) {
     return absl::InvalidArgumentError("call headers too large");
   }
+  if (message != nullptr && message->size() > max_message_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "message of ", message->size(), " bytes exceeds max_message_bytes ",
+        max_message_bytes_));
+  }
   // Ids go on the wire in increasing order: allocating one and writing its
   // first frame happen under open_mu_.
   open_mu_.Lock();
@@ -406,6 +412,9 @@ void RpcConnection::Cancel(CallStream* stream, const absl::Status& status) {
   const uint32_t id = stream->id();
   if (id == 0) return;
   Remove(id);
+  // A client stream whose HEADERS never left is unknown to the server: a
+  // CANCEL for it would be a protocol error there (9.1).
+  if (role_ == Role::kClient && !stream->on_wire()) return;
   (void)SendFrame(id, FrameType::kCancel, 0, EncodeCancel(status), false);
 }
 
@@ -638,14 +647,18 @@ absl::Status RpcConnection::OnNewStream(transport::OpenedFrame frame) {
   }
   auto stream = std::make_shared<CallStream>(this, !headers.no_compression());
   stream->id_.store(id, std::memory_order_release);
-  if (absl::Status s = acceptor_->OnNewCall(this, stream, std::move(headers));
-      !s.ok()) {
-    AnswerAtOnce(id, s);
-    return absl::OkStatus();
-  }
+  stream->on_wire_.store(true, std::memory_order_release);
   {
+    // Registered before the acceptor sees it: a handler it starts may end
+    // the call (and Remove it) at once.
     MutexLock lock(&mu_);
     streams_[id] = stream;
+  }
+  if (absl::Status s = acceptor_->OnNewCall(this, stream, std::move(headers));
+      !s.ok()) {
+    Remove(id);
+    AnswerAtOnce(id, s);
+    return absl::OkStatus();
   }
   return FeedMessageBytes(stream.get(), *rest, frame.header.flags);
 }

@@ -73,6 +73,8 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   bool input_ended() const;
   bool output_ended() const;
   bool has_messages() const;
+  // Its first frame was written (the peer knows the stream).
+  bool on_wire() const { return on_wire_.load(std::memory_order_acquire); }
 
   // Called on the reading thread, with no lock held, after a message
   // completed, the input ended or the call finished. Set before the stream
@@ -104,6 +106,7 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   RpcConnection* const connection_;
   const bool compression_;
   std::atomic<uint32_t> id_{0};
+  std::atomic<bool> on_wire_{false};
   std::function<void()> on_event_;
 
   mutable Mutex mu_;

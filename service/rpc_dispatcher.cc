@@ -12,7 +12,6 @@ namespace {
 // A client's timeout is capped (a year) so deadline arithmetic cannot
 // overflow.
 constexpr uint64_t kMaxTimeoutMicros = uint64_t{365} * 24 * 3600 * 1000000;
-constexpr absl::Duration kCancelGrace = absl::Milliseconds(100);
 }  // namespace
 
 struct RpcDispatcher::Running {
@@ -20,6 +19,7 @@ struct RpcDispatcher::Running {
   // Owned here until the call ends; the stream's event hook owns this.
   std::shared_ptr<internal::ServerCall> call ABSL_GUARDED_BY(mu);
   Target target{};
+  const rpc::RpcConnection* connection = nullptr;  // A key, never used.
   bool started ABSL_GUARDED_BY(mu) = false;
   transport::EventLoop::TimerId timer ABSL_GUARDED_BY(mu) = 0;
 };
@@ -99,9 +99,23 @@ absl::Status RpcDispatcher::OnNewCall(
           absl::StrCat("unknown method ", headers.method()));
     }
     target = it->second;
+    // Handlers still running count, even for calls that ended on the wire
+    // (cancelled, expired): a client cancelling in a loop cannot pile up
+    // threads behind handlers that ignore cancellation.
+    size_t& running = running_per_connection_[connection];
+    if (running >= options_.max_concurrent_streams) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "too many calls still running on this connection "
+          "(max_concurrent_streams ", options_.max_concurrent_streams, ")"));
+    }
+    ++running;
+    ++active_calls_;  // Under the lock that checked draining_ (Drain).
   }
   absl::StatusOr<Metadata> metadata = rpc::FromWire(headers.metadata());
-  if (!metadata.ok()) return metadata.status();
+  if (!metadata.ok()) {
+    CallEnded(connection);
+    return metadata.status();
+  }
   absl::Time deadline = absl::InfiniteFuture();
   if (headers.timeout_micros() > 0) {
     deadline = absl::Now() + absl::Microseconds(static_cast<int64_t>(
@@ -116,15 +130,13 @@ absl::Status RpcDispatcher::OnNewCall(
   for (const auto& interceptor : options_.interceptors) {
     if (absl::Status s = interceptor->OnCall(ctx); !s.ok()) {
       for (const auto& i : options_.interceptors) i->OnFinish(ctx, s);
+      CallEnded(connection);
       return s;
     }
   }
   auto running = std::make_shared<Running>();
   running->target = target;
-  {
-    MutexLock lock(&mu_);
-    ++active_calls_;
-  }
+  running->connection = connection;
   {
     MutexLock lock(&running->mu);
     running->call = call;
@@ -156,7 +168,7 @@ absl::Status RpcDispatcher::OnNewCall(
     return absl::OkStatus();
   }
   // Unary and server streaming start once the request is complete.
-  rpc::CallStream* s = stream.get();
+  rpc::CallStream* s = stream.get();  // The hook lives in *s.
   stream->set_on_event([this, running, s, kind] {
     {
       MutexLock lock(&running->mu);
@@ -199,7 +211,7 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
       running->call.reset();  // Breaks the stream -> hook -> call cycle.
     }
     if (timer != 0) loop_->CancelTimer(timer);
-    CallEnded();
+    CallEnded(running->connection);
   };
   if (on_io_thread &&
       call->response_size() + 1024 > rpc::kStreamWindowBytes) {
@@ -237,13 +249,17 @@ void RpcDispatcher::PoolLoop(const std::shared_ptr<Pool>& pool) {
   }
 }
 
-void RpcDispatcher::CallEnded() {
+void RpcDispatcher::CallEnded(const rpc::RpcConnection* connection) {
   MutexLock lock(&mu_);
   --active_calls_;
+  auto it = running_per_connection_.find(connection);
+  if (it != running_per_connection_.end() && --it->second == 0) {
+    running_per_connection_.erase(it);
+  }
   cv_.SignalAll();
 }
 
-void RpcDispatcher::Drain(absl::Time deadline) {
+void RpcDispatcher::Drain(absl::Time deadline, absl::Time grace) {
   std::vector<std::shared_ptr<rpc::RpcConnection>> connections;
   {
     MutexLock lock(&mu_);
@@ -268,7 +284,6 @@ void RpcDispatcher::Drain(absl::Time deadline) {
       stream->FireEvent();
     }
   }
-  const absl::Time grace = absl::Now() + kCancelGrace;
   MutexLock lock(&mu_);
   while (active_calls_ > 0) {
     if (cv_.WaitWithDeadline(&mu_, grace)) break;

@@ -6,7 +6,7 @@
 // connection (the server's event loop) unless `handler_threads` > 0, then on
 // that pool. Streaming handlers block in Read/Write, so each runs on a
 // thread of its own for its duration (bounded by max_concurrent_streams per
-// connection).
+// connection, counting handlers that still run after their call ended).
 #ifndef NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 #define NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 
@@ -54,8 +54,9 @@ class RpcDispatcher : public rpc::CallAcceptor,
   std::shared_ptr<rpc::RpcConnection> NewConnection();
 
   // Refuses new calls (UNAVAILABLE), lets running ones finish until
-  // `deadline`, then cancels the rest and gives their handlers a moment.
-  void Drain(absl::Time deadline);
+  // `deadline`, then cancels the rest and waits for their handlers to
+  // return until `grace`.
+  void Drain(absl::Time deadline, absl::Time grace);
   size_t active_calls() const;
 
   absl::Status OnNewCall(rpc::RpcConnection* connection,
@@ -71,7 +72,7 @@ class RpcDispatcher : public rpc::CallAcceptor,
   void Run(const std::shared_ptr<Running>& running, bool on_io_thread);
   void StartThread(std::shared_ptr<Running> running);
   void Enqueue(std::function<void()> task);
-  void CallEnded();
+  void CallEnded(const rpc::RpcConnection* connection);
 
   // The worker pool. Its threads are detached and own the pool's state: a
   // task may drop the last reference to this dispatcher (through the
@@ -94,6 +95,9 @@ class RpcDispatcher : public rpc::CallAcceptor,
   std::vector<std::shared_ptr<Service>> retained_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<rpc::RpcConnection>> connections_ ABSL_GUARDED_BY(mu_);
   size_t active_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  // Handlers not yet returned, per connection (only as a key).
+  absl::flat_hash_map<const rpc::RpcConnection*, size_t> running_per_connection_
+      ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   const std::shared_ptr<Pool> pool_;  // Null without handler_threads.
 };

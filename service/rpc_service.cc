@@ -30,16 +30,25 @@ absl::Status ServerContext::AddInitialMetadata(std::string key,
     return absl::FailedPreconditionError(
         "initial metadata was already sent (with the first response)");
   }
-  if (absl::Status s = rpc::ValidateMetadataKey(key); !s.ok()) return s;
-  initial_metadata_.emplace_back(std::move(key), std::move(value));
-  return rpc::ValidateMetadata(initial_metadata_);
+  return AppendMetadata(&initial_metadata_, std::move(key), std::move(value));
 }
 
 absl::Status ServerContext::AddTrailingMetadata(std::string key,
                                                 std::string value) {
+  return AppendMetadata(&trailing_metadata_, std::move(key), std::move(value));
+}
+
+absl::Status ServerContext::AppendMetadata(Metadata* to, std::string key,
+                                           std::string value) {
+  // Checked before it is kept: what is kept is sent, and a peer closes the
+  // connection over metadata that breaks the rules.
   if (absl::Status s = rpc::ValidateMetadataKey(key); !s.ok()) return s;
-  trailing_metadata_.emplace_back(std::move(key), std::move(value));
-  return rpc::ValidateMetadata(trailing_metadata_);
+  to->emplace_back(std::move(key), std::move(value));
+  if (absl::Status s = rpc::ValidateMetadata(*to); !s.ok()) {
+    to->pop_back();
+    return s;
+  }
+  return absl::OkStatus();
 }
 
 // ---- Service ---------------------------------------------------------------

@@ -117,6 +117,8 @@ class ServerContext {
 
  private:
   friend class internal::ServerCall;
+  static absl::Status AppendMetadata(Metadata* to, std::string key,
+                                     std::string value);
   const std::string method_;
   const Metadata client_metadata_;
   const absl::Time deadline_;

@@ -448,7 +448,8 @@ void Server::Shutdown(absl::Duration deadline) {
   // Calls in flight may finish until shortly before the deadline; the
   // rest are cancelled; the sessions' goodbyes get the remainder.
   const absl::Time end = absl::Now() + deadline;
-  dispatcher_->Drain(end - std::min(deadline / 5, absl::Milliseconds(300)));
+  dispatcher_->Drain(end - std::min(deadline / 4, absl::Milliseconds(300)),
+                     end - std::min(deadline / 8, absl::Milliseconds(150)));
   deadline = std::max(end - absl::Now(), absl::Milliseconds(1));
   std::vector<Session> removed;
   {

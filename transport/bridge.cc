@@ -506,12 +506,14 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
     }
   } else if (h.stream_id == transport::kBridgeStreamId) {
     if (h.type == FrameType::kData) return HandleData(std::move(frame));
-  } else if (stream_handler_ != nullptr) {
+  } else if (StreamHandler* handler =
+                 stream_handler_raw_.load(std::memory_order_acquire);
+             handler != nullptr) {
     {
       MutexLock state(&state_mu_);
       last_activity_ = absl::Now();
     }
-    return stream_handler_->OnStreamFrame(std::move(frame));
+    return handler->OnStreamFrame(std::move(frame));
   }
   return absl::DataLossError(absl::StrCat(
       "unexpected ", transport::FrameTypeName(h.type), " frame on stream ",
@@ -712,8 +714,16 @@ absl::Status Bridge::RecvBuffer(google::protobuf::Message* out,
 }
 
 void Bridge::SetStreamHandler(std::shared_ptr<StreamHandler> handler) {
-  stream_handler_ = std::move(handler);
-  stream_handler_->Attach(this);
+  handler->Attach(this);
+  bool closed_already;
+  {
+    MutexLock state(&state_mu_);
+    stream_handler_ = handler;
+    closed_already = closed_;
+  }
+  stream_handler_raw_.store(handler.get(), std::memory_order_release);
+  // Closed before the handler was in place: Fail did not tell it.
+  if (closed_already) handler->OnConnectionClosed(status());
 }
 
 void Bridge::Notify() {
@@ -942,6 +952,7 @@ void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }
 void Bridge::Fail(absl::Status status) {
   std::function<void(Bridge*)> callback;
   transport::EventLoop::TimerId timer = 0;
+  std::shared_ptr<StreamHandler> handler;
   {
     MutexLock state(&state_mu_);
     if (closed_) return;
@@ -951,6 +962,7 @@ void Bridge::Fail(absl::Status status) {
     close_callback_ = nullptr;
     timer = keepalive_timer_;
     keepalive_timer_ = 0;
+    handler = stream_handler_;
     state_cv_.SignalAll();
   }
   // Wakes any thread polling the socket; the descriptor itself is closed by
@@ -960,15 +972,15 @@ void Bridge::Fail(absl::Status status) {
     loop_->Unwatch(socket_.fd());
     if (timer != 0) loop_->CancelTimer(timer);
   }
-  if (stream_handler_ != nullptr) {
+  if (handler != nullptr) {
     // Not here: Fail may run with the write lock held, and the handler
     // completes calls (user callbacks may send).
     if (loop_ != nullptr) {
-      loop_->Post([handler = stream_handler_, status = DetachedStatus(status)] {
+      loop_->Post([handler, status = DetachedStatus(status)] {
         handler->OnConnectionClosed(status);
       });
     } else {
-      stream_handler_->OnConnectionClosed(status);
+      handler->OnConnectionClosed(status);
     }
   }
   if (callback) callback(this);

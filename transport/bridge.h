@@ -329,7 +329,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   size_t out_pos_ ABSL_GUARDED_BY(write_mu_) = 0;
   bool goaway_sent_ ABSL_GUARDED_BY(write_mu_) = false;
 
-  std::shared_ptr<StreamHandler> stream_handler_;  // Set before frames flow.
+  // Set once (SetStreamHandler) while the loop may already be reading:
+  // readers of frames load the raw pointer, Fail copies the owner.
+  std::shared_ptr<StreamHandler> stream_handler_ ABSL_GUARDED_BY(state_mu_);
+  std::atomic<StreamHandler*> stream_handler_raw_{nullptr};
 
   // Shared state.
   std::deque<InboxItem> inbox_ ABSL_GUARDED_BY(state_mu_);

@@ -105,6 +105,22 @@ TEST(RpcTest, BidiChats) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+// Waits until `counter` has not moved for 300 ms (at most 20 s): the
+// writer it counts is blocked. Returns the value then.
+int64_t WaitUntilStalled(const std::atomic<int64_t>& counter) {
+  int64_t last = counter.load();
+  absl::Time moved = absl::Now();
+  const absl::Time give_up = moved + absl::Seconds(20);
+  while (absl::Now() - moved < absl::Milliseconds(300) && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+    if (const int64_t now = counter.load(); now != last) {
+      last = now;
+      moved = absl::Now();
+    }
+  }
+  return last;
+}
+
 EchoFixtureOptions WithWorkers(int threads = 4) {
   EchoFixtureOptions o;
   o.server.rpc.handler_threads = threads;
@@ -522,8 +538,8 @@ TEST(RpcTest, SlowReaderBoundsWhatTheWriterBuffers) {
   auto reader = f.stub().Range(request);
   EchoReply reply;
   ASSERT_TRUE(reader->Read(&reply).value_or(false));
-  absl::SleepFor(absl::Milliseconds(500));  // The client reads nothing.
-  const int64_t written = f.service().range_written.load();
+  // The client reads nothing.
+  const int64_t written = WaitUntilStalled(f.service().range_written);
   // What a stream can hold for a reader that does not read: its queue up to
   // one window (2 MiB), then the window's worth in flight when the queue
   // filled (docs/PROTOCOL.md 9.5): 2 x 32 of these; then the writer blocks.
@@ -746,6 +762,142 @@ TEST(RpcTest, ChannelDestroyedMidCallCancelsTheServerSide) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   EXPECT_EQ(f.service().finished.load(), 1);
+}
+
+TEST(RpcTest, RequestOverTheClientsLimitFailsTheCallOnly) {
+  EchoFixtureOptions o;
+  o.channel.link.bridge.max_message_bytes = 1 << 20;
+  EchoFixture f(o);
+  EchoRequest request;
+  request.set_payload(std::string(2 << 20, 'z'));
+  absl::StatusOr<EchoReply> reply = f.stub().Unary(request);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kResourceExhausted)
+      << reply.status();
+  // Nothing reached the server for it, and the connection is intact.
+  EXPECT_TRUE(f.stub().Unary(Request("small")).ok());
+  EXPECT_TRUE(f.channel()->status().ok()) << f.channel()->status();
+}
+
+TEST(RpcTest, OversizedMetadataIsRefusedNotSent) {
+  class Chatty : public rpc::Echo::Service {
+   public:
+    absl::Status Unary(ServerContext* context, const EchoRequest*,
+                       EchoReply* reply) override {
+      first = context->AddTrailingMetadata("big", std::string(40 << 10, 'a'));
+      second = context->AddTrailingMetadata("bigger", std::string(40 << 10, 'b'));
+      bad_key = context->AddInitialMetadata("Bad Key", "x");
+      return absl::OkStatus();
+    }
+    absl::Status first, second, bad_key;
+  };
+  Chatty chatty;
+  ServerOptions options;
+  options.insecure = true;
+  Server server("127.0.0.1:0", options);
+  ASSERT_TRUE(server.RegisterService(&chatty).ok());
+  ASSERT_TRUE(server.Init().ok());
+  ASSERT_TRUE(server.Listen().ok());
+  ChannelOptions co;
+  co.link.insecure = true;
+  auto channel = Channel::Create(server.address(), co);
+  ASSERT_TRUE(channel.ok());
+  rpc::Echo::Stub stub(*channel);
+  ResponseMetadata md;
+  CallOptions call_options;
+  call_options.response_metadata = &md;
+  ASSERT_TRUE(stub.Unary(Request("x"), call_options).ok());
+  EXPECT_TRUE(chatty.first.ok());
+  EXPECT_EQ(chatty.second.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(chatty.bad_key.code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(md.trailing.size(), 1u);
+  EXPECT_EQ(md.trailing[0].first, "big");
+  EXPECT_TRUE(stub.Unary(Request("again")).ok());
+}
+
+TEST(RpcTest, StreamingHandlersThatEndAtOnceDoNotLeakStreams) {
+  class Bare : public rpc::Echo::Service {};
+  Bare bare;
+  ServerOptions options;
+  options.insecure = true;
+  options.rpc.max_concurrent_streams = 10;
+  Server server("127.0.0.1:0", options);
+  ASSERT_TRUE(server.RegisterService(&bare).ok());
+  ASSERT_TRUE(server.Init().ok());
+  ASSERT_TRUE(server.Listen().ok());
+  ChannelOptions co;
+  co.link.insecure = true;
+  auto channel = Channel::Create(server.address(), co);
+  ASSERT_TRUE(channel.ok());
+  rpc::Echo::Stub stub(*channel);
+  // Ten times the limit: each ends at once (UNIMPLEMENTED), none may stay
+  // counted against it.
+  for (int i = 0; i < 100; ++i) {
+    auto chat = stub.Chat();
+    EchoReply reply;
+    ASSERT_EQ(chat->Read(&reply).status().code(),
+              absl::StatusCode::kUnimplemented) << i;
+    auto sum = stub.Sum();
+    ASSERT_EQ(sum->Finish().status().code(), absl::StatusCode::kUnimplemented)
+        << i;
+  }
+}
+
+TEST(RpcTest, ServerDeadlineTimerCancelsAnIdleCall) {
+  // The client holds the stream and does nothing, so it sends no CANCEL:
+  // only the server's own timer (from the call's timeout) can end it.
+  EchoFixture f;
+  CallOptions options;
+  options.timeout = absl::Milliseconds(100);
+  auto chat = f.stub().Chat(options);
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (f.service().cancelled_seen.load() == 0 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(f.service().cancelled_seen.load(), 1);
+  EchoReply reply;
+  EXPECT_EQ(chat->Read(&reply).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(RpcTest, SlowServerBoundsWhatTheClientWriterBuffers) {
+  // The client writes 64 KiB requests and never reads the echoes: the
+  // server's writes block on the client's window, then it stops reading,
+  // then the client's writes block on the server's window.
+  EchoFixture f;
+  auto chat = f.stub().Chat();
+  std::atomic<int64_t> written{0};
+  std::thread writer([&] {
+    EchoRequest request;
+    request.set_payload(std::string(64 * 1024, 'w'));
+    for (int i = 0; i < 1000; ++i) {
+      if (!chat->Write(request).ok()) return;
+      ++written;
+    }
+  });
+  const int64_t stalled_at = WaitUntilStalled(written);
+  std::cout << "slow server: the client wrote " << stalled_at
+            << " requests of 64 KiB (" << stalled_at * 64 / 1024.0
+            << " MiB) before blocking\n";
+  // About two windows each way (2 x 2 x 32) plus the one in the handler.
+  EXPECT_LE(stalled_at, 140);
+  EXPECT_GE(stalled_at, 60);
+  chat->Cancel();
+  writer.join();
+}
+
+TEST(RpcTest, AsyncCompletionNeverRunsOnTheCallersThread) {
+  EchoFixture f;
+  CallOptions bad;
+  bad.metadata = {{"Bad Key", "x"}};  // Fails before anything is sent.
+  Notification done;
+  std::thread::id ran_on;
+  f.stub().UnaryAsync(Request("x"), bad, [&](absl::StatusOr<EchoReply> r) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    ran_on = std::this_thread::get_id();
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_NE(ran_on, std::this_thread::get_id());
 }
 
 }  // namespace
