@@ -121,6 +121,29 @@ int64_t WaitUntilStalled(const std::atomic<int64_t>& counter) {
   return last;
 }
 
+// A plaintext Server on 127.0.0.1 serving one service, and a stub to it.
+class ServiceUnderTest {
+ public:
+  explicit ServiceUnderTest(Service* service, ServerOptions options = {}) {
+    options.insecure = true;
+    server_ = std::make_unique<Server>("127.0.0.1:0", options);
+    EXPECT_TRUE(server_->RegisterService(service).ok());
+    EXPECT_TRUE(server_->Init().ok());
+    EXPECT_TRUE(server_->Listen().ok());
+    ChannelOptions channel_options;
+    channel_options.link.insecure = true;
+    absl::StatusOr<std::shared_ptr<Channel>> channel =
+        Channel::Create(server_->address(), channel_options);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    if (channel.ok()) stub_ = std::make_unique<rpc::Echo::Stub>(*channel);
+  }
+  rpc::Echo::Stub& stub() { return *stub_; }
+
+ private:
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<rpc::Echo::Stub> stub_;
+};
+
 EchoFixtureOptions WithWorkers(int threads = 4) {
   EchoFixtureOptions o;
   o.server.rpc.handler_threads = threads;
@@ -194,17 +217,8 @@ TEST(RpcTest, UnimplementedHandlerDefault) {
   // A service that overrides nothing answers UNIMPLEMENTED.
   class Bare : public rpc::Echo::Service {};
   Bare bare;
-  ServerOptions options;
-  options.insecure = true;
-  Server server("127.0.0.1:0", options);
-  ASSERT_TRUE(server.RegisterService(&bare).ok());
-  ASSERT_TRUE(server.Init().ok());
-  ASSERT_TRUE(server.Listen().ok());
-  ChannelOptions channel_options;
-  channel_options.link.insecure = true;
-  auto channel = Channel::Create(server.address(), channel_options);
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  rpc::Echo::Stub stub(*channel);
+  ServiceUnderTest under_test(&bare);
+  rpc::Echo::Stub& stub = under_test.stub();
   EXPECT_EQ(stub.Unary(Request("x")).status().code(),
             absl::StatusCode::kUnimplemented);
   auto reader = stub.Range(Request("x"));
@@ -672,17 +686,8 @@ TEST(RpcTest, ContextKnowsThePeerAndSession) {
     }
   };
   Peer peer;
-  ServerOptions options;
-  options.insecure = true;
-  Server server("127.0.0.1:0", options);
-  ASSERT_TRUE(server.RegisterService(&peer).ok());
-  ASSERT_TRUE(server.Init().ok());
-  ASSERT_TRUE(server.Listen().ok());
-  ChannelOptions co;
-  co.link.insecure = true;
-  auto channel = Channel::Create(server.address(), co);
-  ASSERT_TRUE(channel.ok());
-  rpc::Echo::Stub stub(*channel);
+  ServiceUnderTest under_test(&peer);
+  rpc::Echo::Stub& stub = under_test.stub();
   absl::StatusOr<EchoReply> reply = stub.Unary(Request("x"));
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->text(), "127.0.0.1");
@@ -791,17 +796,8 @@ TEST(RpcTest, OversizedMetadataIsRefusedNotSent) {
     absl::Status first, second, bad_key;
   };
   Chatty chatty;
-  ServerOptions options;
-  options.insecure = true;
-  Server server("127.0.0.1:0", options);
-  ASSERT_TRUE(server.RegisterService(&chatty).ok());
-  ASSERT_TRUE(server.Init().ok());
-  ASSERT_TRUE(server.Listen().ok());
-  ChannelOptions co;
-  co.link.insecure = true;
-  auto channel = Channel::Create(server.address(), co);
-  ASSERT_TRUE(channel.ok());
-  rpc::Echo::Stub stub(*channel);
+  ServiceUnderTest under_test(&chatty);
+  rpc::Echo::Stub& stub = under_test.stub();
   ResponseMetadata md;
   CallOptions call_options;
   call_options.response_metadata = &md;
@@ -818,17 +814,9 @@ TEST(RpcTest, StreamingHandlersThatEndAtOnceDoNotLeakStreams) {
   class Bare : public rpc::Echo::Service {};
   Bare bare;
   ServerOptions options;
-  options.insecure = true;
   options.rpc.max_concurrent_streams = 10;
-  Server server("127.0.0.1:0", options);
-  ASSERT_TRUE(server.RegisterService(&bare).ok());
-  ASSERT_TRUE(server.Init().ok());
-  ASSERT_TRUE(server.Listen().ok());
-  ChannelOptions co;
-  co.link.insecure = true;
-  auto channel = Channel::Create(server.address(), co);
-  ASSERT_TRUE(channel.ok());
-  rpc::Echo::Stub stub(*channel);
+  ServiceUnderTest under_test(&bare, options);
+  rpc::Echo::Stub& stub = under_test.stub();
   // Ten times the limit: each ends at once (UNIMPLEMENTED), none may stay
   // counted against it.
   for (int i = 0; i < 100; ++i) {
