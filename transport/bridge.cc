@@ -39,6 +39,9 @@ constexpr size_t kReadChunkBytes = 64 * 1024;
 
 int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
+// The Bridge whose input this thread is dispatching, if any (OutputBatch).
+thread_local const Bridge* tls_batching_bridge = nullptr;
+
 // GOAWAY payload: u8 status code | reason (docs/PROTOCOL.md 8.3).
 std::string EncodeStatusPayload(absl::StatusCode code, absl::string_view reason) {
   // The REFUSAL's reason rules (transport/handshake_messages.h): valid
@@ -246,6 +249,30 @@ absl::Status Bridge::SendStreamFrame(uint32_t stream, FrameType type,
                    allow_compression && options_.compression);
 }
 
+// While a thread dispatches the frames of one read, what they make it send
+// (responses, acknowledgements, credit, calls issued from callbacks) is
+// sealed into the output buffer and written with one system call at the
+// end: under load one `send` carries many frames.
+class Bridge::OutputBatch {
+ public:
+  explicit OutputBatch(Bridge* bridge)
+      : bridge_(bridge), previous_(tls_batching_bridge) {
+    tls_batching_bridge = bridge;
+  }
+  ~OutputBatch() {
+    tls_batching_bridge = previous_;
+    if (!bridge_->batched_output_.exchange(false)) return;
+    MutexLock lock(&bridge_->write_mu_);
+    if (bridge_->out_pos_ < bridge_->out_.size()) (void)bridge_->FlushLocked();
+  }
+  OutputBatch(const OutputBatch&) = delete;
+  OutputBatch& operator=(const OutputBatch&) = delete;
+
+ private:
+  Bridge* const bridge_;
+  const Bridge* const previous_;
+};
+
 absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
                                absl::string_view payload,
                                bool allow_compression) {
@@ -262,6 +289,10 @@ absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
                                     allow_compression, NowSeconds(), &out_);
       !s.ok()) {
     return s;
+  }
+  if (tls_batching_bridge == this) {
+    batched_output_.store(true);  // Written when the batch ends.
+    return absl::OkStatus();
   }
   return FlushLocked();
 }
@@ -416,6 +447,7 @@ void Bridge::ProcessInput(ReadMode mode) {
     // loop) must prove it with EAGAIN. A caller reads again when it waits.
     const bool drained = mode != ReadMode::kUntilEagain &&
                          static_cast<size_t>(n) < sizeof(buf);
+    OutputBatch batch(this);
     for (;;) {
       absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
       if (!body.ok()) {

@@ -250,6 +250,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
                          uint8_t flags, absl::string_view payload,
                          bool allow_compression);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  class OutputBatch;
+  std::atomic<bool> batched_output_{false};
   void OnLoopEvent(uint32_t events);
   // Which epoll events the loop watches (see SetInterest in bridge.cc).
   static constexpr int kCallerReading = 1;

@@ -22,14 +22,18 @@ std::optional<std::string> MaybeCompress(absl::string_view in,
     return std::nullopt;
   }
   const size_t block_capacity = in.size() - kCompressedSizePrefixBytes - 1;
-  std::string out(kCompressedSizePrefixBytes + block_capacity, '\0');
+  // lz4 writes into a per-thread scratch buffer, reused: incompressible
+  // payloads (most large ones) then cost no allocation and no zero-fill,
+  // only lz4's early give-up. The result is copied out only when it wins.
+  thread_local std::string scratch;
+  if (scratch.size() < block_capacity) scratch.resize(block_capacity);
   const int block_bytes = LZ4_compress_fast(
-      in.data(), out.data() + kCompressedSizePrefixBytes,
-      static_cast<int>(in.size()), static_cast<int>(block_capacity),
-      std::max(options.acceleration, 1));
+      in.data(), scratch.data(), static_cast<int>(in.size()),
+      static_cast<int>(block_capacity), std::max(options.acceleration, 1));
   if (block_bytes <= 0) return std::nullopt;
+  std::string out(kCompressedSizePrefixBytes, '\0');
   big_endian::Store32(static_cast<uint32_t>(in.size()), out.data());
-  out.resize(kCompressedSizePrefixBytes + static_cast<size_t>(block_bytes));
+  out.append(scratch.data(), static_cast<size_t>(block_bytes));
   return out;
 }
 
