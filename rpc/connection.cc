@@ -450,11 +450,22 @@ bool RpcConnection::Wait(const std::function<bool()>& ready,
     }
     return ready();
   }
-  MutexLock lock(&wait_mu_);
-  while (!ready()) {
-    if (wait_cv_.WaitWithDeadline(&wait_mu_, deadline)) return ready();
+  // Counted before `ready` is checked: Notify skips the lock and the wake-up
+  // when no one waits (seq_cst on both sides, so one of them sees the
+  // other: the waiter the new state, or the notifier the waiter).
+  waiters_.fetch_add(1);
+  bool result = true;
+  {
+    MutexLock lock(&wait_mu_);
+    while (!ready()) {
+      if (wait_cv_.WaitWithDeadline(&wait_mu_, deadline)) {
+        result = ready();
+        break;
+      }
+    }
   }
-  return true;
+  waiters_.fetch_sub(1);
+  return result;
 }
 
 void RpcConnection::Notify() {
@@ -462,6 +473,9 @@ void RpcConnection::Notify() {
     if (std::shared_ptr<Bridge> bridge = weak_bridge_.lock()) bridge->Notify();
     return;
   }
+  // A handler busy with the last message is not woken for the next one.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiters_.load() == 0) return;
   MutexLock lock(&wait_mu_);
   wait_cv_.SignalAll();
 }

@@ -231,7 +231,7 @@ class RpcConnection : public StreamHandler,
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   std::string refusal_ ABSL_GUARDED_BY(mu_);
 
-  // Client: threads in Wait and calls no thread waits for.
+  // Threads in Wait (both sides), and (client) calls no thread waits for.
   std::atomic<int> waiters_{0};
   std::atomic<int> async_calls_{0};
   // Server: waits on a condition variable (the loop reads).

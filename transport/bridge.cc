@@ -759,6 +759,10 @@ void Bridge::SetStreamHandler(std::shared_ptr<StreamHandler> handler) {
 }
 
 void Bridge::Notify() {
+  // Only threads in Await wait for what Notify announces; none: no lock,
+  // no wake-up (see the counting in Await).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (awaiting_.load() == 0) return;
   MutexLock state(&state_mu_);
   state_cv_.SignalAll();
 }
@@ -779,6 +783,12 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
   // long at a time. Longer waits keep one constant receive timeout: no
   // setsockopt per call.
   constexpr absl::Duration kSlice = absl::Milliseconds(20);
+  // Counted before `ready` is first checked (Notify skips when zero).
+  awaiting_.fetch_add(1);
+  struct Uncount {
+    std::atomic<int>* n;
+    ~Uncount() { n->fetch_sub(1); }
+  } uncount{&awaiting_};
   for (;;) {
     {
       MutexLock state(&state_mu_);

@@ -252,6 +252,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   class OutputBatch;
   std::atomic<bool> batched_output_{false};
+  std::atomic<int> awaiting_{0};  // Threads in Await.
   void OnLoopEvent(uint32_t events);
   // Which epoll events the loop watches (see SetInterest in bridge.cc).
   static constexpr int kCallerReading = 1;
