@@ -17,6 +17,7 @@
 #include "client/channel.h"
 #include "client/client_call.h"
 #include "google/protobuf/message_lite.h"
+#include "rpc/buffer_pool.h"
 #include "transport/mutex.h"
 
 namespace netstructer {
@@ -27,7 +28,9 @@ template <typename T>
 absl::StatusOr<T> ParseAs(absl::StatusOr<std::string> bytes) {
   if (!bytes.ok()) return bytes.status();
   T message;
-  if (!message.ParseFromString(*bytes)) {
+  const bool parsed = message.ParseFromString(*bytes);
+  rpc::ReturnBuffer(*std::move(bytes));
+  if (!parsed) {
     return absl::InternalError(absl::StrCat("the response does not parse as ",
                                             message.GetTypeName()));
   }
@@ -36,8 +39,8 @@ absl::StatusOr<T> ParseAs(absl::StatusOr<std::string> bytes) {
 
 inline absl::StatusOr<std::string> Serialize(
     const google::protobuf::MessageLite& message) {
-  std::string out;
-  if (!message.SerializeToString(&out)) {
+  std::string out = rpc::TakeBuffer(message.ByteSizeLong());
+  if (!message.AppendToString(&out)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot serialize a ", message.GetTypeName(),
         " (missing required fields?)"));
@@ -51,7 +54,9 @@ absl::StatusOr<bool> ReadTyped(ClientCall* call, T* out) {
   absl::StatusOr<std::optional<std::string>> m = call->Read();
   if (!m.ok()) return m.status();
   if (!m->has_value()) return false;
-  if (!out->ParseFromString(**m)) {
+  const bool parsed = out->ParseFromString(**m);
+  rpc::ReturnBuffer(std::move(**m));
+  if (!parsed) {
     call->Cancel();
     return absl::InternalError(
         absl::StrCat("a response does not parse as ", out->GetTypeName()));
@@ -63,7 +68,9 @@ template <typename T>
 absl::Status WriteTyped(ClientCall* call, const T& message) {
   absl::StatusOr<std::string> bytes = Serialize(message);
   if (!bytes.ok()) return bytes.status();
-  return call->Write(*bytes);
+  absl::Status s = call->Write(*bytes);
+  rpc::ReturnBuffer(*std::move(bytes));
+  return s;
 }
 
 }  // namespace internal
@@ -184,7 +191,10 @@ absl::StatusOr<Resp> UnaryCall(Channel* channel, const char* method,
                                const Req& request, const CallOptions& options) {
   absl::StatusOr<std::string> bytes = Serialize(request);
   if (!bytes.ok()) return bytes.status();
-  return ParseAs<Resp>(RawUnaryCall(channel, method, *bytes, options));
+  absl::StatusOr<std::string> response =
+      RawUnaryCall(channel, method, *bytes, options);
+  rpc::ReturnBuffer(*std::move(bytes));
+  return ParseAs<Resp>(std::move(response));
 }
 
 template <typename Req, typename Resp>

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
+#include "rpc/buffer_pool.h"
 #include "transport/frame_format.h"
 
 namespace netstructer::rpc {
@@ -268,8 +269,7 @@ absl::Status CallStream::OnMessageBytes(absl::string_view bytes,
       }
       bytes.remove_prefix(transport::kMessageHeaderBytes);
       assembling_ = true;
-      partial_.clear();
-      partial_.reserve(expected_);
+      partial_ = TakeBuffer(expected_);
     }
     if (bytes.size() > expected_ - partial_.size()) {
       return absl::DataLossError("a message is longer than its header says");

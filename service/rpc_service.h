@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
+#include "rpc/buffer_pool.h"
 #include "rpc/connection.h"
 #include "rpc/metadata.h"
 #include "transport/bridge.h"
@@ -149,7 +150,9 @@ class ServerReader {
     absl::StatusOr<std::optional<std::string>> m = call_->Read();
     if (!m.ok()) return m.status();
     if (!m->has_value()) return false;
-    if (!request->ParseFromString(**m)) {
+    const bool parsed = request->ParseFromString(**m);
+    rpc::ReturnBuffer(std::move(**m));
+    if (!parsed) {
       return absl::InvalidArgumentError(
           absl::StrCat("a request does not parse as ", request->GetTypeName()));
     }
@@ -166,12 +169,14 @@ class ServerWriter {
   explicit ServerWriter(internal::ServerCall* call) : call_(call) {}
   // Blocks while the client's window is full; CANCELLED once the call is.
   absl::Status Write(const Resp& response) {
-    std::string bytes;
-    if (!response.SerializeToString(&bytes)) {
+    std::string bytes = rpc::TakeBuffer(response.ByteSizeLong());
+    if (!response.AppendToString(&bytes)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot serialize a ", response.GetTypeName()));
     }
-    return call_->Write(bytes);
+    absl::Status s = call_->Write(bytes);
+    rpc::ReturnBuffer(std::move(bytes));
+    return s;
   }
 
  private:
@@ -224,7 +229,9 @@ absl::Status ReadSingleRequest(ServerCall* call, Req* request) {
   if (!m->has_value()) {
     return absl::InvalidArgumentError("the call carried no request message");
   }
-  if (!request->ParseFromString(**m)) {
+  const bool parsed = request->ParseFromString(**m);
+  rpc::ReturnBuffer(std::move(**m));
+  if (!parsed) {
     return absl::InvalidArgumentError(
         absl::StrCat("the request does not parse as ", request->GetTypeName()));
   }
@@ -233,8 +240,8 @@ absl::Status ReadSingleRequest(ServerCall* call, Req* request) {
 
 template <typename Resp>
 absl::Status SetTypedResponse(ServerCall* call, const Resp& response) {
-  std::string bytes;
-  if (!response.SerializeToString(&bytes)) {
+  std::string bytes = rpc::TakeBuffer(response.ByteSizeLong());
+  if (!response.AppendToString(&bytes)) {
     return absl::InternalError(
         absl::StrCat("cannot serialize the ", response.GetTypeName()));
   }
