@@ -1,6 +1,7 @@
 // RPC calls end to end on a real server over loopback: every method kind,
 // statuses, metadata, deadlines, cancellation, limits and shutdown.
 #include <atomic>
+#include <functional>
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -103,6 +104,13 @@ TEST(RpcTest, BidiChats) {
   ASSERT_TRUE(more.ok()) << more.status();
   EXPECT_FALSE(*more);
   EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Polls `done` until it holds or 5 s pass (then the caller's EXPECT says
+// what did not happen).
+void WaitUntil(const std::function<bool()>& done) {
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
 }
 
 // Waits until `counter` has not moved for 300 ms (at most 20 s): the
@@ -331,10 +339,7 @@ TEST(RpcTest, DeadlineExceededPromptlyAndServerSeesIt) {
   // the note reports the measured lateness.
   EXPECT_LT(took, absl::Milliseconds(1000)) << took;
   // The handler notices (CANCEL from the client, or its own timer).
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (f.service().cancelled_seen.load() == 0 && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return f.service().cancelled_seen.load() > 0; });
   EXPECT_EQ(f.service().cancelled_seen.load(), 1);
 }
 
@@ -395,10 +400,7 @@ TEST(RpcTest, CancelMidStream) {
   reader->Cancel();
   EXPECT_EQ(reader->Read(&reply).status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(reader->Finish().code(), absl::StatusCode::kCancelled);
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (f.service().cancelled_seen.load() == 0 && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return f.service().cancelled_seen.load() > 0; });
   EXPECT_EQ(f.service().cancelled_seen.load(), 1);
   // The connection carries on.
   EXPECT_TRUE(f.stub().Unary(Request("after")).ok());
@@ -425,10 +427,7 @@ TEST(RpcTest, DestroyingAnUnfinishedStreamCancelsIt) {
     auto stream = f.stub().Chat();
     ASSERT_TRUE(stream->Write(Request("x")).ok());
   }
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (f.service().finished.load() == 0 && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return f.service().finished.load() > 0; });
   EXPECT_EQ(f.service().finished.load(), 1);
   EXPECT_EQ(f.service().cancelled_seen.load(), 1);
 }
@@ -742,10 +741,7 @@ TEST(RpcTest, ShutdownWithOpenStreamsReturnsByItsDeadline) {
   EXPECT_FALSE(r.ok());
   absl::Status s = reader->Finish();
   EXPECT_FALSE(s.ok());
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (f.service().finished.load() < 2 && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return f.service().finished.load() >= 2; });
   EXPECT_EQ(f.service().finished.load(), 2);
 }
 
@@ -762,10 +758,7 @@ TEST(RpcTest, ChannelDestroyedMidCallCancelsTheServerSide) {
     channel->reset();  // The stream still holds the connection...
     chat.reset();      // ... until it goes.
   }
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (f.service().finished.load() == 0 && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return f.service().finished.load() > 0; });
   EXPECT_EQ(f.service().finished.load(), 1);
 }
 
@@ -837,10 +830,7 @@ TEST(RpcTest, ServerDeadlineTimerCancelsAnIdleCall) {
   CallOptions options;
   options.timeout = absl::Milliseconds(100);
   auto chat = f.stub().Chat(options);
-  const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (f.service().cancelled_seen.load() == 0 && absl::Now() < until) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  WaitUntil([&] { return f.service().cancelled_seen.load() > 0; });
   EXPECT_EQ(f.service().cancelled_seen.load(), 1);
   EchoReply reply;
   EXPECT_EQ(chat->Read(&reply).status().code(),
