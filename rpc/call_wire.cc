@@ -77,18 +77,19 @@ absl::Status StatusFrom(const CallTrailers& trailers) {
                       trailers.message());
 }
 
+// CANCEL's payload is the REFUSAL payload of section 7.5 (code 1..16,
+// strict UTF-8 reason of at most 512 bytes): one encoder, one decoder.
 std::string EncodeCancel(const absl::Status& status) {
-  return std::string(1, static_cast<char>(status.code())) +
-         transport::SanitizeUtf8(status.message(), kMaxStatusMessageBytes);
+  return transport::EncodeRefusal(status);
 }
 
 absl::Status DecodeCancel(absl::string_view payload, absl::Status* carried) {
-  if (payload.empty() || payload.size() > 1 + kMaxStatusMessageBytes ||
-      static_cast<uint8_t>(payload[0]) > 16 || payload[0] == 0) {
-    return absl::DataLossError("malformed CANCEL frame");
+  absl::StatusOr<transport::Refusal> cancel = transport::DecodeRefusal(payload);
+  if (!cancel.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "malformed CANCEL frame (", cancel.status().message(), ")"));
   }
-  *carried = absl::Status(static_cast<absl::StatusCode>(payload[0]),
-                          payload.substr(1));
+  *carried = absl::Status(cancel->code, cancel->reason);
   return absl::OkStatus();
 }
 

@@ -49,7 +49,8 @@ absl::StatusOr<Metadata> FromWire(
 CallTrailers TrailersFor(const absl::Status& status, const Metadata& metadata);
 absl::Status StatusFrom(const CallTrailers& trailers);
 
-// CANCEL payload: u8 code | reason (as GOAWAY's).
+// CANCEL payload: u8 code (1..16) | reason, exactly the REFUSAL payload
+// (docs/PROTOCOL.md 7.5, transport/handshake_messages.h).
 std::string EncodeCancel(const absl::Status& status);
 // DATA_LOSS if malformed; else OK with the carried status in `*carried`.
 // (Not StatusOr<Status>: an error would convert into a held value.)

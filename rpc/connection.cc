@@ -17,11 +17,6 @@ namespace {
 constexpr uint32_t kCreditBatchBytes = kStreamWindowBytes / 4;
 constexpr uint32_t kMaxWindowIncrement = 0x7fffffff;
 
-// Statuses leaving a lock are detached (proto/status_macros.h).
-absl::Status Detached(const absl::Status& status) {
-  return DetachedStatus(status);
-}
-
 absl::Status ConnectionEnded(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kOutOfRange ||
       status.code() == absl::StatusCode::kFailedPrecondition ||
@@ -95,7 +90,7 @@ absl::Status CallStream::Send(absl::string_view headers,
         first_frame_done();
         return status_.ok() ? absl::FailedPreconditionError(
                                   "the call has already finished")
-                            : Detached(status_);
+                            : DetachedStatus(status_);
       }
       if (output_ended_) {
         first_frame_done();
@@ -180,7 +175,7 @@ absl::StatusOr<std::optional<std::string>> CallStream::Read(absl::Time deadline)
     {
       MutexLock lock(&mu_);
       if (inbox_.empty()) {
-        if (finished_ && !status_.ok()) return Detached(status_);
+        if (finished_ && !status_.ok()) return DetachedStatus(status_);
         if (input_ended_ || finished_) return std::optional<std::string>();
       }
     }
@@ -199,7 +194,7 @@ bool CallStream::Finish(absl::Status status, bool drop_queued) {
     MutexLock lock(&mu_);
     if (finished_) return false;
     finished_ = true;
-    status_ = Detached(status);
+    status_ = DetachedStatus(status);
     if (drop_queued) {
       inbox_.clear();
       inbox_bytes_ = 0;
@@ -216,7 +211,7 @@ bool CallStream::finished() const {
 
 absl::Status CallStream::final_status() const {
   MutexLock lock(&mu_);
-  return Detached(status_);
+  return DetachedStatus(status_);
 }
 
 bool CallStream::input_ended() const {
@@ -361,7 +356,7 @@ void RpcConnection::Attach(Bridge* bridge) {
 
 absl::Status RpcConnection::status() const {
   MutexLock lock(&mu_);
-  return closed_ ? Detached(closed_status_) : absl::OkStatus();
+  return closed_ ? DetachedStatus(closed_status_) : absl::OkStatus();
 }
 
 absl::Status RpcConnection::Open(const std::shared_ptr<CallStream>& stream,
@@ -389,7 +384,7 @@ absl::Status RpcConnection::Open(const std::shared_ptr<CallStream>& stream,
     MutexLock lock(&mu_);
     if (closed_) {
       unlock();
-      return ConnectionEnded(Detached(closed_status_));
+      return ConnectionEnded(DetachedStatus(closed_status_));
     }
     if (next_id_ > 0x7ffffffd) {
       unlock();
@@ -683,7 +678,7 @@ void RpcConnection::OnConnectionClosed(const absl::Status& status) {
     MutexLock lock(&mu_);
     if (closed_) return;
     closed_ = true;
-    closed_status_ = Detached(status);
+    closed_status_ = DetachedStatus(status);
     streams.swap(streams_);
   }
   const absl::Status ended = ConnectionEnded(status);

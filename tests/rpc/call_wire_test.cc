@@ -69,9 +69,12 @@ TEST(CallWireTest, CancelPayload) {
         std::string(1, '\x11') /* 17 */, "\x01" + std::string(5000, 'x')}) {
     EXPECT_EQ(DecodeCancel(bad, &carried).code(), absl::StatusCode::kDataLoss);
   }
-  // A long reason is cut, at a UTF-8 boundary, when sent.
-  EXPECT_LE(EncodeCancel(absl::CancelledError(std::string(9000, 'x'))).size(),
-            1 + kMaxStatusMessageBytes);
+  // A long reason is cut to the REFUSAL limit, at a UTF-8 boundary, when
+  // sent; a reason that is not UTF-8 is refused when received.
+  EXPECT_EQ(EncodeCancel(absl::CancelledError(std::string(9000, 'x'))).size(),
+            1 + 512u);
+  EXPECT_EQ(DecodeCancel("\x01\xff", &carried).code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST(CallWireTest, MetadataRules) {
