@@ -65,12 +65,13 @@ absl::Status Server::Init() {
     return absl::InvalidArgumentError(
         "ServerOptions: give the key ring (keys) or insecure = true, not both");
   }
+  std::shared_ptr<const transport::HandshakeKeyRing> key_ring;
   if (!options_.insecure) {
-    if (absl::StatusOr<transport::HandshakeKeyRing> ring =
-            transport::HandshakeKeyRing::Create(options_.keys);
-        !ring.ok()) {
-      return ring.status();
-    }
+    absl::StatusOr<transport::HandshakeKeyRing> ring =
+        transport::HandshakeKeyRing::Create(options_.keys);
+    if (!ring.ok()) return ring.status();
+    key_ring = std::make_shared<const transport::HandshakeKeyRing>(
+        *std::move(ring));
   }
   absl::StatusOr<std::unique_ptr<service::AcceptPolicy>> policy =
       service::AcceptPolicy::Create(options_.policy);
@@ -116,7 +117,26 @@ absl::Status Server::Init() {
     if (absl::Status s = dispatcher->Register(service); !s.ok()) return s;
   }
   dispatcher_ = std::move(dispatcher);
+  key_ring_ = std::move(key_ring);
   initialized_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Server::SetKeys(std::vector<transport::FernetKey> keys) {
+  if (options_.insecure) {
+    return absl::InvalidArgumentError(
+        "SetKeys: this server is insecure (it has no key ring)");
+  }
+  absl::StatusOr<transport::HandshakeKeyRing> ring =
+      transport::HandshakeKeyRing::Create(keys);
+  if (!ring.ok()) return ring.status();
+  auto shared = std::make_shared<const transport::HandshakeKeyRing>(
+      *std::move(ring));
+  MutexLock lock(&mu_);
+  if (!initialized_) {
+    return absl::FailedPreconditionError("SetKeys() needs Init() first");
+  }
+  key_ring_ = std::move(shared);
   return absl::OkStatus();
 }
 
@@ -225,11 +245,14 @@ void Server::AcceptOne(transport::Socket socket,
                                              admission.status().message()));
     return;
   }
+  std::shared_ptr<const transport::HandshakeKeyRing> ring;
+  {
+    MutexLock lock(&mu_);
+    ring = key_ring_;
+  }
   absl::StatusOr<transport::ServerHandshake> handshake =
-      options_.insecure ? transport::ServerHandshake::CreateInsecure()
-                        : transport::ServerHandshake::Create(
-                              transport::HandshakeKeyRing::Create(options_.keys)
-                                  .value());
+      ring == nullptr ? transport::ServerHandshake::CreateInsecure()
+                      : transport::ServerHandshake::Create(*ring);
   if (!handshake.ok()) return;
   auto pending = std::make_unique<Pending>();
   pending->socket = std::move(socket);

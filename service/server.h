@@ -30,6 +30,7 @@
 #include "transport/bridge.h"
 #include "transport/event_loop.h"
 #include "transport/fernet.h"
+#include "transport/handshake.h"
 #include "transport/mutex.h"
 #include "transport/socket.h"
 
@@ -99,6 +100,12 @@ class Server {
   absl::StatusOr<std::shared_ptr<Bridge>> Accept(
       absl::Duration timeout = absl::InfiniteDuration());
 
+  // Replaces the key ring, primary first, for handshakes that start from now
+  // on (key rotation without a restart, docs/SECURITY.md); established
+  // sessions keep their session keys. INVALID_ARGUMENT for an empty ring, a
+  // key twice, or an insecure server; FAILED_PRECONDITION before Init().
+  absl::Status SetKeys(std::vector<transport::FernetKey> keys);
+
   // Live sessions.
   size_t Count() const;
   std::vector<std::shared_ptr<Bridge>> All() const;
@@ -155,6 +162,9 @@ class Server {
   std::vector<Session> sessions_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<Bridge>> accept_queue_ ABSL_GUARDED_BY(mu_);
   std::vector<Service*> services_ ABSL_GUARDED_BY(mu_);
+  // The ring new handshakes use (null when insecure); SetKeys replaces it.
+  std::shared_ptr<const transport::HandshakeKeyRing> key_ring_
+      ABSL_GUARDED_BY(mu_);
 
   // Handshakes in progress, by descriptor. Loop thread only.
   absl::flat_hash_map<int, std::unique_ptr<Pending>> pending_;

@@ -26,7 +26,8 @@ constexpr char kServeUsage[] =
     "                         [--max-sessions-per-ip N] [--max-sessions N]\n"
     "                         [--idle-timeout SECONDS]\n"
     "Prints one line per received buffer: the peer IP, a space, its Python\n"
-    "repr. Session events go to stderr. Stops on SIGINT or SIGTERM.\n";
+    "repr. Session events go to stderr. Stops on SIGINT or SIGTERM; SIGHUP\n"
+    "reloads --key-file for new handshakes (key rotation).\n";
 
 int Usage(Io io, absl::string_view problem) {
   return UsageError(io, "serve", kServeUsage, std::string(problem));
@@ -90,6 +91,7 @@ int RunServe(const Args& args, Io io) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Server server(*listen, options);
@@ -103,10 +105,32 @@ int RunServe(const Args& args, Io io) {
          << std::flush;
 
   Mutex out_mu;
-  std::vector<std::thread> readers;
+  // One reader thread per session; finished ones are joined as new sessions
+  // arrive, so a long-running server does not keep a thread per past session.
+  struct Reader {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Reader> readers;
+  // SIGHUP reloads the key file for new handshakes (key rotation without a
+  // restart, docs/SECURITY.md); a file that does not load keeps the old ring.
   std::thread stopper([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGHUP) break;
+      if (options.insecure) continue;
+      const std::string path = *parsed->Get("key-file");
+      absl::StatusOr<std::vector<transport::FernetKey>> keys =
+          transport::LoadKeyFile(path);
+      absl::Status s = keys.ok() ? server.SetKeys(*std::move(keys)) : keys.status();
+      MutexLock lock(&out_mu);
+      if (s.ok()) {
+        io.err << "netstructer: reloaded the key ring from " << path << std::endl;
+      } else {
+        io.err << "netstructer: kept the old key ring: " << s << std::endl;
+      }
+    }
     server.Shutdown(absl::Seconds(1));
   });
   absl::Status listened = server.ListenOn([&](Server& s) {
@@ -119,7 +143,22 @@ int RunServe(const Args& args, Io io) {
         io.err << "netstructer: session from " << bridge->peer_address()
                << std::endl;
       }
-      readers.emplace_back([bridge, &out_mu, io] {
+      for (auto it = readers.begin(); it != readers.end();) {
+        if (!it->done->load()) {
+          ++it;
+          continue;
+        }
+        it->thread.join();
+        it = readers.erase(it);
+      }
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      Reader& reader = readers.emplace_back();
+      reader.done = done;
+      reader.thread = std::thread([bridge, &out_mu, io, done] {
+        struct MarkDone {
+          std::atomic<bool>* done;
+          ~MarkDone() { done->store(true); }
+        } mark{done.get()};
         for (;;) {
           absl::StatusOr<Value> value = bridge->RecvBuffer();
           MutexLock lock(&out_mu);
@@ -143,7 +182,7 @@ int RunServe(const Args& args, Io io) {
     }
   });
   stopper.join();
-  for (std::thread& t : readers) t.join();
+  for (Reader& reader : readers) reader.thread.join();
   if (!listened.ok()) {
     io.err << "netstructer serve: " << listened << "\n";
     return kExitFailure;

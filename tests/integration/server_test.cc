@@ -121,6 +121,53 @@ TEST_P(ServerTest, KeyRingAcceptsTheOlderKey) {
   EXPECT_TRUE(Connect(server, new_key).ok());
 }
 
+// docs/SECURITY.md "Key rotation", steps 1-3, on a running server.
+TEST_P(ServerTest, SetKeysRotatesWithoutARestartAndKeepsEstablishedSessions) {
+  const FernetKey old_key = key_;
+  const FernetKey new_key = FernetKey::Generate().value();
+  auto server = StartServer();
+  auto before = Connect(*server, old_key);
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(Connect(*server, new_key).status().code(),
+            absl::StatusCode::kUnauthenticated);
+
+  // Step 1: the new key joins the ring; both are accepted.
+  ASSERT_TRUE(server->SetKeys({old_key, new_key}).ok());
+  auto with_new = Connect(*server, new_key);
+  ASSERT_TRUE(with_new.ok()) << with_new.status();
+  EXPECT_TRUE(Connect(*server, old_key).ok());
+
+  // Step 3: the old key leaves; new handshakes with it fail, the session
+  // established with it keeps working.
+  ASSERT_TRUE(server->SetKeys({new_key}).ok());
+  absl::StatusOr<std::shared_ptr<Bridge>> refused = Connect(*server, old_key);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  ASSERT_TRUE(WaitForCount(*server, 2));  // `before` and `with_new`.
+  ASSERT_TRUE((*before)->SendBuffer(ParseLiteral("'still here'").value()).ok());
+  // All() is in establishment order: the first session is `before`'s.
+  absl::StatusOr<Value> v =
+      server->All().front()->RecvBuffer(Within(absl::Seconds(10)));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(Repr(*v), "'still here'");
+
+  // Bad rings are refused and change nothing.
+  EXPECT_EQ(server->SetKeys({}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(server->SetKeys({new_key, new_key}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Connect(*server, new_key).ok());
+
+  ServerOptions insecure;
+  insecure.insecure = true;
+  Server plain(GetParam() + ":0", insecure);
+  ASSERT_TRUE(plain.Init().ok());
+  EXPECT_EQ(plain.SetKeys({new_key}).code(), absl::StatusCode::kInvalidArgument);
+  ServerOptions keyed;
+  keyed.keys = {new_key};
+  Server not_started(GetParam() + ":0", keyed);
+  EXPECT_EQ(not_started.SetKeys({new_key}).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_P(ServerTest, DeniedAddressIsPermissionDeniedWithTheReason) {
   service::AcceptPolicyOptions policy;
   policy.deny = {service::CidrRange::Parse(GetParam() == "127.0.0.1" ? "127.0.0.0/8"

@@ -96,6 +96,10 @@ absl::StatusOr<std::vector<std::string>> ChildProcess::WaitForStdoutLines(
   }
 }
 
+void ChildProcess::Signal(int signal) {
+  if (!exited_) kill(pid_, signal);
+}
+
 int ChildProcess::Stop(int signal) {
   if (exited_) return exit_code_;
   kill(pid_, signal);

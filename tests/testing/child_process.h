@@ -28,6 +28,8 @@ class ChildProcess {
   // The first `count` lines of stdout (waiting up to `timeout`).
   absl::StatusOr<std::vector<std::string>> WaitForStdoutLines(
       size_t count, absl::Duration timeout);
+  // Sends `signal` and returns at once (SIGHUP, SIGSTOP ...).
+  void Signal(int signal);
   // Sends `signal`, waits for the exit; returns the exit code (128 + signal
   // when killed by one).
   int Stop(int signal);

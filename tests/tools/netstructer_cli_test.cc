@@ -286,6 +286,45 @@ TEST_P(ServeAndSend, SendFailuresExit1WithTheError) {
   EXPECT_THAT(unreachable.err, HasSubstr("UNAVAILABLE"));
 }
 
+// Key rotation without a restart (docs/SECURITY.md): the new key joins the
+// file, SIGHUP, and the server accepts it; a broken file keeps the old ring.
+TEST_P(ServeAndSend, SighupReloadsTheKeyFile) {
+  auto server = Serve();
+  std::string first_key;
+  {
+    std::ifstream in(key_file_);
+    std::getline(in, first_key);
+  }
+  const std::string new_file =
+      WriteKeyFile("new.key", RunCli({"keygen"}).out, 0600);
+  std::string new_key;
+  {
+    std::ifstream in(new_file);
+    std::getline(in, new_key);
+  }
+  EXPECT_THAT(RunCli({"send", "--to", address_, "--key-file", new_file, "1"}).err,
+              HasSubstr("UNAUTHENTICATED"));
+  WriteKeyFile("serve.key", first_key + "\n" + new_key + "\n", 0600);
+  server->Signal(SIGHUP);
+  ASSERT_TRUE(server->WaitForStderr("reloaded the key ring", absl::Seconds(20)).ok())
+      << server->err();
+  ProcessResult with_new =
+      RunCli({"send", "--to", address_, "--key-file", new_file, "2"});
+  EXPECT_EQ(with_new.exit_code, 0) << with_new.err;
+  EXPECT_EQ(RunCli({"send", "--to", address_, "--key-file", key_file_, "3"}).exit_code, 0);
+  // A file that does not load changes nothing.
+  WriteKeyFile("serve.key", "not a key\n", 0600);
+  server->Signal(SIGHUP);
+  ASSERT_TRUE(server->WaitForStderr("kept the old key ring", absl::Seconds(20)).ok())
+      << server->err();
+  EXPECT_EQ(RunCli({"send", "--to", address_, "--key-file", new_file, "4"}).exit_code, 0);
+  absl::StatusOr<std::vector<std::string>> lines =
+      server->WaitForStdoutLines(3, absl::Seconds(20));
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  EXPECT_THAT(lines->back(), ::testing::EndsWith(" 4"));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->err();
+}
+
 INSTANTIATE_TEST_SUITE_P(V4AndV6, ServeAndSend, ::testing::Values("127.0.0.1", "[::1]"),
                          [](const auto& info) {
                            return std::string(info.param == "127.0.0.1" ? "V4" : "V6");
