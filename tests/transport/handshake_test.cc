@@ -729,6 +729,28 @@ TEST(Tampering, ReplayedClientHelloAndFinishedAreRejected) {
   EXPECT_FALSE(replayed.complete());
 }
 
+// Reflection (docs/SECURITY.md): an attacker without the PSK sends the
+// server its own proof back. The ServerHello's server_finished (offset 69,
+// PROTOCOL.md 7.3) replayed as the ClientFinished does not verify, because
+// the two finished values use distinct labels.
+TEST(Tampering, ServerFinishedReflectedAsClientFinishedIsRejected) {
+  ClientHandshake client = Client(Psk());
+  ServerHandshake server = Server({Psk()});
+  ServerHandshake::Reply sh =
+      server.OnClientFrame(kHandshake, client.client_hello());
+  ASSERT_TRUE(sh.status.ok()) << sh.status;
+  ASSERT_EQ(sh.frame->payload.size(), 101u);
+  const std::string server_finished = sh.frame->payload.substr(69, 32);
+  ServerHandshake::Reply reply = server.OnClientFrame(kHandshake, server_finished);
+  EXPECT_EQ(reply.status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(server.complete());
+  // And the genuine client's finished would have been different.
+  std::optional<std::string> cf =
+      client.OnServerFrame(kHandshake, sh.frame->payload).value();
+  ASSERT_TRUE(cf.has_value());
+  EXPECT_NE(*cf, server_finished);
+}
+
 TEST(Tampering, ServerWithADifferentKeyButTheSameKeyIdCannotProveIt) {
   // The key id only selects a key; the finished values prove it. A server
   // that found the key id (here: a ring built from the right key) but then
