@@ -54,7 +54,21 @@ absl::Status SendPlain(int fd, transport::FrameSealer* sealer, FrameType type,
 Server::Server(std::string address, ServerOptions options)
     : requested_address_(std::move(address)), options_(std::move(options)) {}
 
-Server::~Server() { Shutdown(absl::Seconds(1)); }
+Server::~Server() {
+  Shutdown(absl::Seconds(1));
+  // After Shutdown, handler threads (detached) and the sessions' last loop
+  // tasks may still hold the loop for a moment. Released by them, it would
+  // be joined on a detached thread, and a process that exits right after
+  // the Server could exit with the loop thread still running: its OpenSSL
+  // thread state leaked (LSan, found by tools/load under --config=asan) and
+  // exit-time cleanup racing it. So hold the last reference and join here.
+  dispatcher_.reset();  // It holds the loop too.
+  const absl::Time give_up = absl::Now() + absl::Seconds(1);
+  while (loop_ != nullptr && loop_.use_count() > 1 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  loop_.reset();
+}
 
 absl::Status Server::Init() {
   {
@@ -220,10 +234,18 @@ void Server::OnListenReadable() {
     absl::StatusOr<transport::Socket> socket =
         transport::AcceptTcp(listener_.fd(), &peer);
     if (!socket.ok()) {
-      // Out of descriptors: the pending connection stays in the backlog;
-      // try again shortly rather than spinning.
-      loop_->AddTimer(absl::Now() + absl::Milliseconds(100),
-                      [this] { OnListenReadable(); });
+      // Out of descriptors (EMFILE, ENFILE) or another accept error: the
+      // connection stays in the backlog. The listener is edge-triggered, so
+      // epoll will not report it again; one timer retries. One only: every
+      // new connection's edge ends here too, and a timer per edge made the
+      // retries pile up at the limit (docs/DESIGN.md, "Server sessions").
+      if (accept_retry_timer_ == 0) {
+        accept_retry_timer_ =
+            loop_->AddTimer(absl::Now() + absl::Milliseconds(100), [this] {
+              accept_retry_timer_ = 0;
+              OnListenReadable();
+            });
+      }
       return;
     }
     if (!socket->valid()) return;  // Nothing more pending.
@@ -447,6 +469,8 @@ void Server::Shutdown(absl::Duration deadline) {
   // owns them); inline when Shutdown is called from the loop itself.
   auto stop_accepting = [this] {
     loop_->Unwatch(listener_.fd());
+    if (accept_retry_timer_ != 0) loop_->CancelTimer(accept_retry_timer_);
+    accept_retry_timer_ = 0;
     std::vector<int> fds;
     for (const auto& entry : pending_) fds.push_back(entry.first);
     for (int fd : fds) {

@@ -63,7 +63,9 @@ class Server {
  public:
   // `address` is "HOST:PORT" ("0.0.0.0:9000", "[::1]:0"; port 0 picks one).
   Server(std::string address, ServerOptions options);
-  // Shuts down (1 s for in-flight flushes) if still running.
+  // Shuts down (1 s for in-flight flushes) if still running, then joins the
+  // event loop thread here once nothing else holds the loop (at most 1 s
+  // more: a session the caller still holds keeps it running).
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -168,6 +170,9 @@ class Server {
 
   // Handshakes in progress, by descriptor. Loop thread only.
   absl::flat_hash_map<int, std::unique_ptr<Pending>> pending_;
+  // The timer that retries accepting after an accept error (out of
+  // descriptors), 0 if none. Loop thread only.
+  transport::EventLoop::TimerId accept_retry_timer_ = 0;
 };
 
 }  // namespace netstructer

@@ -41,6 +41,8 @@ int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
 // The Bridge whose input this thread is dispatching, if any (OutputBatch).
 thread_local const Bridge* tls_batching_bridge = nullptr;
+// Batched output larger than this is written at once (see SendFrame).
+constexpr size_t kBatchFlushBytes = size_t{128} << 10;
 
 // GOAWAY payload: u8 status code | reason (docs/PROTOCOL.md 8.3).
 std::string EncodeStatusPayload(absl::StatusCode code, absl::string_view reason) {
@@ -205,7 +207,9 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
   {
     MutexLock lock(&write_mu_);
     if (goaway_sent_) {
-      return absl::FailedPreconditionError("this Bridge was closed for sending");
+      return !goaway_error_.ok() ? DetachedStatus(goaway_error_)
+                                 : absl::FailedPreconditionError(
+                                       "this Bridge was closed for sending");
     }
   }
   // The first fragment carries the 9-byte header and the prefix.
@@ -278,8 +282,10 @@ absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
                                bool allow_compression) {
   MutexLock lock(&write_mu_);
   if (goaway_sent_) {
-    return absl::FailedPreconditionError(
-        "this Bridge was closed for sending (GOAWAY sent)");
+    return !goaway_error_.ok()
+               ? DetachedStatus(goaway_error_)
+               : absl::FailedPreconditionError(
+                     "this Bridge was closed for sending (GOAWAY sent)");
   }
   {
     MutexLock state(&state_mu_);
@@ -290,7 +296,11 @@ absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
       !s.ok()) {
     return s;
   }
-  if (tls_batching_bridge == this) {
+  // Batched output waits for the end of the batch, unless it holds a large
+  // message's worth already: then it goes now, so the peer opens these frames
+  // while we seal the next ones (a 1 MiB response is 16 frames).
+  if (tls_batching_bridge == this &&
+      out_.size() - out_pos_ < kBatchFlushBytes) {
     batched_output_.store(true);  // Written when the batch ends.
     return absl::OkStatus();
   }
@@ -316,6 +326,8 @@ absl::Status Bridge::FlushLocked() {
   if (out_pos_ == out_.size()) {
     out_.clear();
     out_pos_ = 0;
+    // Our GOAWAY is on the wire: shut down our sending side (SendGoAway).
+    if (goaway_sent_) shutdown(socket_.fd(), SHUT_WR);
   } else if (out_pos_ >= (size_t{1} << 20) && out_pos_ * 2 >= out_.size()) {
     out_.erase(0, out_pos_);
     out_pos_ = 0;
@@ -438,16 +450,15 @@ void Bridge::ProcessInput(ReadMode mode) {
       return;
     }
     decoder_.Feed(absl::string_view(buf, static_cast<size_t>(n)));
-    {
-      MutexLock state(&state_mu_);
-      last_received_ = absl::Now();
-      ping_outstanding_ = false;
-    }
     // A short read emptied the socket; only an edge-triggered reader (the
     // loop) must prove it with EAGAIN. A caller reads again when it waits.
     const bool drained = mode != ReadMode::kUntilEagain &&
                          static_cast<size_t>(n) < sizeof(buf);
     OutputBatch batch(this);
+    // The keepalive counts authenticated frames, not bytes: bytes that
+    // never complete a frame (a corrupt length prefix, a cut stream) are
+    // no sign of life, however many PINGs vanish into them.
+    bool framed = false;
     for (;;) {
       absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
       if (!body.ok()) {
@@ -468,6 +479,12 @@ void Bridge::ProcessInput(ReadMode mode) {
         Fail(s);
         return;
       }
+      framed = true;
+    }
+    if (framed) {
+      MutexLock state(&state_mu_);
+      last_received_ = absl::Now();
+      ping_outstanding_ = false;
     }
     if (drained) break;
   }
@@ -502,8 +519,16 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
           return absl::DataLossError("malformed PING frame");
         }
         if (!h.has_flag(transport::kFlagAck)) {
-          return SendFrame(transport::kConnectionStreamId, FrameType::kPing,
-                           transport::kFlagAck, frame.payload, false);
+          absl::Status s =
+              SendFrame(transport::kConnectionStreamId, FrameType::kPing,
+                        transport::kFlagAck, frame.payload, false);
+          // After our GOAWAY we send nothing, answers included: a PING that
+          // crossed it (a keepalive) must not fail the connection, which
+          // would cut a graceful close short (found by the connection fuzz
+          // target, corpus/connection/ping_crossing_goaway).
+          return s.code() == absl::StatusCode::kFailedPrecondition
+                     ? absl::OkStatus()
+                     : s;
         }
         return absl::OkStatus();
       case FrameType::kWindowUpdate: {
@@ -971,22 +996,22 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
   MutexLock lock(&write_mu_);
   if (goaway_sent_) return;
   goaway_sent_ = true;
+  // Closing with an error (the idle timeout): a send racing with the close
+  // reports it, as it will once the close is complete.
+  if (code != absl::StatusCode::kOk) goaway_error_ = absl::Status(code, reason);
   {
     MutexLock state(&state_mu_);
     if (closed_) return;
   }
-  if (sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway, 0,
-                   EncodeStatusPayload(code, reason), false, NowSeconds(),
-                   &out_)
-          .ok()) {
-    // Flush before shutting down our side (bounded: a peer that does not
-    // read gets what fits).
-    const absl::Time deadline = absl::Now() + absl::Seconds(1);
-    while (FlushLocked().ok() && out_pos_ < out_.size() &&
-           transport::WaitWritable(socket_.fd(), deadline)) {
-    }
-  }
-  shutdown(socket_.fd(), SHUT_WR);
+  // Queued behind everything before it. FlushLocked shuts down our sending
+  // side once it is all on the wire: now, or when the loop has flushed what
+  // a full socket left behind. Never waits here: this also runs on the loop
+  // thread (idle timeout, the peer's GOAWAY), where waiting for a peer that
+  // does not read would stall every session of the loop.
+  (void)sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway, 0,
+                     EncodeStatusPayload(code, reason), false, NowSeconds(),
+                     &out_);
+  (void)FlushLocked();
 }
 
 void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }

@@ -67,8 +67,8 @@ struct BridgeOptions {
   bool compression = true;
   // Unsent bytes queued above which SendBuffer waits for the socket. 8 MiB.
   size_t max_queued_send_bytes = size_t{8} << 20;
-  // Silence from the peer after which we PING, and after which (plus the
-  // timeout) the connection is declared lost.
+  // Silence from the peer (no complete, authenticated frame) after which we
+  // PING, and after which (plus the timeout) the connection is declared lost.
   absl::Duration keepalive_interval = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(20);
   // No message in either direction for this long closes the connection
@@ -289,7 +289,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // `force`, else only once a quarter window has accumulated.
   void SendPendingCredit(bool force);
   // Sends GOAWAY(code, reason) unless sent already, and shuts down our
-  // sending side. REQUIRES: write_mu_ not held.
+  // sending side once everything queued before it is written. Never waits
+  // for the socket. REQUIRES: write_mu_ not held.
   void SendGoAway(absl::StatusCode code, absl::string_view reason);
   void Fail(absl::Status status);
 
@@ -331,6 +332,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   std::string out_ ABSL_GUARDED_BY(write_mu_);
   size_t out_pos_ ABSL_GUARDED_BY(write_mu_) = 0;
   bool goaway_sent_ ABSL_GUARDED_BY(write_mu_) = false;
+  // The error our GOAWAY carried, if any (what sends after it report).
+  absl::Status goaway_error_ ABSL_GUARDED_BY(write_mu_);
 
   // Set once (SetStreamHandler) while the loop may already be reading:
   // readers of frames load the raw pointer, Fail copies the owner.
