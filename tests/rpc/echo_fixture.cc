@@ -170,4 +170,19 @@ absl::StatusOr<std::shared_ptr<Channel>> EchoFixture::Connect() const {
   return Channel::Create(server_->address(), channel_options);
 }
 
+int64_t WaitUntilStalled(const std::atomic<int64_t>& counter) {
+  int64_t last = counter.load();
+  absl::Time moved = absl::Now();
+  const absl::Time give_up = moved + absl::Seconds(20);
+  while (absl::Now() - moved < absl::Milliseconds(300) &&
+         absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(20));
+    if (const int64_t now = counter.load(); now != last) {
+      last = now;
+      moved = absl::Now();
+    }
+  }
+  return last;
+}
+
 }  // namespace netstructer::test

@@ -73,6 +73,11 @@ class EchoFixture {
   std::unique_ptr<rpc::Echo::Stub> stub_;
 };
 
+// Waits until `counter` (range_written, or a test's own) has not moved for
+// 300 ms, at most 20 s: the writer it counts is blocked by flow control.
+// Returns the value then.
+int64_t WaitUntilStalled(const std::atomic<int64_t>& counter);
+
 }  // namespace netstructer::test
 
 #endif  // NETSTRUCTER_TESTS_RPC_ECHO_FIXTURE_H_

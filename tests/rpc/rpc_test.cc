@@ -113,22 +113,6 @@ void WaitUntil(const std::function<bool()>& done) {
   while (!done() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
 }
 
-// Waits until `counter` has not moved for 300 ms (at most 20 s): the
-// writer it counts is blocked. Returns the value then.
-int64_t WaitUntilStalled(const std::atomic<int64_t>& counter) {
-  int64_t last = counter.load();
-  absl::Time moved = absl::Now();
-  const absl::Time give_up = moved + absl::Seconds(20);
-  while (absl::Now() - moved < absl::Milliseconds(300) && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(20));
-    if (const int64_t now = counter.load(); now != last) {
-      last = now;
-      moved = absl::Now();
-    }
-  }
-  return last;
-}
-
 // A plaintext Server on 127.0.0.1 serving one service, and a stub to it.
 class ServiceUnderTest {
  public:

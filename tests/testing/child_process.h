@@ -33,6 +33,8 @@ class ChildProcess {
   // Sends `signal`, waits for the exit; returns the exit code (128 + signal
   // when killed by one).
   int Stop(int signal);
+  // The child's process id (for /proc/PID/...).
+  pid_t pid() const { return pid_; }
   const std::string& out() const { return out_; }
   const std::string& err() const { return err_; }
 
