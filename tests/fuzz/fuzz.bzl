@@ -6,6 +6,9 @@ declares:
                   a corpus replayer otherwise. Run it as
                   bazel-bin/tests/fuzz/foo_fuzzer tests/fuzz/corpus/foo
   foo_replay_test replays every file of corpus/foo (a plain cc_test).
+  foo_fuzz_run_test  runs the fuzzer for FUZZ_SECONDS (default 30) on a copy
+                  of corpus/foo; tagged manual (not in `bazel test //...`),
+                  meaningful only under --config=fuzz (`.ci/run` runs them).
 """
 
 def ns_fuzz_target(name, deps = []):
@@ -38,4 +41,15 @@ def ns_fuzz_target(name, deps = []):
         data = native.glob([corpus + "/**"]),
         args = [native.package_name() + "/" + corpus],
         tags = ["fuzz_target"],
+    )
+    native.sh_test(
+        name = name + "_fuzz_run_test",
+        size = "medium",
+        srcs = ["//tests/fuzz:fuzz_run.sh"],
+        data = [":" + name + "_fuzzer"] + native.glob([corpus + "/**"]),
+        args = [
+            "$(location :" + name + "_fuzzer)",
+            native.package_name() + "/" + corpus,
+        ],
+        tags = ["manual", "fuzz_run"],
     )
