@@ -337,9 +337,16 @@ absl::Status Bridge::FlushLocked() {
     const size_t before = queued_bytes_;
     queued_bytes_ = out_.size() - out_pos_;
     if (queued_bytes_ < before) state_cv_.SignalAll();
+    // Reading resumes once the peer has taken half of what paused it (see
+    // ProcessInput); the re-armed EPOLLIN reports input that waited.
+    if (input_paused_ && queued_bytes_ <= options_.max_queued_send_bytes / 2) {
+      input_paused_ = false;
+      SetInterest(kInputPaused, false);
+    }
   }
   const bool pending = out_pos_ < out_.size();
   if (pending != output_pending_.load()) SetInterest(kOutputPending, pending);
+
   if (!status.ok()) Fail(status);
   return status;
 }
@@ -352,7 +359,9 @@ void Bridge::SetInterest(int bit, bool on) {
   // socket left output behind. Fewer armed events, fewer loop wake-ups: on
   // two cores a needless wake-up costs more than the crypto of a message.
   uint32_t events = 0;
-  if ((interest_flags_ & kCallerReading) == 0) events |= EPOLLIN | EPOLLRDHUP;
+  if ((interest_flags_ & (kCallerReading | kInputPaused)) == 0) {
+    events |= EPOLLIN | EPOLLRDHUP;
+  }
   if ((interest_flags_ & kOutputPending) != 0) events |= EPOLLOUT;
   if (events != armed_events_) {
     armed_events_ = events;
@@ -407,6 +416,20 @@ void Bridge::ProcessInput(ReadMode mode) {
     {
       MutexLock state(&state_mu_);
       if (closed_ && eof_seen_) return;
+      // Backpressure on a peer that sends but does not read: every request
+      // it sends makes us queue an answer (a reply, a PING ACK, credit), so
+      // a server-side session whose unread output is over the limit stops
+      // reading until the peer has taken half of it (FlushLocked). A peer
+      // that never reads then never answers our PINGs, and the keepalive
+      // closes it. Not on the client side: if both sides paused, each would
+      // wait for the other. Not after our GOAWAY, which ends our output.
+      if (role_ == Role::kServer && mode == ReadMode::kUntilEagain &&
+          queued_bytes_ > options_.max_queued_send_bytes &&
+          !goaway_out_.load()) {
+        input_paused_ = true;
+        SetInterest(kInputPaused, true);
+        return;
+      }
     }
     // The descriptor is blocking (see Start); every read but a caller's
     // first in kBlockFirst mode says MSG_DONTWAIT.
@@ -996,6 +1019,15 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
   MutexLock lock(&write_mu_);
   if (goaway_sent_) return;
   goaway_sent_ = true;
+  goaway_out_.store(true);
+  {
+    // Nothing more will be answered: read again (the peer's GOAWAY, its end).
+    MutexLock state(&state_mu_);
+    if (input_paused_) {
+      input_paused_ = false;
+      SetInterest(kInputPaused, false);
+    }
+  }
   // Closing with an error (the idle timeout): a send racing with the close
   // reports it, as it will once the close is complete.
   if (code != absl::StatusCode::kOk) goaway_error_ = absl::Status(code, reason);

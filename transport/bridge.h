@@ -257,6 +257,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Which epoll events the loop watches (see SetInterest in bridge.cc).
   static constexpr int kCallerReading = 1;
   static constexpr int kOutputPending = 2;
+  // A server-side session stops reading while its peer leaves more than
+  // max_queued_send_bytes of our output unread (see ProcessInput).
+  static constexpr int kInputPaused = 4;
   void SetInterest(int bit, bool on);
   // Waits for input (flushing pending output meanwhile). False on timeout.
   bool WaitForInput(absl::Time deadline);
@@ -320,6 +323,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Set by the loop when input arrived while another thread held read_mu_.
   std::atomic<bool> input_pending_{false};
   std::atomic<bool> output_pending_{false};
+  // kInputPaused is set; changed only under state_mu_ (ProcessInput,
+  // FlushLocked), so a pause and the resume that ends it cannot cross.
+  bool input_paused_ ABSL_GUARDED_BY(state_mu_) = false;
+  // Our GOAWAY went out (goaway_sent_, readable without write_mu_).
+  std::atomic<bool> goaway_out_{false};
   // A caller has been receiving recently: the loop is disarmed for input.
   std::atomic<bool> caller_mode_{false};
   std::atomic<int64_t> last_caller_read_{0};  // Unix nanoseconds.

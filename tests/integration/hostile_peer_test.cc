@@ -994,6 +994,93 @@ TEST_F(HostilePeerTest,
   Probe::ExpectHealthy(report);
 }
 
+// A key holder that sends requests as fast as it can and never reads the
+// answers: every request makes the server queue a reply, so the server stops
+// reading that connection while more than max_queued_send_bytes of its
+// output is unread (Bridge::ProcessInput). The peer's writes then block, the
+// server holds a bounded number of replies (not one per request sent), the
+// keepalive closes the connection (our PINGs go unanswered), and everyone
+// else is served meanwhile. Without the pause the server handled all 4000
+// calls and queued their 64 MiB of replies.
+// Counts the calls that finish from one peer IP.
+class CallsFrom : public ServerInterceptor {
+ public:
+  explicit CallsFrom(std::string ip) : ip_(std::move(ip)) {}
+  void OnFinish(ServerContext* context, const absl::Status&) override {
+    if (context->PeerIp() == ip_) ++finished;
+  }
+  std::atomic<int64_t> finished{0};
+
+ private:
+  const std::string ip_;
+};
+
+TEST_F(HostilePeerTest, APeerThatSendsButNeverReadsIsPausedThenClosed) {
+  constexpr int kRcvbuf = 4096;
+  constexpr size_t kMaxQueued = 256 << 10;
+  constexpr int kCalls = 4000;
+  const absl::Duration keepalive = absl::Milliseconds(1500);  // Each of two.
+  ServerOptions options;
+  options.policy.new_connections_per_ip_per_second = 0;
+  options.bridge.keepalive_interval = keepalive;
+  options.bridge.keepalive_timeout = keepalive;
+  options.bridge.max_queued_send_bytes = kMaxQueued;
+  auto calls = std::make_shared<CallsFrom>("127.0.0.22");
+  options.rpc.interceptors.push_back(calls);
+  Start(options);
+  if (HasFatalFailure()) return;
+  std::shared_ptr<Bridge> session;
+  std::unique_ptr<RawPeer> peer = Authenticated("127.0.0.22", kRcvbuf, &session);
+  ASSERT_NE(session, nullptr);
+
+  rpc::CallHeaders headers;
+  headers.set_method("/netstructer.test.rpc.Echo/Unary");
+  test::rpc::EchoRequest request;
+  request.set_payload(RandomBytes(16 << 10));
+  const std::string body = request.SerializeAsString();
+  const std::string call = rpc::EncodePrefixed(headers) +
+                           rpc::MessageHeader(body.size()) + body;
+  const absl::Time start = absl::Now();
+  int sent = 0;
+  for (; sent < kCalls; ++sent) {
+    // A write that cannot finish within a second means the server stopped
+    // reading.
+    if (!peer->SendFrame(rpc::kFirstCallStreamId + 2 * sent, FrameType::kHeaders,
+                         transport::kFlagEndMessage | transport::kFlagEndStream,
+                         call, absl::Now() + absl::Seconds(1))
+             .ok()) {
+      break;
+    }
+  }
+  const int64_t stalled = test::WaitUntilStalled(calls->finished);
+  EXPECT_LT(sent, kCalls) << "the server read every request";
+  // What the server queued: replies of ~16 KiB for the calls it handled,
+  // bounded by the limit, the kernel's buffers and one read's worth.
+  const int64_t reply_bytes = static_cast<int64_t>(body.size()) + 64;
+  EXPECT_LE(stalled * reply_bytes, int64_t{kMaxQueued} +
+                                       KernelBufferBound(kRcvbuf) +
+                                       (int64_t{1} << 20));
+  // Then the keepalive closes it; the probe was served all along.
+  ASSERT_TRUE(PollUntil([&] { return session->closed(); }, absl::Seconds(15)));
+  const absl::Duration lasted = absl::Now() - start;
+  EXPECT_EQ(session->status().code(), absl::StatusCode::kUnavailable)
+      << session->status();
+  EXPECT_THAT(std::string(session->status().message()), HasSubstr("(keepalive)"));
+  session.reset();
+  peer.reset();
+  ExpectFreed(0);
+  const Probe::Report report = probe_->Stop();
+  std::printf(
+      "sends but never reads: %d of %d calls written before the server stopped "
+      "reading, %lld handled (replies of %lld bytes, max_queued_send_bytes "
+      "%zu, tcp_wmem max %lld); closed by the keepalive after %s; probe: %s\n",
+      sent, kCalls, static_cast<long long>(stalled),
+      static_cast<long long>(reply_bytes), kMaxQueued,
+      static_cast<long long>(TcpWmemMax()), Ms(lasted).c_str(),
+      report.ToString().c_str());
+  Probe::ExpectHealthy(report);
+}
+
 // Peers that do not read, each with a blocked writer, that the idle timeout
 // closes: each gets its GOAWAY UNAVAILABLE "... (idle_timeout)" if it fits,
 // and closing them must not stall the event loop that serves every other
