@@ -130,6 +130,14 @@ TEST(FrameDecoder, CoalescedFramesInOneReadComeOutInOrder) {
 }
 
 TEST(FrameDecoder, EveryTwoPieceSplitYieldsTheSameFrames) {
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  // 136,000 splits of a 136 KB stream copy 18 GB: 1 s here, 15 s under
+  // ASan, over 5 minutes under TSan, which has nothing to find in a test
+  // without threads. The normal and ASan builds run it whole.
+  GTEST_SKIP() << "single-threaded and too slow under TSan";
+#endif
+#endif
   const std::vector<std::string> bodies = AwkwardBodies();
   const std::string wire = Encode(bodies);
   for (size_t split = 0; split <= wire.size(); ++split) {
