@@ -250,6 +250,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
                          uint8_t flags, absl::string_view payload,
                          bool allow_compression);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // What a send after our GOAWAY returns. REQUIRES goaway_sent_.
+  absl::Status ClosedForSendingLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   class OutputBatch;
   std::atomic<bool> batched_output_{false};
   std::atomic<int> awaiting_{0};  // Threads in Await.
@@ -326,7 +329,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // kInputPaused is set; changed only under state_mu_ (ProcessInput,
   // FlushLocked), so a pause and the resume that ends it cannot cross.
   bool input_paused_ ABSL_GUARDED_BY(state_mu_) = false;
-  // Our GOAWAY went out (goaway_sent_, readable without write_mu_).
+  // Our GOAWAY went out (goaway_sent_, readable without write_mu_: the
+  // reader's backpressure check and PING answers).
   std::atomic<bool> goaway_out_{false};
   // A caller has been receiving recently: the loop is disarmed for input.
   std::atomic<bool> caller_mode_{false};
