@@ -414,8 +414,15 @@ void RpcConnection::Cancel(CallStream* stream, const absl::Status& status) {
 }
 
 void RpcConnection::Remove(uint32_t id) {
-  MutexLock lock(&mu_);
-  streams_.erase(id);
+  {
+    MutexLock lock(&mu_);
+    streams_.erase(id);
+  }
+  // A server call's handler that read the socket itself has ended: the loop
+  // reads for the session's next calls at once, not after the linger.
+  if (role_ == Role::kServer && waiters_.load() == 0) {
+    bridge_->ResumeLoopReading();
+  }
 }
 
 absl::Status RpcConnection::SendFrame(uint32_t id, FrameType type,
@@ -430,49 +437,30 @@ absl::Status RpcConnection::SendFrame(uint32_t id, FrameType type,
 
 bool RpcConnection::Wait(const std::function<bool()>& ready,
                          absl::Time deadline) {
-  if (role_ == Role::kClient) {
-    waiters_.fetch_add(1);
-    bool ok = bridge_->Await(ready, deadline);
-    if (waiters_.fetch_sub(1) == 1 && async_calls_.load() > 0) {
-      bridge_->ResumeLoopReading();  // Nobody reads for the async calls.
-    }
-    if (ok) return true;
-    if (bridge_->closed()) {
-      // The Bridge may not have told us yet; finishing every stream now is
-      // idempotent.
-      OnConnectionClosed(bridge_->status());
-      return ready();
-    }
-    return ready();
-  }
-  // Counted before `ready` is checked: Notify skips the lock and the wake-up
-  // when no one waits (seq_cst on both sides, so one of them sees the
-  // other: the waiter the new state, or the notifier the waiter).
+  // Both sides wait in the Bridge, which lets a waiting thread read the
+  // socket itself: a message for it then costs no hand-off from the event
+  // loop's thread (a cross-core wake-up per message; docs/BENCHMARKS.md, W4).
   waiters_.fetch_add(1);
-  bool result = true;
-  {
-    MutexLock lock(&wait_mu_);
-    while (!ready()) {
-      if (wait_cv_.WaitWithDeadline(&wait_mu_, deadline)) {
-        result = ready();
-        break;
-      }
-    }
+  const bool ok = bridge_->Await(ready, deadline);
+  // A client's calls that no thread waits for need the loop to read for
+  // them now. A server's session gets the loop back after a short linger
+  // (Bridge::CallerModeLinger), or at once when a call ends (Remove): a
+  // stream handler between two reads comes back within microseconds.
+  if (waiters_.fetch_sub(1) == 1 && role_ == Role::kClient &&
+      async_calls_.load() > 0) {
+    bridge_->ResumeLoopReading();
   }
-  waiters_.fetch_sub(1);
-  return result;
+  if (ok) return true;
+  if (bridge_->closed()) {
+    // The Bridge may not have told us yet; finishing every stream now is
+    // idempotent.
+    OnConnectionClosed(bridge_->status());
+  }
+  return ready();
 }
 
 void RpcConnection::Notify() {
-  if (role_ == Role::kClient) {
-    if (std::shared_ptr<Bridge> bridge = weak_bridge_.lock()) bridge->Notify();
-    return;
-  }
-  // A handler busy with the last message is not woken for the next one.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (waiters_.load() == 0) return;
-  MutexLock lock(&wait_mu_);
-  wait_cv_.SignalAll();
+  if (std::shared_ptr<Bridge> bridge = weak_bridge_.lock()) bridge->Notify();
 }
 
 void RpcConnection::AsyncStarted() {

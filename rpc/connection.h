@@ -234,9 +234,6 @@ class RpcConnection : public StreamHandler,
   // Threads in Wait (both sides), and (client) calls no thread waits for.
   std::atomic<int> waiters_{0};
   std::atomic<int> async_calls_{0};
-  // Server: waits on a condition variable (the loop reads).
-  Mutex wait_mu_;
-  CondVar wait_cv_;
 };
 
 }  // namespace netstructer::rpc

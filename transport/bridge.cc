@@ -27,8 +27,12 @@ namespace big_endian = transport::big_endian;
 namespace {
 
 // How long the loop stays disarmed after a caller's last receive before it
-// takes over reading again (answering pings, absorbing messages).
+// takes over reading again (answering pings, absorbing messages). A server
+// session hands reading back sooner: its RPC stream handlers read as callers,
+// and frames for its other calls (new calls above all) must not wait long
+// while a handler is busy between two reads.
 constexpr absl::Duration kCallerModeLinger = absl::Milliseconds(50);
+constexpr absl::Duration kServerCallerModeLinger = absl::Milliseconds(2);
 
 // WINDOW_UPDATEs are batched: one per quarter window absorbed, so small
 // messages never cost an extra frame.
@@ -386,18 +390,32 @@ void Bridge::OnLoopEvent(uint32_t events) {
   }
 }
 
+absl::Duration Bridge::CallerModeLinger() const {
+  return role_ == Role::kServer ? kServerCallerModeLinger : kCallerModeLinger;
+}
+
 void Bridge::ScheduleRearmCheck() {
+  // One check at a time: a caller that leaves Await schedules one unless one
+  // is pending; the check reschedules itself while callers keep coming back
+  // within the linger. A caller blocked in Await for long costs no timer.
+  if (rearm_check_pending_.exchange(true)) return;
+  const absl::Time last = absl::FromUnixNanos(last_caller_read_.load());
   std::weak_ptr<Bridge> weak = weak_from_this();
-  loop_->AddTimer(absl::Now() + kCallerModeLinger, [weak] {
+  loop_->AddTimer(last + CallerModeLinger(), [weak] {
     if (std::shared_ptr<Bridge> self = weak.lock()) self->RearmCheck();
   });
 }
 
 void Bridge::RearmCheck() {
+  // Cleared before read_mu_ is tried: a caller that unlocks it after our
+  // TryLock failed finds no check pending and schedules the next.
+  rearm_check_pending_.store(false);
+  if (closed() || !caller_mode_.load()) return;
+  if (!read_mu_.TryLock()) return;  // A caller reads; it schedules the next.
   const absl::Time last = absl::FromUnixNanos(last_caller_read_.load());
-  if (closed()) return;
-  if (absl::Now() - last < kCallerModeLinger || !read_mu_.TryLock()) {
-    ScheduleRearmCheck();  // The caller is still receiving.
+  if (absl::Now() - last < CallerModeLinger()) {
+    read_mu_.Unlock();
+    ScheduleRearmCheck();  // A caller read recently and may come back.
     return;
   }
   caller_mode_.store(false);
@@ -418,11 +436,13 @@ void Bridge::ProcessInput(ReadMode mode) {
       // Backpressure on a peer that sends but does not read: every request
       // it sends makes us queue an answer (a reply, a PING ACK, credit), so
       // a server-side session whose unread output is over the limit stops
-      // reading until the peer has taken half of it (FlushLocked). A peer
-      // that never reads then never answers our PINGs, and the keepalive
-      // closes it. Not on the client side: if both sides paused, each would
-      // wait for the other. Not after our GOAWAY, which ends our output.
-      if (role_ == Role::kServer && mode == ReadMode::kUntilEagain &&
+      // reading until the peer has taken half of it (FlushLocked), whoever
+      // reads: the loop, or a caller in Await (an RPC stream handler), which
+      // then waits for the flush instead. A peer that never reads then never
+      // answers our PINGs, and the keepalive closes it. Not on the client
+      // side: if both sides paused, each would wait for the other. Not after
+      // our GOAWAY, which ends our output.
+      if (role_ == Role::kServer &&
           queued_bytes_ > options_.max_queued_send_bytes &&
           !goaway_out_.load()) {
         input_paused_ = true;
@@ -830,21 +850,28 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
   constexpr absl::Duration kSlice = absl::Milliseconds(20);
   // Counted before `ready` is first checked (Notify skips when zero).
   awaiting_.fetch_add(1);
-  struct Uncount {
-    std::atomic<int>* n;
-    ~Uncount() { n->fetch_sub(1); }
-  } uncount{&awaiting_};
+  // On the way out, a caller that read hands reading back to the loop after
+  // the linger, unless a caller reads again by then (ScheduleRearmCheck).
+  bool read = false;
+  struct Leave {
+    Bridge* bridge;
+    const bool* read;
+    ~Leave() {
+      bridge->awaiting_.fetch_sub(1);
+      if (*read && bridge->caller_mode_.load()) bridge->ScheduleRearmCheck();
+    }
+  } leave{this, &read};
   for (;;) {
+    bool paused;
     {
       MutexLock state(&state_mu_);
       if (ready()) return true;
       if (closed_ || absl::Now() >= deadline) return false;
+      paused = input_paused_;  // Then wait for FlushLocked to resume it.
     }
-    if (read_mu_.TryLock()) {
-      if (!caller_mode_.exchange(true)) {
-        SetInterest(kCallerReading, true);
-        ScheduleRearmCheck();
-      }
+    if (!paused && read_mu_.TryLock()) {
+      read = true;
+      if (!caller_mode_.exchange(true)) SetInterest(kCallerReading, true);
       for (;;) {
         input_pending_.store(false);
         const absl::Time now = absl::Now();
@@ -858,7 +885,7 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
           ProcessInput(ReadMode::kBlockFirst);
         }
         MutexLock state(&state_mu_);
-        if (ready() || closed_ || absl::Now() >= until) break;
+        if (ready() || closed_ || input_paused_ || absl::Now() >= until) break;
       }
       last_caller_read_.store(absl::ToUnixNanos(absl::Now()));
       read_mu_.Unlock();

@@ -267,6 +267,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Waits for input (flushing pending output meanwhile). False on timeout.
   bool WaitForInput(absl::Time deadline);
   void OnKeepaliveTimer();
+  // How long the loop stays disarmed after a caller's last read.
+  absl::Duration CallerModeLinger() const;
 
   // Reads until EAGAIN and dispatches every frame. REQUIRES read_mu_.
   enum class ReadMode {
@@ -335,6 +337,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // A caller has been receiving recently: the loop is disarmed for input.
   std::atomic<bool> caller_mode_{false};
   std::atomic<int64_t> last_caller_read_{0};  // Unix nanoseconds.
+  std::atomic<bool> rearm_check_pending_{false};  // See ScheduleRearmCheck.
   Mutex interest_mu_ ABSL_ACQUIRED_AFTER(state_mu_);
   int interest_flags_ ABSL_GUARDED_BY(interest_mu_) = 0;
   uint32_t armed_events_ ABSL_GUARDED_BY(interest_mu_) = 0x2001;  // IN|RDHUP

@@ -522,6 +522,9 @@ class HostilePeerTest : public ::testing::Test {
         << held;
   }
 
+  // APeerThatSendsButNeverReads...: see there.
+  void SendsButNeverReads(bool reading_stream);
+
   FernetKey key_ = FernetKey::Generate().value();
   test::EchoService echo_;
   std::unique_ptr<Server> server_;
@@ -1016,6 +1019,18 @@ class CallsFrom : public ServerInterceptor {
 };
 
 TEST_F(HostilePeerTest, APeerThatSendsButNeverReadsIsPausedThenClosed) {
+  SendsButNeverReads(/*reading_stream=*/false);
+}
+
+// The same with a client-streaming call open first, whose handler waits in
+// Read: then the handler's thread, not the loop, reads the session
+// (RpcConnection::Wait), and the pause must hold for that reader too.
+TEST_F(HostilePeerTest,
+       APeerThatSendsButNeverReadsIsPausedWhileAStreamHandlerReads) {
+  SendsButNeverReads(/*reading_stream=*/true);
+}
+
+void HostilePeerTest::SendsButNeverReads(bool reading_stream) {
   constexpr int kRcvbuf = 4096;
   constexpr size_t kMaxQueued = 256 << 10;
   constexpr int kCalls = 4000;
@@ -1040,12 +1055,25 @@ TEST_F(HostilePeerTest, APeerThatSendsButNeverReadsIsPausedThenClosed) {
   const std::string body = request.SerializeAsString();
   const std::string call = rpc::EncodePrefixed(headers) +
                            rpc::MessageHeader(body.size()) + body;
+  uint32_t first_id = rpc::kFirstCallStreamId;
+  if (reading_stream) {
+    rpc::CallHeaders sum;
+    sum.set_method("/netstructer.test.rpc.Echo/Sum");
+    ASSERT_TRUE(peer->SendFrame(first_id, FrameType::kHeaders, 0,
+                                rpc::EncodePrefixed(sum),
+                                absl::Now() + absl::Seconds(1))
+                    .ok());
+    first_id += 2;
+    // Its handler runs and waits for the first message.
+    ASSERT_TRUE(
+        PollUntil([&] { return echo_.sums_started >= 1; }, absl::Seconds(5)));
+  }
   const absl::Time start = absl::Now();
   int sent = 0;
   for (; sent < kCalls; ++sent) {
     // A write that cannot finish within a second means the server stopped
     // reading.
-    if (!peer->SendFrame(rpc::kFirstCallStreamId + 2 * sent, FrameType::kHeaders,
+    if (!peer->SendFrame(first_id + 2 * sent, FrameType::kHeaders,
                          transport::kFlagEndMessage | transport::kFlagEndStream,
                          call, absl::Now() + absl::Seconds(1))
              .ok()) {

@@ -49,6 +49,7 @@ absl::Status EchoService::Unary(ServerContext* context,
 absl::Status EchoService::Sum(ServerContext* context,
                               ServerReader<rpc::EchoRequest>* reader,
                               rpc::EchoReply* reply) {
+  ++sums_started;
   int64_t sum = 0;
   int64_t count = 0;
   rpc::EchoRequest request;

@@ -33,6 +33,8 @@ class EchoService : public rpc::Echo::Service {
   std::atomic<int> cancelled_seen{0};
   // Handlers that returned.
   std::atomic<int> finished{0};
+  // Sum handlers that started (they wait in Read for the first message).
+  std::atomic<int> sums_started{0};
   // Replies Range has written (flow-control tests).
   std::atomic<int64_t> range_written{0};
   // The deadline the last handler saw.

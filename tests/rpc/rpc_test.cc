@@ -390,6 +390,38 @@ TEST(RpcTest, CancelMidStream) {
   EXPECT_TRUE(f.stub().Unary(Request("after")).ok());
 }
 
+// A stream handler waiting for a message reads the session's socket itself
+// (RpcConnection::Wait: no hand-off from the event loop per message). The
+// session's other calls go on beside it, both while it waits in Read (it
+// dispatches them) and while it is busy between two reads (the loop takes
+// reading back after a short linger).
+TEST(RpcTest, AStreamHandlerThatReadsDoesNotHoldUpTheSessionsOtherCalls) {
+  EchoFixture f;
+  auto writer = f.stub().Sum();
+  ASSERT_TRUE(writer->Write(Request("", 1)).ok());
+  WaitUntil([&] { return f.service().sums_started.load() == 1; });
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<EchoReply> reply = f.stub().Unary(Request("beside", i));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->n(), i);
+  }
+  // Now the handler sleeps 10 s after its next message (unless cancelled).
+  EchoRequest slow = Request("", 2);
+  slow.set_sleep_ms(10000);
+  ASSERT_TRUE(writer->Write(slow).ok());
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 50; ++i) {
+    absl::StatusOr<EchoReply> reply = f.stub().Unary(Request("meanwhile", i));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->n(), i);
+  }
+  // Had they waited for the handler's next read, they would have taken 10 s.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  writer->Cancel();
+  WaitUntil([&] { return f.service().cancelled_seen.load() == 1; });
+  EXPECT_TRUE(f.stub().Unary(Request("after")).ok());
+}
+
 TEST(RpcTest, CancelFromAnotherThreadWakesABlockedRead) {
   EchoFixture f;
   auto stream = f.stub().Chat();
