@@ -17,7 +17,7 @@
 #include "client/channel.h"
 #include "client/client_call.h"
 #include "google/protobuf/message_lite.h"
-#include "rpc/buffer_pool.h"
+#include "transport/buffer_pool.h"
 #include "transport/mutex.h"
 
 namespace netstructer {
@@ -29,7 +29,7 @@ absl::StatusOr<T> ParseAs(absl::StatusOr<std::string> bytes) {
   if (!bytes.ok()) return bytes.status();
   T message;
   const bool parsed = message.ParseFromString(*bytes);
-  rpc::ReturnBuffer(*std::move(bytes));
+  transport::ReturnBuffer(*std::move(bytes));
   if (!parsed) {
     return absl::InternalError(absl::StrCat("the response does not parse as ",
                                             message.GetTypeName()));
@@ -39,7 +39,7 @@ absl::StatusOr<T> ParseAs(absl::StatusOr<std::string> bytes) {
 
 inline absl::StatusOr<std::string> Serialize(
     const google::protobuf::MessageLite& message) {
-  std::string out = rpc::TakeBuffer(message.ByteSizeLong());
+  std::string out = transport::TakeBuffer(message.ByteSizeLong());
   if (!message.AppendToString(&out)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot serialize a ", message.GetTypeName(),
@@ -55,7 +55,7 @@ absl::StatusOr<bool> ReadTyped(ClientCall* call, T* out) {
   if (!m.ok()) return m.status();
   if (!m->has_value()) return false;
   const bool parsed = out->ParseFromString(**m);
-  rpc::ReturnBuffer(std::move(**m));
+  transport::ReturnBuffer(std::move(**m));
   if (!parsed) {
     call->Cancel();
     return absl::InternalError(
@@ -69,7 +69,7 @@ absl::Status WriteTyped(ClientCall* call, const T& message) {
   absl::StatusOr<std::string> bytes = Serialize(message);
   if (!bytes.ok()) return bytes.status();
   absl::Status s = call->Write(*bytes);
-  rpc::ReturnBuffer(*std::move(bytes));
+  transport::ReturnBuffer(*std::move(bytes));
   return s;
 }
 
@@ -193,7 +193,7 @@ absl::StatusOr<Resp> UnaryCall(Channel* channel, const char* method,
   if (!bytes.ok()) return bytes.status();
   absl::StatusOr<std::string> response =
       RawUnaryCall(channel, method, *bytes, options);
-  rpc::ReturnBuffer(*std::move(bytes));
+  transport::ReturnBuffer(*std::move(bytes));
   return ParseAs<Resp>(std::move(response));
 }
 

@@ -1,11 +1,13 @@
 #include "rpc/connection.h"
 
 #include <algorithm>
+#include <deque>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
-#include "rpc/buffer_pool.h"
+#include "transport/buffer_pool.h"
 #include "transport/frame_format.h"
 
 namespace netstructer::rpc {
@@ -62,8 +64,28 @@ absl::Status CallStream::Send(absl::string_view headers,
     body = *message;
   }
   size_t header_pos = 0;
-  std::string payload;
+  // Frames go out in batches (up to a window's worth of one message), so
+  // that a large message's fragments are sealed side by side on the cores
+  // (Bridge::SendStreamFrames). A batch is sent before waiting for credit.
+  constexpr size_t kMaxBatchFrames = 16;
+  absl::InlinedVector<transport::FrameToSeal, kMaxBatchFrames> batch;
+  std::deque<std::string> assembled;  // Payloads that are not a body slice.
   bool first = true;
+  auto send_batch = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    absl::Status s = batch.size() == 1
+                         ? connection_->SendFrame(id(), batch[0].type,
+                                                  batch[0].flags,
+                                                  batch[0].payload,
+                                                  compression_)
+                         : connection_->SendFrames(batch);
+    if (first && s.ok()) on_wire_.store(true, std::memory_order_release);
+    first = false;
+    first_frame_done();
+    batch.clear();
+    assembled.clear();
+    return s;
+  };
   for (;;) {
     // This frame's message bytes: what is left of the header and as much
     // of the body as fits in a fragment.
@@ -78,10 +100,14 @@ absl::Status CallStream::Send(absl::string_view headers,
         MutexLock lock(&mu_);
         return finished_ || send_credit_ >= static_cast<int64_t>(message_bytes);
       };
-      if (!ready() && !connection_->Wait(ready, deadline)) {
-        first_frame_done();
-        return absl::DeadlineExceededError(
-            "deadline exceeded while waiting for flow-control credit");
+      if (!ready()) {
+        // What is batched goes first: the peer's credit may wait for it.
+        if (absl::Status s = send_batch(); !s.ok()) return s;
+        if (!connection_->Wait(ready, deadline)) {
+          first_frame_done();
+          return absl::DeadlineExceededError(
+              "deadline exceeded while waiting for flow-control credit");
+        }
       }
     }
     {
@@ -100,39 +126,47 @@ absl::Status CallStream::Send(absl::string_view headers,
       send_credit_ -= static_cast<int64_t>(message_bytes);
       if (last && end_stream) output_ended_ = true;
     }
-    FrameType type = FrameType::kData;
-    payload.clear();
-    if (first && !headers.empty()) {
-      type = FrameType::kHeaders;
-      payload.append(headers.data(), headers.size());
+    transport::FrameToSeal frame;
+    frame.stream_id = id();
+    frame.allow_compression = compression_;
+    absl::string_view prefix;
+    if (first && batch.empty() && !headers.empty()) {
+      frame.type = FrameType::kHeaders;
+      prefix = headers;
     } else if (last && !trailers.empty()) {
-      type = FrameType::kTrailers;
-      payload.append(trailers.data(), trailers.size());
+      frame.type = FrameType::kTrailers;
+      prefix = trailers;
     }
-    payload.append(header, header_pos, from_header);
-    payload.append(body.data(), from_body);
+    if (prefix.empty() && from_header == 0) {
+      frame.payload = body.substr(0, from_body);  // No copy.
+    } else {
+      std::string& payload = assembled.emplace_back();
+      payload.reserve(prefix.size() + message_bytes);
+      payload.append(prefix.data(), prefix.size());
+      payload.append(header, header_pos, from_header);
+      payload.append(body.data(), from_body);
+      frame.payload = payload;
+    }
     header_pos = header.size();
     body.remove_prefix(from_body);
-    uint8_t flags = 0;
-    if (message != nullptr && last) flags |= transport::kFlagEndMessage;
-    if (last && end_stream) flags |= transport::kFlagEndStream;
-    if (last && !trailers.empty() && type != FrameType::kTrailers) {
+    if (message != nullptr && last) frame.flags |= transport::kFlagEndMessage;
+    if (last && end_stream) frame.flags |= transport::kFlagEndStream;
+    if (last && !trailers.empty() && frame.type != FrameType::kTrailers) {
       // HEADERS and TRAILERS never share a frame: the trailers follow.
-      flags &= ~transport::kFlagEndStream;
+      frame.flags &= ~transport::kFlagEndStream;
     }
-    absl::Status s =
-        connection_->SendFrame(id(), type, flags, payload, compression_);
-    if (first && s.ok()) on_wire_.store(true, std::memory_order_release);
-    first = false;
-    first_frame_done();
-    if (!s.ok()) return s;
-    if (last) {
-      if (type != FrameType::kTrailers && !trailers.empty()) {
-        return connection_->SendFrame(
-            id(), FrameType::kTrailers,
-            end_stream ? transport::kFlagEndStream : 0, trailers, false);
+    batch.push_back(frame);
+    if (last || batch.size() == kMaxBatchFrames) {
+      const FrameType last_type = frame.type;
+      if (absl::Status s = send_batch(); !s.ok()) return s;
+      if (last) {
+        if (last_type != FrameType::kTrailers && !trailers.empty()) {
+          return connection_->SendFrame(
+              id(), FrameType::kTrailers,
+              end_stream ? transport::kFlagEndStream : 0, trailers, false);
+        }
+        return absl::OkStatus();
       }
-      return absl::OkStatus();
     }
   }
 }
@@ -264,7 +298,7 @@ absl::Status CallStream::OnMessageBytes(absl::string_view bytes,
       }
       bytes.remove_prefix(transport::kMessageHeaderBytes);
       assembling_ = true;
-      partial_ = TakeBuffer(expected_);
+      partial_ = transport::TakeBuffer(expected_);
     }
     if (bytes.size() > expected_ - partial_.size()) {
       return absl::DataLossError("a message is longer than its header says");
@@ -433,6 +467,12 @@ absl::Status RpcConnection::SendFrame(uint32_t id, FrameType type,
   // GOAWAY sent or received, or the connection ended: for a call, the
   // connection is unavailable (a client may retry elsewhere).
   return ConnectionEnded(s);
+}
+
+absl::Status RpcConnection::SendFrames(
+    absl::Span<const transport::FrameToSeal> frames) {
+  absl::Status s = bridge_->SendStreamFrames(frames);
+  return s.ok() ? s : ConnectionEnded(s);
 }
 
 bool RpcConnection::Wait(const std::function<bool()>& ready,

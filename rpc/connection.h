@@ -180,6 +180,8 @@ class RpcConnection : public StreamHandler,
   // Sends one frame of `stream`.
   absl::Status SendFrame(uint32_t id, transport::FrameType type, uint8_t flags,
                          absl::string_view payload, bool compression);
+  // Sends several frames in order (Bridge::SendStreamFrames).
+  absl::Status SendFrames(absl::Span<const transport::FrameToSeal> frames);
 
   // Waits until `ready()` (then true) or the deadline (then false); the
   // connection's closing finishes every stream, so a predicate on a stream

@@ -1,7 +1,7 @@
 #include "service/rpc_service.h"
 
 #include "absl/base/macros.h"
-#include "rpc/buffer_pool.h"
+#include "transport/buffer_pool.h"
 #include "rpc/call_wire.h"
 
 namespace netstructer {
@@ -111,7 +111,7 @@ void ServerCall::Finish(const absl::Status& status) {
                       absl::InfiniteFuture());
   stream_->Finish(status);
   connection_->Remove(stream_->id());
-  if (response_.has_value()) rpc::ReturnBuffer(*std::move(response_));
+  if (response_.has_value()) transport::ReturnBuffer(*std::move(response_));
 }
 
 void ServerCall::Cancel(const absl::Status& status) {

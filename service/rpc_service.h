@@ -18,7 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
-#include "rpc/buffer_pool.h"
+#include "transport/buffer_pool.h"
 #include "rpc/connection.h"
 #include "rpc/metadata.h"
 #include "transport/bridge.h"
@@ -151,7 +151,7 @@ class ServerReader {
     if (!m.ok()) return m.status();
     if (!m->has_value()) return false;
     const bool parsed = request->ParseFromString(**m);
-    rpc::ReturnBuffer(std::move(**m));
+    transport::ReturnBuffer(std::move(**m));
     if (!parsed) {
       return absl::InvalidArgumentError(
           absl::StrCat("a request does not parse as ", request->GetTypeName()));
@@ -169,13 +169,13 @@ class ServerWriter {
   explicit ServerWriter(internal::ServerCall* call) : call_(call) {}
   // Blocks while the client's window is full; CANCELLED once the call is.
   absl::Status Write(const Resp& response) {
-    std::string bytes = rpc::TakeBuffer(response.ByteSizeLong());
+    std::string bytes = transport::TakeBuffer(response.ByteSizeLong());
     if (!response.AppendToString(&bytes)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot serialize a ", response.GetTypeName()));
     }
     absl::Status s = call_->Write(bytes);
-    rpc::ReturnBuffer(std::move(bytes));
+    transport::ReturnBuffer(std::move(bytes));
     return s;
   }
 
@@ -230,7 +230,7 @@ absl::Status ReadSingleRequest(ServerCall* call, Req* request) {
     return absl::InvalidArgumentError("the call carried no request message");
   }
   const bool parsed = request->ParseFromString(**m);
-  rpc::ReturnBuffer(std::move(**m));
+  transport::ReturnBuffer(std::move(**m));
   if (!parsed) {
     return absl::InvalidArgumentError(
         absl::StrCat("the request does not parse as ", request->GetTypeName()));
@@ -240,7 +240,7 @@ absl::Status ReadSingleRequest(ServerCall* call, Req* request) {
 
 template <typename Resp>
 absl::Status SetTypedResponse(ServerCall* call, const Resp& response) {
-  std::string bytes = rpc::TakeBuffer(response.ByteSizeLong());
+  std::string bytes = transport::TakeBuffer(response.ByteSizeLong());
   if (!response.AppendToString(&bytes)) {
     return absl::InternalError(
         absl::StrCat("cannot serialize the ", response.GetTypeName()));

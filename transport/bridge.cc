@@ -11,12 +11,14 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
 #include "proto/value_codec.h"
 #include "proto/value_validate.h"
 #include "transport/frame_format.h"
 #include "transport/handshake_messages.h"
+#include "transport/work_pool.h"
 
 namespace netstructer {
 
@@ -251,6 +253,47 @@ absl::Status Bridge::SendStreamFrame(uint32_t stream, FrameType type,
                                      bool allow_compression) {
   return SendFrame(stream, type, flags, payload,
                    allow_compression && options_.compression);
+}
+
+absl::Status Bridge::SendStreamFrames(
+    absl::Span<const transport::FrameToSeal> frames) {
+  absl::InlinedVector<transport::FrameToSeal, 16> checked(frames.begin(),
+                                                          frames.end());
+  // Side by side only where it pays (measured, W3 of docs/BENCHMARKS.md):
+  // two or more frames of 16 KiB and up whose payloads compress, where lz4
+  // costs more than Fernet and the peer's opening is cheap. Fernet alone is
+  // not worth it on two cores: the peer's opening needs the other core.
+  constexpr size_t kParallelMinPayloadBytes = 16 << 10;
+  int large = 0;
+  for (transport::FrameToSeal& f : checked) {
+    f.allow_compression = f.allow_compression && options_.compression;
+    if (f.allow_compression && f.payload.size() >= kParallelMinPayloadBytes) {
+      ++large;
+    }
+  }
+  MutexLock lock(&write_mu_);
+  const int lanes = large >= 2 && sealer_.last_compressed()
+                        ? transport::WorkPoolLanes()
+                        : 1;
+  if (goaway_sent_) return ClosedForSendingLocked();
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) return closed_status_;
+  }
+  // As SendFrame does after each frame: a batching reader's output waits
+  // for the end of its batch unless it is large; anyone else's goes now,
+  // so the peer opens the first frames while we seal the last.
+  absl::Status flushed;
+  absl::Status s = sealer_.SealBatch(checked, lanes, NowSeconds(), &out_, [&] {
+    write_mu_.AssertHeld();
+    if (tls_batching_bridge == this &&
+        out_.size() - out_pos_ < kBatchFlushBytes) {
+      batched_output_.store(true);
+      return;
+    }
+    if (absl::Status f = FlushLocked(); !f.ok() && flushed.ok()) flushed = f;
+  });
+  return s.ok() ? flushed : s;
 }
 
 // While a thread dispatches the frames of one read, what they make it send

@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "google/protobuf/message.h"
 #include "proto/value.pb.h"
 #include "proto/value_limits.h"
@@ -208,6 +209,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status SendStreamFrame(uint32_t stream, transport::FrameType type,
                                uint8_t flags, absl::string_view payload,
                                bool allow_compression);
+  // Several frames at once, in order: large ones (a message's fragments)
+  // are compressed and sealed side by side on the machine's cores and
+  // written as each is ready (FrameSealer::SealBatch). On an error, the
+  // frames before the failing one were sent.
+  absl::Status SendStreamFrames(absl::Span<const transport::FrameToSeal> frames);
   // Waits until `ready()` is true (then true), the deadline passes or the
   // connection closes (then false). `ready` is called with an internal lock
   // held: it must be quick and take only locks that are never held while

@@ -14,11 +14,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "transport/compression.h"
 #include "transport/fernet.h"
 #include "transport/frame_format.h"
@@ -32,8 +36,18 @@ struct SealerOptions {
   CompressionOptions compression;
 };
 
+// One frame for FrameSealer::SealBatch.
+struct FrameToSeal {
+  uint32_t stream_id = 0;
+  FrameType type = FrameType::kData;
+  uint8_t flags = 0;
+  absl::string_view payload;
+  bool allow_compression = false;
+};
+
 // Seals the frames of one direction. Resource type; thread-compatible
-// (confine to the writer of the connection).
+// (confine to the writer of the connection; SealBatch uses helper threads
+// internally).
 class FrameSealer {
  public:
   // Plaintext inner frames: for benchmarks and local debugging only, and
@@ -55,21 +69,49 @@ class FrameSealer {
                     absl::string_view payload, bool allow_compression,
                     int64_t now_unix_seconds, std::string* out);
 
+  // Seals `frames` as Seal would one after another (consecutive sequence
+  // numbers, the same bytes but for the IVs), compressing and sealing them
+  // side by side on up to `max_lanes` threads (transport/work_pool.h), and
+  // appends each to `*out` in order as soon as it and those before it are
+  // sealed, calling `appended()` after each (to write it while the rest is
+  // sealed). On an error in frame k, frames before k are appended, nothing
+  // after; the sequence numbers continue at k's.
+  absl::Status SealBatch(absl::Span<const FrameToSeal> frames, int max_lanes,
+                         int64_t now_unix_seconds, std::string* out,
+                         absl::FunctionRef<void()> appended);
+
   // Largest payload whose frame fits in `max_frame_bytes` (the peer's decoder
   // limit) whether or not it gets compressed.
   static size_t MaxPayloadBytes(bool secure, size_t max_frame_bytes);
 
-  bool secure() const { return fernet_ != nullptr; }
+  bool secure() const { return key_.has_value(); }
+  // Whether the last frame offered to lz4 (compression allowed, at least
+  // the threshold) went out compressed: lz4 then costs more than Fernet
+  // itself, which is when sealing side by side pays.
+  bool last_compressed() const { return last_compressed_; }
   uint64_t next_sequence() const { return next_sequence_; }
 
  private:
-  FrameSealer(std::unique_ptr<Fernet> fernet, SealerOptions options)
-      : fernet_(std::move(fernet)), options_(options) {}
+  // What one thread needs to seal: Fernet's contexts are per thread.
+  struct Lane {
+    std::unique_ptr<Fernet> fernet;  // Null in insecure mode.
+    std::string scratch;             // The inner frame before sealing.
+    bool offered = false;     // The lane's last frame was offered to lz4,
+    bool compressed = false;  // and compressed.
+  };
 
-  std::unique_ptr<Fernet> fernet_;  // Null in insecure mode.
+  FrameSealer(std::optional<FernetKey> key, SealerOptions options);
+  // Seals `frame` with `sequence` into `*out` (appended). REQUIRES:
+  // CheckFrame(frame) passed.
+  absl::Status SealWith(Lane& lane, uint64_t sequence, const FrameToSeal& frame,
+                        int64_t now_unix_seconds, std::string* out) const;
+
+  std::optional<FernetKey> key_;  // For more lanes; none in insecure mode.
   SealerOptions options_;
   uint64_t next_sequence_ = 0;
-  std::string scratch_;  // The inner frame before sealing; reused.
+  bool last_compressed_ = false;
+  // lanes_[0] serves Seal; SealBatch adds more as it needs them.
+  std::vector<std::unique_ptr<Lane>> lanes_;
 };
 
 struct OpenerOptions {

@@ -113,6 +113,104 @@ TEST_P(FrameSealerModes, CompressesOnlyWhenAllowedAndSmaller) {
   }
 }
 
+// A batch is what the same frames sealed one by one would be: sealed side
+// by side (transport/work_pool.h), appended in sequence order, each
+// announced as it lands, and readable by the same opener in one stream with
+// frames sealed one by one before and after it.
+TEST_P(FrameSealerModes, BatchesAreSealedInOrderAndInterleaveWithSingleFrames) {
+  Pair p = MakePair(GetParam());
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 12; ++i) {
+    payloads.push_back(i % 3 == 0 ? Compressible(64 << 10)
+                                  : Random((16 << 10) + 1000 * i));
+  }
+  std::vector<FrameToSeal> frames;
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    frames.push_back({static_cast<uint32_t>(i + 1), FrameType::kData,
+                      kFlagEndMessage, payloads[i], true});
+  }
+  std::string stream;
+  ASSERT_TRUE(p.sealer.Seal(99, FrameType::kData, 0, "before", true, kNow,
+                            &stream).ok());
+  std::vector<size_t> sizes_seen;
+  ASSERT_TRUE(p.sealer
+                  .SealBatch(frames, /*max_lanes=*/4, kNow, &stream,
+                             [&] { sizes_seen.push_back(stream.size()); })
+                  .ok());
+  ASSERT_TRUE(p.sealer.Seal(99, FrameType::kData, 0, "after", true, kNow,
+                            &stream).ok());
+  EXPECT_EQ(p.sealer.next_sequence(), payloads.size() + 2);
+  ASSERT_EQ(sizes_seen.size(), payloads.size());
+  for (size_t i = 1; i < sizes_seen.size(); ++i) {
+    EXPECT_LT(sizes_seen[i - 1], sizes_seen[i]);  // One frame at a time.
+  }
+  std::vector<std::string> bodies = Bodies(stream);
+  ASSERT_EQ(bodies.size(), payloads.size() + 2);
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    absl::StatusOr<OpenedFrame> f = p.opener.Open(bodies[i]);
+    ASSERT_TRUE(f.ok()) << i << ": " << f.status();
+    EXPECT_EQ(f->header.sequence, i);
+    if (i == 0 || i == bodies.size() - 1) {
+      EXPECT_EQ(f->payload, i == 0 ? "before" : "after");
+      continue;
+    }
+    EXPECT_EQ(f->header.stream_id, i);
+    EXPECT_EQ(f->header.flags, kFlagEndMessage);
+    EXPECT_EQ(f->payload, payloads[i - 1]);
+  }
+  if (!GetParam()) {
+    // Insecure frames have no IV: byte for byte those of Seal.
+    FrameSealer serial = FrameSealer::Insecure();
+    std::string expected;
+    ASSERT_TRUE(serial.Seal(99, FrameType::kData, 0, "before", true, kNow,
+                            &expected).ok());
+    for (const FrameToSeal& f : frames) {
+      ASSERT_TRUE(serial.Seal(f.stream_id, f.type, f.flags, f.payload, true,
+                              kNow, &expected).ok());
+    }
+    ASSERT_TRUE(serial.Seal(99, FrameType::kData, 0, "after", true, kNow,
+                            &expected).ok());
+    EXPECT_EQ(stream, expected);
+  }
+}
+
+// A frame that cannot be sealed ends the batch there: the frames before it
+// are appended, nothing after, and the next frame takes its sequence number.
+TEST_P(FrameSealerModes, ABatchStopsAtItsFirstBadFrame) {
+  Pair p = MakePair(GetParam());
+  const std::string good = Random(32 << 10);
+  const std::string too_big(kProtocolMaxFrameBytes + 1, 'x');
+  const std::vector<FrameToSeal> frames = {
+      {1, FrameType::kData, 0, good, false},
+      {1, FrameType::kData, 0, good, false},
+      {1, FrameType::kData, 0, too_big, false},
+      {1, FrameType::kData, 0, good, false}};
+  std::string stream;
+  int appended = 0;
+  absl::Status s = p.sealer.SealBatch(frames, 4, kNow, &stream,
+                                      [&] { ++appended; });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("exceeds the protocol maximum"));
+  EXPECT_EQ(appended, 2);
+  EXPECT_EQ(p.sealer.next_sequence(), 2u);
+  ASSERT_TRUE(p.sealer.Seal(1, FrameType::kData, 0, "next", false, kNow,
+                            &stream).ok());
+  std::vector<std::string> bodies = Bodies(stream);
+  ASSERT_EQ(bodies.size(), 3u);
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    absl::StatusOr<OpenedFrame> f = p.opener.Open(bodies[i]);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->payload, i < 2 ? good : "next");
+  }
+  // Bad flags: nothing sealed, no sequence number used.
+  const std::vector<FrameToSeal> bad_flags = {
+      {1, FrameType::kData, 0, good, false},
+      {1, FrameType::kData, kFlagCompressed, good, false}};
+  EXPECT_EQ(p.sealer.SealBatch(bad_flags, 4, kNow, &stream, [] {}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p.sealer.next_sequence(), 3u);
+}
+
 TEST_P(FrameSealerModes, ReplayedFrameIsDataLossAndSticky) {
   Pair p = MakePair(GetParam());
   std::string stream;

@@ -1,4 +1,4 @@
-#include "rpc/buffer_pool.h"
+#include "transport/buffer_pool.h"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 
 #include "transport/mutex.h"
 
-namespace netstructer::rpc {
+namespace netstructer::transport {
 namespace {
 
 constexpr size_t kMaxBufferBytes = size_t{16} << 20;  // One buffer.
@@ -97,4 +97,4 @@ size_t PooledBytes() {
   return pool.bytes;
 }
 
-}  // namespace netstructer::rpc
+}  // namespace netstructer::transport

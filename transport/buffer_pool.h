@@ -12,13 +12,13 @@
 // of its size; a class keeps at most 16 MiB and the pool 64 MiB in all,
 // process-wide. Thread-safe. Smaller buffers are not pooled (malloc's
 // thread caches serve them well).
-#ifndef NETSTRUCTER_RPC_BUFFER_POOL_H_
-#define NETSTRUCTER_RPC_BUFFER_POOL_H_
+#ifndef NETSTRUCTER_TRANSPORT_BUFFER_POOL_H_
+#define NETSTRUCTER_TRANSPORT_BUFFER_POOL_H_
 
 #include <cstddef>
 #include <string>
 
-namespace netstructer::rpc {
+namespace netstructer::transport {
 
 // Buffers below this are not pooled.
 inline constexpr size_t kMinPooledBytes = 4 * 1024;
@@ -32,6 +32,6 @@ void ReturnBuffer(std::string buffer);
 // Bytes the pool holds now (for tests and diagnostics).
 size_t PooledBytes();
 
-}  // namespace netstructer::rpc
+}  // namespace netstructer::transport
 
-#endif  // NETSTRUCTER_RPC_BUFFER_POOL_H_
+#endif  // NETSTRUCTER_TRANSPORT_BUFFER_POOL_H_

@@ -1,11 +1,11 @@
-#include "rpc/buffer_pool.h"
+#include "transport/buffer_pool.h"
 
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 
-namespace netstructer::rpc {
+namespace netstructer::transport {
 namespace {
 
 TEST(BufferPoolTest, ReturnedLargeBuffersAreReused) {
@@ -74,4 +74,4 @@ TEST(BufferPoolTest, AClassKeepsAtMostSixteenMiB) {
 }
 
 }  // namespace
-}  // namespace netstructer::rpc
+}  // namespace netstructer::transport
