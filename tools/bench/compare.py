@@ -4,7 +4,8 @@
 Usage: compare.py DIR
   DIR holds ours-*.jsonl and peer-*.jsonl (one JSON line per workload and
   security mode, as ../shared/bench/WORKLOADS.md specifies), written by
-  compare.sh. Prints two Markdown tables: medians [min-max] per system,
+  compare.sh; peer-rss-*.jsonl add only the peer server's W3 peak RSS
+  (tools/bench/peer_rss.py). Prints two Markdown tables: medians [min-max] per system,
   workload and mode; then ours/peer for each workload's primary metric with
   secure modes matched (fernet vs tls) and plaintext with plaintext.
 """
@@ -40,7 +41,8 @@ def load(pattern):
                     v = o.get(k)
                     if isinstance(v, (int, float)) and not isinstance(v, bool):
                         g.setdefault(k, []).append(float(v))
-    return groups, "/".join(sorted(systems)) or "-", len(files)
+    runs = len([p for p in files if "-rss-" not in os.path.basename(p)])
+    return groups, "/".join(sorted(systems)) or "-", runs
 
 
 def fmt(x):

@@ -65,6 +65,12 @@ for ((i = 1; i <= ROUNDS; i++)); do
   if [[ -n $PEER ]]; then
     echo "round $i/$ROUNDS: peer ($PEER)" >&2
     "$PEER" "${PEER_ARGS[@]}" >"$OUT/peer-$i.jsonl"
+    # The peer does not report its server's memory: W3 once more per mode,
+    # its server's VmHWM sampled from outside (gRPC peer's flags).
+    echo "round $i/$ROUNDS: peer server RSS in W3 (peer_rss.py)" >&2
+    python3 "$ROOT/tools/bench/peer_rss.py" "$PEER" "${PEER_ARGS[@]}" \
+      >"$OUT/peer-rss-$i.jsonl" ||
+      echo "compare.sh: peer_rss.py failed; the RSS row stays n/a" >&2
   fi
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
