@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "transport/buffer_pool.h"
 #include "transport/work_pool.h"
@@ -68,15 +69,37 @@ absl::Status FrameSealer::Seal(uint32_t stream_id, FrameType type,
   if (next_sequence_ == UINT64_MAX) {
     return absl::ResourceExhaustedError("frame sequence numbers exhausted");
   }
-  const FrameToSeal frame{stream_id, type, flags, payload, allow_compression};
+  FrameToSeal frame{stream_id, type, flags, payload, allow_compression};
+  frame.allow_compression = TakeCompressionTurn(frame);
   if (absl::Status s =
           SealWith(*lanes_[0], next_sequence_, frame, now_unix_seconds, out);
       !s.ok()) {
     return s;
   }
   ++next_sequence_;
-  if (lanes_[0]->offered) last_compressed_ = lanes_[0]->compressed;
+  if (lanes_[0]->offered) RecordCompression(lanes_[0]->compressed);
   return absl::OkStatus();
+}
+
+bool FrameSealer::TakeCompressionTurn(const FrameToSeal& frame) {
+  if (!frame.allow_compression) return false;
+  if (frame.payload.size() < options_.compression.threshold_bytes) return true;
+  if (skip_left_ == 0) return true;
+  --skip_left_;
+  return false;
+}
+
+void FrameSealer::RecordCompression(bool compressed) {
+  ++compression_attempts_;
+  last_compressed_ = compressed;
+  if (compressed) {
+    failures_in_a_row_ = 0;
+    skip_next_ = 0;
+    return;
+  }
+  if (++failures_in_a_row_ < kFailuresBeforeSkipping) return;
+  skip_next_ = std::min(skip_next_ == 0 ? 1 : 2 * skip_next_, kMaxSkippedFrames);
+  skip_left_ = skip_next_;
 }
 
 absl::Status FrameSealer::SealWith(Lane& lane, uint64_t sequence,
@@ -135,6 +158,12 @@ absl::Status FrameSealer::SealBatch(absl::Span<const FrameToSeal> frames,
   if (frames.size() >= UINT64_MAX - next_sequence_) {
     return absl::ResourceExhaustedError("frame sequence numbers exhausted");
   }
+  // Compression turns are decided up front, in order, as Seal would.
+  absl::InlinedVector<FrameToSeal, 16> turns(frames.begin(), frames.end());
+  for (FrameToSeal& frame : turns) {
+    frame.allow_compression = TakeCompressionTurn(frame);
+  }
+  frames = turns;
   const int lanes = std::max(1, std::min(max_lanes, WorkPoolLanes()));
   while (lanes_.size() < static_cast<size_t>(lanes)) {
     auto lane = std::make_unique<Lane>();
@@ -168,7 +197,7 @@ absl::Status FrameSealer::SealBatch(absl::Span<const FrameToSeal> frames,
         out->append(sealed[i]);
         ReturnBuffer(std::move(sealed[i]));
         ++next_sequence_;
-        if (compressed[i] != 0) last_compressed_ = compressed[i] == 2;
+        if (compressed[i] != 0) RecordCompression(compressed[i] == 2);
         appended();
         return true;
       });

@@ -211,6 +211,57 @@ TEST_P(FrameSealerModes, ABatchStopsAtItsFirstBadFrame) {
   EXPECT_EQ(p.sealer.next_sequence(), 3u);
 }
 
+// Incompressible payloads are mostly not offered to lz4 after a while; a
+// compressible one is again within kMaxSkippedFrames + 1 frames, and from
+// then on every one. Either way every frame opens to its payload.
+TEST_P(FrameSealerModes, IncompressiblePayloadsStopBeingOfferedToLz4) {
+  Pair p = MakePair(GetParam());
+  const std::string random = Random(16 << 10);
+  const std::string text = Compressible(16 << 10);
+  std::string stream;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(p.sealer.Seal(1, FrameType::kData, 0, random, true, kNow,
+                              &stream).ok());
+  }
+  const uint64_t random_attempts = p.sealer.compression_attempts();
+  EXPECT_GE(random_attempts, uint64_t{FrameSealer::kFailuresBeforeSkipping});
+  EXPECT_LT(random_attempts, 40u);  // 8, then one per skipped run.
+  // Text: sent as is while the skipping lasts, compressed from the first
+  // offer on.
+  std::vector<size_t> sizes;
+  for (int i = 0; i < FrameSealer::kMaxSkippedFrames + 20; ++i) {
+    std::string one;
+    ASSERT_TRUE(p.sealer.Seal(1, FrameType::kData, 0, text, true, kNow,
+                              &one).ok());
+    sizes.push_back(one.size());
+    stream += one;
+  }
+  size_t first_small = sizes.size();
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] < text.size() / 2) {
+      first_small = i;
+      break;
+    }
+  }
+  ASSERT_LE(first_small, size_t{FrameSealer::kMaxSkippedFrames});
+  for (size_t i = first_small; i < sizes.size(); ++i) {
+    EXPECT_LT(sizes[i], text.size() / 2) << i;
+  }
+  // Compression not allowed: never offered, never counted.
+  const uint64_t before = p.sealer.compression_attempts();
+  ASSERT_TRUE(p.sealer.Seal(1, FrameType::kData, 0, text, false, kNow,
+                            &stream).ok());
+  EXPECT_EQ(p.sealer.compression_attempts(), before);
+  size_t n = 0;
+  for (const std::string& body : Bodies(stream)) {
+    absl::StatusOr<OpenedFrame> f = p.opener.Open(body);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->payload, n < 1000 ? random : text);
+    ++n;
+  }
+  EXPECT_EQ(n, 1000u + FrameSealer::kMaxSkippedFrames + 20 + 1);
+}
+
 TEST_P(FrameSealerModes, ReplayedFrameIsDataLossAndSticky) {
   Pair p = MakePair(GetParam());
   std::string stream;
