@@ -79,11 +79,16 @@ absl::Status CallStream::Send(absl::string_view headers,
                                                   batch[0].payload,
                                                   compression_)
                          : connection_->SendFrames(batch);
-    if (first && s.ok()) on_wire_.store(true, std::memory_order_release);
+    bool cancel_owed = false;
+    if (first && s.ok()) cancel_owed = MarkOnWire();
     first = false;
     first_frame_done();
     batch.clear();
     assembled.clear();
+    if (cancel_owed) {  // Cancelled while its first frames went out.
+      (void)connection_->SendFrame(id(), FrameType::kCancel, 0,
+                                   EncodeCancel(final_status()), false);
+    }
     return s;
   };
   for (;;) {
@@ -442,18 +447,31 @@ void RpcConnection::Cancel(CallStream* stream, const absl::Status& status) {
   if (id == 0) return;
   Remove(id);
   // A client stream whose HEADERS never left is unknown to the server: a
-  // CANCEL for it would be a protocol error there (9.1).
-  if (role_ == Role::kClient && !stream->on_wire()) return;
+  // CANCEL for it would be a protocol error there (9.1). If its first frames
+  // are being sent right now, the sender sends the CANCEL once they are
+  // out (CallStream::MarkOnWire).
+  if (role_ == Role::kClient) {
+    MutexLock lock(&stream->mu_);
+    if (!stream->on_wire()) {
+      stream->cancel_owed_ = true;
+      return;
+    }
+  }
   (void)SendFrame(id, FrameType::kCancel, 0, EncodeCancel(status), false);
 }
 
+bool CallStream::MarkOnWire() {
+  MutexLock lock(&mu_);
+  on_wire_.store(true, std::memory_order_release);
+  return std::exchange(cancel_owed_, false);
+}
+
 void RpcConnection::Remove(uint32_t id) {
-  {
-    MutexLock lock(&mu_);
-    streams_.erase(id);
-  }
-  // A server call's handler that read the socket itself has ended: the loop
-  // reads for the session's next calls at once, not after the linger.
+  MutexLock lock(&mu_);
+  streams_.erase(id);
+}
+
+void RpcConnection::CallDone() {
   if (role_ == Role::kServer && waiters_.load() == 0) {
     bridge_->ResumeLoopReading();
   }
@@ -484,7 +502,7 @@ bool RpcConnection::Wait(const std::function<bool()>& ready,
   const bool ok = bridge_->Await(ready, deadline);
   // A client's calls that no thread waits for need the loop to read for
   // them now. A server's session gets the loop back after a short linger
-  // (Bridge::CallerModeLinger), or at once when a call ends (Remove): a
+  // (Bridge::CallerModeLinger), or at once when a call ends (CallDone): a
   // stream handler between two reads comes back within microseconds.
   if (waiters_.fetch_sub(1) == 1 && role_ == Role::kClient &&
       async_calls_.load() > 0) {

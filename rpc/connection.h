@@ -75,6 +75,9 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   bool has_messages() const;
   // Its first frame was written (the peer knows the stream).
   bool on_wire() const { return on_wire_.load(std::memory_order_acquire); }
+  // Sets on_wire; true if a Cancel came before and left its CANCEL frame to
+  // the sender (then sent by it).
+  bool MarkOnWire();
 
   // Called on the reading thread, with no lock held, after a message
   // completed, the input ended or the call finished. Set before the stream
@@ -106,10 +109,12 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   RpcConnection* const connection_;
   const bool compression_;
   std::atomic<uint32_t> id_{0};
-  std::atomic<bool> on_wire_{false};
+  std::atomic<bool> on_wire_{false};  // A client stream's: set under mu_.
   std::function<void()> on_event_;
 
   mutable Mutex mu_;
+  // A client Cancel found the stream not on the wire yet (see MarkOnWire).
+  bool cancel_owed_ ABSL_GUARDED_BY(mu_) = false;
   // Receiving.
   std::deque<std::string> inbox_ ABSL_GUARDED_BY(mu_);
   uint64_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -176,6 +181,10 @@ class RpcConnection : public StreamHandler,
   void Cancel(CallStream* stream, const absl::Status& status);
   // Forgets a finished stream (frames that still arrive for it are dropped).
   void Remove(uint32_t id);
+  // Server: a call's handler has finished and been accounted; if no
+  // handler waits to read, the loop reads the session again at once (a
+  // handler that read it itself may just have ended).
+  void CallDone();
 
   // Sends one frame of `stream`.
   absl::Status SendFrame(uint32_t id, transport::FrameType type, uint8_t flags,

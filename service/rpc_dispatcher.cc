@@ -197,7 +197,7 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
   if (call == nullptr) return;
   const absl::Status status =
       running->target.method->handler.Run(running->target.service, call.get());
-  auto finish = [this, running, call, status] {
+  auto finish = [this, running, call, status, on_io_thread] {
     call->Finish(status);
     const absl::Status final_status =
         call->context()->IsCancelled() ? call->stream()->final_status() : status;
@@ -212,6 +212,11 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
     }
     if (timer != 0) loop_->CancelTimer(timer);
     CallEnded(running->connection);
+    // A handler on its own thread may have read the session itself (a
+    // stream handler waiting in Read): the loop takes over at once, now
+    // that the call no longer counts against the session's limit. A
+    // handler on the reading thread needs nothing: that thread reads on.
+    if (!on_io_thread) call->connection()->CallDone();
   };
   if (on_io_thread &&
       call->response_size() + 1024 > rpc::kStreamWindowBytes) {

@@ -63,6 +63,7 @@ class ServerCall {
 
   ServerContext* context() const { return context_.get(); }
   rpc::CallStream* stream() const { return stream_.get(); }
+  rpc::RpcConnection* connection() const { return connection_; }
 
   // The next request message; nullopt once the client half-closed.
   absl::StatusOr<std::optional<std::string>> Read();

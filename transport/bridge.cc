@@ -47,6 +47,8 @@ int64_t NowSeconds() { return absl::ToUnixSeconds(absl::Now()); }
 
 // The Bridge whose input this thread is dispatching, if any (OutputBatch).
 thread_local const Bridge* tls_batching_bridge = nullptr;
+// The Bridge whose input this thread is processing (it holds its read_mu_).
+thread_local const Bridge* tls_reading_bridge = nullptr;
 // Batched output larger than this is written at once (see SendFrame).
 constexpr size_t kBatchFlushBytes = size_t{128} << 10;
 
@@ -284,7 +286,7 @@ absl::Status Bridge::SendStreamFrames(
   // for the end of its batch unless it is large; anyone else's goes now,
   // so the peer opens the first frames while we seal the last.
   absl::Status flushed;
-  absl::Status s = sealer_.SealBatch(checked, lanes, NowSeconds(), &out_, [&] {
+  auto appended = [&] {
     write_mu_.AssertHeld();
     if (tls_batching_bridge == this &&
         out_.size() - out_pos_ < kBatchFlushBytes) {
@@ -292,7 +294,20 @@ absl::Status Bridge::SendStreamFrames(
       return;
     }
     if (absl::Status f = FlushLocked(); !f.ok() && flushed.ok()) flushed = f;
-  });
+  };
+  if (lanes == 1) {  // In turn, straight into the output buffer.
+    for (const transport::FrameToSeal& f : checked) {
+      if (absl::Status s =
+              sealer_.Seal(f.stream_id, f.type, f.flags, f.payload,
+                           f.allow_compression, NowSeconds(), &out_);
+          !s.ok()) {
+        return s;
+      }
+      appended();
+    }
+    return flushed;
+  }
+  absl::Status s = sealer_.SealBatch(checked, lanes, NowSeconds(), &out_, appended);
   return s.ok() ? flushed : s;
 }
 
@@ -470,6 +485,13 @@ void Bridge::RearmCheck() {
 }
 
 void Bridge::ProcessInput(ReadMode mode) {
+  struct ReadingScope {
+    explicit ReadingScope(const Bridge* b) : previous(tls_reading_bridge) {
+      tls_reading_bridge = b;
+    }
+    ~ReadingScope() { tls_reading_bridge = previous; }
+    const Bridge* const previous;
+  } reading(this);
   char buf[kReadChunkBytes];
   bool first = true;
   for (;;) {
@@ -876,12 +898,22 @@ void Bridge::Notify() {
 }
 
 void Bridge::ResumeLoopReading() {
+  // Not on a thread that reads this Bridge now (it holds read_mu_, and goes
+  // on reading anyway): a callback it dispatches may get here.
+  if (tls_reading_bridge == this) return;
   if (!caller_mode_.load() || !read_mu_.TryLock()) return;
   caller_mode_.store(false);
   SetInterest(kCallerReading, false);
   input_pending_.store(false);
   ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
   read_mu_.Unlock();
+  // Input that the loop saw while we held read_mu_ (its TryLock failed and
+  // left input_pending_): the edge-triggered loop will not report it again.
+  while (input_pending_.load() && read_mu_.TryLock()) {
+    input_pending_.store(false);
+    ProcessInput(ReadMode::kUntilEagain);
+    read_mu_.Unlock();
+  }
   Notify();
 }
 
@@ -940,7 +972,9 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
       Notify();  // Another waiter may take over reading.
     } else {
       MutexLock state(&state_mu_);
-      if (!ready() && !closed_) {
+      // Paused: wait for the flush that resumes reading, unless it came
+      // since we looked (FlushLocked signalled then, before this wait).
+      if (!ready() && !closed_ && (!paused || input_paused_)) {
         state_cv_.WaitWithDeadline(
             &state_mu_, std::min(deadline, absl::Now() + absl::Milliseconds(50)));
       }

@@ -95,9 +95,12 @@ void FrameSealer::RecordCompression(bool compressed) {
   if (compressed) {
     failures_in_a_row_ = 0;
     skip_next_ = 0;
+    skip_left_ = 0;
     return;
   }
-  if (++failures_in_a_row_ < kFailuresBeforeSkipping) return;
+  // Already skipping: only a batch's frames, offered before the outcome of
+  // the others was known, get here; they do not lengthen the skipping.
+  if (++failures_in_a_row_ < kFailuresBeforeSkipping || skip_left_ > 0) return;
   skip_next_ = std::min(skip_next_ == 0 ? 1 : 2 * skip_next_, kMaxSkippedFrames);
   skip_left_ = skip_next_;
 }

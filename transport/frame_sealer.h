@@ -70,8 +70,10 @@ class FrameSealer {
                     int64_t now_unix_seconds, std::string* out);
 
   // Seals `frames` as Seal would one after another (consecutive sequence
-  // numbers, the same bytes but for the IVs), compressing and sealing them
-  // side by side on up to `max_lanes` threads (transport/work_pool.h), and
+  // numbers, the same bytes but for the IVs, except that which frames are
+  // offered to lz4 is decided for the whole batch before any outcome is
+  // known; see compression_attempts), compressing and sealing them side by
+  // side on up to `max_lanes` threads (transport/work_pool.h), and
   // appends each to `*out` in order as soon as it and those before it are
   // sealed, calling `appended()` after each (to write it while the rest is
   // sealed). On an error in frame k, frames before k are appended, nothing

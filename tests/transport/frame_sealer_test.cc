@@ -262,6 +262,40 @@ TEST_P(FrameSealerModes, IncompressiblePayloadsStopBeingOfferedToLz4) {
   EXPECT_EQ(n, 1000u + FrameSealer::kMaxSkippedFrames + 20 + 1);
 }
 
+// A batch decides its frames' lz4 offers up front; its failures do not
+// lengthen the skipping more than one failure would (the skips after it
+// grow 2, 4, 8, ... as after single frames, not straight to the maximum).
+TEST_P(FrameSealerModes, ABatchOfFailuresLengthensTheSkippingOnce) {
+  Pair p = MakePair(GetParam());
+  const std::string random = Random(16 << 10);
+  std::string stream;
+  for (int i = 0; i < FrameSealer::kFailuresBeforeSkipping; ++i) {
+    ASSERT_TRUE(p.sealer.Seal(1, FrameType::kData, 0, random, true, kNow,
+                              &stream).ok());
+  }
+  ASSERT_EQ(p.sealer.compression_attempts(),
+            uint64_t{FrameSealer::kFailuresBeforeSkipping});
+  // Skipping one now: the batch's first frame is not offered, the other 15
+  // are (decided up front) and fail.
+  const std::vector<FrameToSeal> frames(
+      16, FrameToSeal{1, FrameType::kData, 0, random, true});
+  ASSERT_TRUE(p.sealer.SealBatch(frames, 4, kNow, &stream, [] {}).ok());
+  const uint64_t after_batch = p.sealer.compression_attempts();
+  EXPECT_EQ(after_batch, uint64_t{FrameSealer::kFailuresBeforeSkipping} + 15);
+  // Then single frames skip 2, 4, 8, 16, 32, 64, 64 between offers: in 200
+  // frames, offers at the 3rd, 8th, 17th, 34th, 67th, 132nd and 197th.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(p.sealer.Seal(1, FrameType::kData, 0, random, true, kNow,
+                              &stream).ok());
+  }
+  EXPECT_EQ(p.sealer.compression_attempts() - after_batch, 7u);
+  for (const std::string& body : Bodies(stream)) {
+    absl::StatusOr<OpenedFrame> f = p.opener.Open(body);
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->payload, random);
+  }
+}
+
 TEST_P(FrameSealerModes, ReplayedFrameIsDataLossAndSticky) {
   Pair p = MakePair(GetParam());
   std::string stream;
