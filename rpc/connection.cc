@@ -73,12 +73,7 @@ absl::Status CallStream::Send(absl::string_view headers,
   bool first = true;
   auto send_batch = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
-    absl::Status s = batch.size() == 1
-                         ? connection_->SendFrame(id(), batch[0].type,
-                                                  batch[0].flags,
-                                                  batch[0].payload,
-                                                  compression_)
-                         : connection_->SendFrames(batch);
+    absl::Status s = connection_->SendFrames(batch);
     bool cancel_owed = false;
     if (first && s.ok()) cancel_owed = MarkOnWire();
     first = false;

@@ -277,38 +277,7 @@ absl::Status Bridge::SendStreamFrames(
   const int lanes = large >= 2 && sealer_.last_compressed()
                         ? transport::WorkPoolLanes()
                         : 1;
-  if (goaway_sent_) return ClosedForSendingLocked();
-  {
-    MutexLock state(&state_mu_);
-    if (closed_) return closed_status_;
-  }
-  // As SendFrame does after each frame: a batching reader's output waits
-  // for the end of its batch unless it is large; anyone else's goes now,
-  // so the peer opens the first frames while we seal the last.
-  absl::Status flushed;
-  auto appended = [&] {
-    write_mu_.AssertHeld();
-    if (tls_batching_bridge == this &&
-        out_.size() - out_pos_ < kBatchFlushBytes) {
-      batched_output_.store(true);
-      return;
-    }
-    if (absl::Status f = FlushLocked(); !f.ok() && flushed.ok()) flushed = f;
-  };
-  if (lanes == 1) {  // In turn, straight into the output buffer.
-    for (const transport::FrameToSeal& f : checked) {
-      if (absl::Status s =
-              sealer_.Seal(f.stream_id, f.type, f.flags, f.payload,
-                           f.allow_compression, NowSeconds(), &out_);
-          !s.ok()) {
-        return s;
-      }
-      appended();
-    }
-    return flushed;
-  }
-  absl::Status s = sealer_.SealBatch(checked, lanes, NowSeconds(), &out_, appended);
-  return s.ok() ? flushed : s;
+  return SendFramesLocked(checked, lanes);
 }
 
 // While a thread dispatches the frames of one read, what they make it send
@@ -346,26 +315,48 @@ absl::Status Bridge::ClosedForSendingLocked() const {
 absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
                                absl::string_view payload,
                                bool allow_compression) {
+  const transport::FrameToSeal frame{stream, type, flags, payload,
+                                     allow_compression};
   MutexLock lock(&write_mu_);
+  return SendFramesLocked(absl::MakeConstSpan(&frame, 1), 1);
+}
+
+absl::Status Bridge::SendFramesLocked(
+    absl::Span<const transport::FrameToSeal> frames, int lanes) {
   if (goaway_sent_) return ClosedForSendingLocked();
   {
     MutexLock state(&state_mu_);
     if (closed_) return closed_status_;
   }
-  if (absl::Status s = sealer_.Seal(stream, type, flags, payload,
-                                    allow_compression, NowSeconds(), &out_);
-      !s.ok()) {
-    return s;
+  // After each frame: batched output waits for the end of the batch, unless
+  // it holds a large message's worth already: then it goes now, so the peer
+  // opens these frames while we seal the next ones (a 1 MiB response is 16
+  // frames). Anyone else's output goes at once.
+  absl::Status flushed;
+  auto appended = [&] {
+    write_mu_.AssertHeld();
+    if (tls_batching_bridge == this &&
+        out_.size() - out_pos_ < kBatchFlushBytes) {
+      batched_output_.store(true);  // Written when the batch ends.
+      return;
+    }
+    if (absl::Status f = FlushLocked(); !f.ok() && flushed.ok()) flushed = f;
+  };
+  if (lanes == 1) {  // In turn, straight into the output buffer.
+    for (const transport::FrameToSeal& f : frames) {
+      if (absl::Status s =
+              sealer_.Seal(f.stream_id, f.type, f.flags, f.payload,
+                           f.allow_compression, NowSeconds(), &out_);
+          !s.ok()) {
+        return s;
+      }
+      appended();
+    }
+    return flushed;
   }
-  // Batched output waits for the end of the batch, unless it holds a large
-  // message's worth already: then it goes now, so the peer opens these frames
-  // while we seal the next ones (a 1 MiB response is 16 frames).
-  if (tls_batching_bridge == this &&
-      out_.size() - out_pos_ < kBatchFlushBytes) {
-    batched_output_.store(true);  // Written when the batch ends.
-    return absl::OkStatus();
-  }
-  return FlushLocked();
+  absl::Status s =
+      sealer_.SealBatch(frames, lanes, NowSeconds(), &out_, appended);
+  return s.ok() ? flushed : s;
 }
 
 absl::Status Bridge::FlushLocked() {
@@ -435,11 +426,7 @@ void Bridge::SetInterest(int bit, bool on) {
 void Bridge::OnLoopEvent(uint32_t events) {
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
     input_pending_.store(true);
-    while (input_pending_.load() && read_mu_.TryLock()) {
-      input_pending_.store(false);
-      ProcessInput(ReadMode::kUntilEagain);
-      read_mu_.Unlock();
-    }
+    ReadPendingInput();
     state_cv_.SignalAll();  // A waiting receiver may now read itself.
   }
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
@@ -476,12 +463,27 @@ void Bridge::RearmCheck() {
     ScheduleRearmCheck();  // A caller read recently and may come back.
     return;
   }
+  HandReadingToLoop();
+}
+
+void Bridge::HandReadingToLoop() {
   caller_mode_.store(false);
   SetInterest(kCallerReading, false);
   input_pending_.store(false);
   ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
   read_mu_.Unlock();
-  state_cv_.SignalAll();
+  // Input that the loop saw while we held read_mu_ (its TryLock failed and
+  // left input_pending_): the edge-triggered loop will not report it again.
+  ReadPendingInput();
+  state_cv_.SignalAll();  // A waiting receiver may now read itself.
+}
+
+void Bridge::ReadPendingInput() {
+  while (input_pending_.load() && read_mu_.TryLock()) {
+    input_pending_.store(false);
+    ProcessInput(ReadMode::kUntilEagain);
+    read_mu_.Unlock();
+  }
 }
 
 void Bridge::ProcessInput(ReadMode mode) {
@@ -902,19 +904,7 @@ void Bridge::ResumeLoopReading() {
   // on reading anyway): a callback it dispatches may get here.
   if (tls_reading_bridge == this) return;
   if (!caller_mode_.load() || !read_mu_.TryLock()) return;
-  caller_mode_.store(false);
-  SetInterest(kCallerReading, false);
-  input_pending_.store(false);
-  ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
-  read_mu_.Unlock();
-  // Input that the loop saw while we held read_mu_ (its TryLock failed and
-  // left input_pending_): the edge-triggered loop will not report it again.
-  while (input_pending_.load() && read_mu_.TryLock()) {
-    input_pending_.store(false);
-    ProcessInput(ReadMode::kUntilEagain);
-    read_mu_.Unlock();
-  }
-  Notify();
+  HandReadingToLoop();
 }
 
 bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
@@ -964,11 +954,7 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
       }
       last_caller_read_.store(absl::ToUnixNanos(absl::Now()));
       read_mu_.Unlock();
-      while (input_pending_.load() && read_mu_.TryLock()) {
-        input_pending_.store(false);
-        ProcessInput(ReadMode::kUntilEagain);
-        read_mu_.Unlock();
-      }
+      ReadPendingInput();
       Notify();  // Another waiter may take over reading.
     } else {
       MutexLock state(&state_mu_);

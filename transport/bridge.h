@@ -255,6 +255,12 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status SendFrame(uint32_t stream, transport::FrameType type,
                          uint8_t flags, absl::string_view payload,
                          bool allow_compression);
+  // Seals `frames` in order (on `lanes` threads: FrameSealer::SealBatch)
+  // into the output buffer and writes them, or leaves them to the end of
+  // the reading thread's OutputBatch.
+  absl::Status SendFramesLocked(absl::Span<const transport::FrameToSeal> frames,
+                                int lanes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // What a send after our GOAWAY returns. REQUIRES goaway_sent_.
   absl::Status ClosedForSendingLocked() const
@@ -290,6 +296,12 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   void ScheduleRearmCheck();
   void RearmCheck();
+  // REQUIRES read_mu_, which it releases. The loop reads again from now on,
+  // starting with what waited.
+  void HandReadingToLoop() ABSL_UNLOCK_FUNCTION(read_mu_);
+  // Reads what the loop announced (input_pending_) while another thread
+  // held read_mu_: the edge-triggered loop reports readiness only once.
+  void ReadPendingInput();
   // The server's plaintext REFUSAL of our ClientFinished, if `body` is one.
   absl::Status CheckLateRefusal(absl::string_view body)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);

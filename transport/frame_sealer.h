@@ -112,17 +112,17 @@ class FrameSealer {
   };
 
   FrameSealer(std::optional<FernetKey> key, SealerOptions options);
-  // Seals `frame` with `sequence` into `*out` (appended). REQUIRES:
-  // CheckFrame(frame) passed.
+  // Seals `frame` with `sequence` into `*out` (appended). REQUIRES: its
+  // flags passed CheckFlags.
   absl::Status SealWith(Lane& lane, uint64_t sequence, const FrameToSeal& frame,
                         int64_t now_unix_seconds, std::string* out) const;
-
-  std::optional<FernetKey> key_;  // For more lanes; none in insecure mode.
-  SealerOptions options_;
   // Whether `frame` is offered to lz4 (consumes a skip turn; see
   // compression_attempts), and the outcome of one that was.
   bool TakeCompressionTurn(const FrameToSeal& frame);
   void RecordCompression(bool compressed);
+
+  std::optional<FernetKey> key_;  // For more lanes; none in insecure mode.
+  SealerOptions options_;
 
   uint64_t next_sequence_ = 0;
   bool last_compressed_ = false;
