@@ -476,16 +476,22 @@ absl::Status RpcConnection::SendFrame(uint32_t id, FrameType type,
                                       uint8_t flags, absl::string_view payload,
                                       bool compression) {
   absl::Status s = bridge_->SendStreamFrame(id, type, flags, payload, compression);
-  if (s.ok()) return s;
-  // GOAWAY sent or received, or the connection ended: for a call, the
-  // connection is unavailable (a client may retry elsewhere).
-  return ConnectionEnded(s);
+  return s.ok() ? s : SendFailed(s);
 }
 
 absl::Status RpcConnection::SendFrames(
     absl::Span<const transport::FrameToSeal> frames) {
   absl::Status s = bridge_->SendStreamFrames(frames);
-  return s.ok() ? s : ConnectionEnded(s);
+  return s.ok() ? s : SendFailed(s);
+}
+
+absl::Status RpcConnection::SendFailed(const absl::Status& s) {
+  // A connection that ended finishes its calls before a caller learns of it
+  // (as in Wait): a handler whose Write failed then sees IsCancelled().
+  if (bridge_->closed()) OnConnectionClosed(bridge_->status());
+  // GOAWAY sent or received, or the connection ended: for a call, the
+  // connection is unavailable (a client may retry elsewhere).
+  return ConnectionEnded(s);
 }
 
 bool RpcConnection::Wait(const std::function<bool()>& ready,
@@ -717,15 +723,31 @@ void RpcConnection::OnConnectionClosed(const absl::Status& status) {
   absl::flat_hash_map<uint32_t, std::shared_ptr<CallStream>> streams;
   {
     MutexLock lock(&mu_);
-    if (closed_) return;
+    if (closed_) {
+      // Several threads learn of the end at once: the reader, the loop (the
+      // Bridge posts its close there), callers in Wait or SendFrame. The
+      // first finishes the calls; the others return only once it has, so a
+      // caller that learnt of the end always finds its call finished.
+      while (!calls_finished_) closed_cv_.Wait(&mu_);
+      return;
+    }
     closed_ = true;
     closed_status_ = DetachedStatus(status);
     streams.swap(streams_);
   }
   const absl::Status ended = ConnectionEnded(status);
+  std::vector<std::shared_ptr<CallStream>> finished;
   for (auto& [id, stream] : streams) {
-    if (stream->Finish(ended)) stream->FireEvent();
+    if (stream->Finish(ended)) finished.push_back(stream);
   }
+  {
+    MutexLock lock(&mu_);
+    calls_finished_ = true;
+    closed_cv_.SignalAll();
+  }
+  // User callbacks, last: one may wait on this connection (and so come
+  // back here) on this very thread.
+  for (const std::shared_ptr<CallStream>& stream : finished) stream->FireEvent();
   Notify();
 }
 

@@ -186,7 +186,8 @@ class RpcConnection : public StreamHandler,
   // handler that read it itself may just have ended).
   void CallDone();
 
-  // Sends one frame of `stream`.
+  // Sends one frame of `stream`. When the connection has ended, every call
+  // is finished before either returns its error (as in Wait).
   absl::Status SendFrame(uint32_t id, transport::FrameType type, uint8_t flags,
                          absl::string_view payload, bool compression);
   // Sends several frames in order (Bridge::SendStreamFrames).
@@ -221,6 +222,8 @@ class RpcConnection : public StreamHandler,
                                 uint8_t flags);
   void SendCredit(CallStream* stream, bool force);
   void AnswerAtOnce(uint32_t id, const absl::Status& status);
+  // What SendFrame(s) returns for the Bridge's error `s`.
+  absl::Status SendFailed(const absl::Status& s);
 
   const Role role_;
   const std::shared_ptr<CallAcceptor> acceptor_;
@@ -238,6 +241,9 @@ class RpcConnection : public StreamHandler,
   uint32_t next_id_ ABSL_GUARDED_BY(mu_) = kFirstCallStreamId;  // Client.
   uint32_t highest_id_ ABSL_GUARDED_BY(mu_) = 0;  // Highest id opened.
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once the thread that closed the connection finished its calls.
+  bool calls_finished_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar closed_cv_;  // Signalled when calls_finished_ is set.
   absl::Status closed_status_ ABSL_GUARDED_BY(mu_);
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   std::string refusal_ ABSL_GUARDED_BY(mu_);

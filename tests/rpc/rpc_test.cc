@@ -437,6 +437,52 @@ TEST(RpcTest, CancelFromAnotherThreadWakesABlockedRead) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
+// When a connection dies, several threads learn it at once: the one reading
+// the socket, the event loop (the Bridge posts its close there), and every
+// call waiting in Read. Whichever finishes the calls, none of the others may
+// return before its call is finished: a client Read that did returned
+// DEADLINE_EXCEEDED at once, and a server handler saw IsCancelled() false
+// (both seen in CI, once in ~1,600 runs each).
+TEST(RpcTest, EveryCallWaitingOnAConnectionThatDiesEndsWithItsError) {
+  constexpr int kRounds = 40;
+  constexpr int kCalls = 4;
+  for (int round = 0; round < kRounds; ++round) {
+    EchoFixture f;
+    std::vector<std::unique_ptr<ClientReaderWriter<EchoRequest, EchoReply>>>
+        chats;
+    for (int i = 0; i < kCalls; ++i) {
+      chats.push_back(f.stub().Chat());
+      EchoReply reply;
+      ASSERT_TRUE(chats.back()->Write(Request("up", i)).ok());
+      ASSERT_TRUE(chats.back()->Read(&reply).value_or(false)) << round;
+      ASSERT_EQ(reply.n(), i);
+    }
+    // Each client call and each handler now waits in Read.
+    std::vector<absl::Status> ends(kCalls);
+    std::vector<std::thread> readers;
+    for (int i = 0; i < kCalls; ++i) {
+      readers.emplace_back([&, i] {
+        EchoReply reply;
+        absl::StatusOr<bool> more = chats[i]->Read(&reply);
+        ends[i] = more.ok() ? absl::InternalError("Read returned a value")
+                            : more.status();
+      });
+    }
+    absl::SleepFor(absl::Milliseconds(round % 4));
+    std::vector<std::shared_ptr<Bridge>> sessions = f.server().All();
+    ASSERT_EQ(sessions.size(), 1u);
+    sessions[0]->Abort(absl::UnavailableError("the test aborts the session"));
+    for (std::thread& t : readers) t.join();
+    for (int i = 0; i < kCalls; ++i) {
+      EXPECT_EQ(ends[i].code(), absl::StatusCode::kUnavailable)
+          << "round " << round << ", call " << i << ": " << ends[i];
+    }
+    WaitUntil([&] { return f.service().finished.load() == kCalls; });
+    EXPECT_EQ(f.service().cancelled_seen.load(), kCalls) << "round " << round;
+    if (HasFailure()) break;
+  }
+}
+
 TEST(RpcTest, DestroyingAnUnfinishedStreamCancelsIt) {
   EchoFixture f;
   {
