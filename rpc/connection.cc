@@ -171,6 +171,15 @@ absl::Status CallStream::Send(absl::string_view headers,
   }
 }
 
+void CallStream::FireEvent() {
+  std::function<void()> hook;
+  {
+    MutexLock lock(&mu_);
+    hook = on_event_;
+  }
+  if (hook) hook();
+}
+
 bool CallStream::ReadyToRead() const {
   return !inbox_.empty() || finished_ || input_ended_;
 }
@@ -488,7 +497,7 @@ absl::Status RpcConnection::SendFrames(
 absl::Status RpcConnection::SendFailed(const absl::Status& s) {
   // A connection that ended finishes its calls before a caller learns of it
   // (as in Wait): a handler whose Write failed then sees IsCancelled().
-  if (bridge_->closed()) OnConnectionClosed(bridge_->status());
+  if (bridge_->closed()) FinishCalls(bridge_->status());
   // GOAWAY sent or received, or the connection ended: for a call, the
   // connection is unavailable (a client may retry elsewhere).
   return ConnectionEnded(s);
@@ -511,9 +520,9 @@ bool RpcConnection::Wait(const std::function<bool()>& ready,
   }
   if (ok) return true;
   if (bridge_->closed()) {
-    // The Bridge may not have told us yet; finishing every stream now is
-    // idempotent.
-    OnConnectionClosed(bridge_->status());
+    // The Bridge may not have told us yet (it posts OnConnectionClosed to
+    // its loop): the calls are finished now, their hooks run there.
+    FinishCalls(bridge_->status());
   }
   return ready();
 }
@@ -524,7 +533,9 @@ void RpcConnection::Notify() {
 
 void RpcConnection::AsyncStarted() {
   async_calls_.fetch_add(1);
-  if (waiters_.load() == 0) bridge_->ResumeLoopReading();
+  // By the loop: reading here could complete other calls, whose callbacks
+  // would run inside this thread's call start.
+  if (waiters_.load() == 0) bridge_->ResumeLoopReadingSoon();
 }
 
 void RpcConnection::AsyncFinished() { async_calls_.fetch_sub(1); }
@@ -590,10 +601,12 @@ absl::Status RpcConnection::OnStreamFrame(transport::OpenedFrame frame) {
       if (absl::Status s = DecodeCancel(frame.payload, &carried); !s.ok()) {
         return s;
       }
+      // Finished before it leaves streams_: a thread that learns of the
+      // connection's end meanwhile must find it finished (FinishCalls).
+      const bool finished =
+          stream->Finish(carried, /*drop_queued=*/role_ == Role::kServer);
       Remove(id);
-      if (stream->Finish(carried, /*drop_queued=*/role_ == Role::kServer)) {
-        stream->FireEvent();
-      }
+      if (finished) stream->FireEvent();
       return absl::OkStatus();
     }
     case FrameType::kData:
@@ -636,9 +649,12 @@ absl::Status RpcConnection::OnStreamFrame(transport::OpenedFrame frame) {
         return s;
       }
       stream->AddReceivedMetadata(true, *std::move(md));
-      Remove(id);
-      stream->OnInputEnd();
+      // Finished first: a Read woken by the input's end must find the
+      // trailers' status, and a thread that learns of the connection's end
+      // must find the call finished once it has left streams_.
       stream->Finish(std::move(status));
+      stream->OnInputEnd();
+      Remove(id);
       stream->FireEvent();
       return absl::OkStatus();
     }
@@ -708,6 +724,9 @@ absl::Status RpcConnection::OnNewStream(transport::OpenedFrame frame) {
     // Registered before the acceptor sees it: a handler it starts may end
     // the call (and Remove it) at once.
     MutexLock lock(&mu_);
+    // The reader may still dispatch frames it read before the connection
+    // ended: a call opened now would never be finished.
+    if (closed_) return absl::OkStatus();
     streams_[id] = stream;
   }
   if (absl::Status s = acceptor_->OnNewCall(this, stream, std::move(headers));
@@ -719,15 +738,15 @@ absl::Status RpcConnection::OnNewStream(transport::OpenedFrame frame) {
   return FeedMessageBytes(stream.get(), *rest, frame.header.flags);
 }
 
-void RpcConnection::OnConnectionClosed(const absl::Status& status) {
+void RpcConnection::FinishCalls(const absl::Status& status) {
   absl::flat_hash_map<uint32_t, std::shared_ptr<CallStream>> streams;
   {
     MutexLock lock(&mu_);
     if (closed_) {
       // Several threads learn of the end at once: the reader, the loop (the
-      // Bridge posts its close there), callers in Wait or SendFrame. The
-      // first finishes the calls; the others return only once it has, so a
-      // caller that learnt of the end always finds its call finished.
+      // Bridge posts OnConnectionClosed there), callers in Wait or
+      // SendFrame. The first finishes the calls; the others return only once
+      // it has, so a caller that learnt of the end finds its call finished.
       while (!calls_finished_) closed_cv_.Wait(&mu_);
       return;
     }
@@ -740,14 +759,23 @@ void RpcConnection::OnConnectionClosed(const absl::Status& status) {
   for (auto& [id, stream] : streams) {
     if (stream->Finish(ended)) finished.push_back(stream);
   }
+  MutexLock lock(&mu_);
+  calls_finished_ = true;
+  for (auto& stream : finished) unfired_.push_back(std::move(stream));
+  closed_cv_.SignalAll();
+}
+
+void RpcConnection::OnConnectionClosed(const absl::Status& status) {
+  FinishCalls(status);
+  std::vector<std::shared_ptr<CallStream>> unfired;
   {
     MutexLock lock(&mu_);
-    calls_finished_ = true;
-    closed_cv_.SignalAll();
+    unfired.swap(unfired_);
   }
-  // User callbacks, last: one may wait on this connection (and so come
-  // back here) on this very thread.
-  for (const std::shared_ptr<CallStream>& stream : finished) stream->FireEvent();
+  // User hooks (async completions, the dispatcher's starts) run here, on
+  // the Bridge's notice (the loop, as a rule), never on a thread that
+  // merely noticed the end in Wait or SendFrame while holding its locks.
+  for (const std::shared_ptr<CallStream>& stream : unfired) stream->FireEvent();
   Notify();
 }
 

@@ -80,9 +80,10 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   bool MarkOnWire();
 
   // Called on the reading thread, with no lock held, after a message
-  // completed, the input ended or the call finished. Set before the stream
-  // is opened.
+  // completed, the input ended or the call finished. May be set while the
+  // stream is open: whoever sets it late checks for what it missed.
   void set_on_event(std::function<void()> on_event) {
+    MutexLock lock(&mu_);
     on_event_ = std::move(on_event);
   }
 
@@ -93,9 +94,7 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   // Credit owed to the peer, taken if at least a quarter window (or any,
   // with `force`); 0 = nothing to send.
   uint32_t TakeCredit(bool force);
-  void FireEvent() {
-    if (on_event_) on_event_();
-  }
+  void FireEvent();
   // Metadata the peer sent: initial (HEADERS) and trailing (TRAILERS).
   void AddReceivedMetadata(bool trailing, Metadata metadata);
   Metadata received_metadata(bool trailing) const;
@@ -110,9 +109,9 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   const bool compression_;
   std::atomic<uint32_t> id_{0};
   std::atomic<bool> on_wire_{false};  // A client stream's: set under mu_.
-  std::function<void()> on_event_;
 
   mutable Mutex mu_;
+  std::function<void()> on_event_ ABSL_GUARDED_BY(mu_);
   // A client Cancel found the stream not on the wire yet (see MarkOnWire).
   bool cancel_owed_ ABSL_GUARDED_BY(mu_) = false;
   // Receiving.
@@ -224,6 +223,10 @@ class RpcConnection : public StreamHandler,
   void AnswerAtOnce(uint32_t id, const absl::Status& status);
   // What SendFrame(s) returns for the Bridge's error `s`.
   absl::Status SendFailed(const absl::Status& s);
+  // Finishes every call with the connection's end `status`, once: a thread
+  // that comes second returns when the first is done. Runs no hooks (the
+  // caller may hold its own locks); OnConnectionClosed runs them.
+  void FinishCalls(const absl::Status& status);
 
   const Role role_;
   const std::shared_ptr<CallAcceptor> acceptor_;
@@ -244,6 +247,9 @@ class RpcConnection : public StreamHandler,
   // Set once the thread that closed the connection finished its calls.
   bool calls_finished_ ABSL_GUARDED_BY(mu_) = false;
   CondVar closed_cv_;  // Signalled when calls_finished_ is set.
+  // Calls the closing finished whose hooks have not run (OnConnectionClosed
+  // runs them).
+  std::vector<std::shared_ptr<CallStream>> unfired_ ABSL_GUARDED_BY(mu_);
   absl::Status closed_status_ ABSL_GUARDED_BY(mu_);
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   std::string refusal_ ABSL_GUARDED_BY(mu_);

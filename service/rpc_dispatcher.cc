@@ -184,6 +184,9 @@ absl::Status RpcDispatcher::OnNewCall(
       Run(running, true);
     }
   });
+  // The stream was open before the hook was set: a deadline timer or the
+  // connection's end may have finished it meanwhile, and fired nothing.
+  if (stream->finished()) stream->FireEvent();
   return absl::OkStatus();
 }
 

@@ -100,16 +100,20 @@ absl::Status ServerCall::Write(absl::string_view message) {
 
 void ServerCall::Finish(const absl::Status& status) {
   if (stream_->finished()) return;  // Cancelled, expired or lost: no trailers.
-  context_->finished_by_handler_.store(true);
-  (void)SendInitialMetadataIfAny();
+  absl::Status sent = SendInitialMetadataIfAny();
   const std::string trailers = rpc::EncodePrefixed(
       rpc::TrailersFor(status, context_->trailing_metadata_));
   absl::string_view body;
   const bool with_response = status.ok() && response_.has_value();
   if (with_response) body = *response_;
-  (void)stream_->Send("", with_response ? &body : nullptr, trailers, true,
-                      absl::InfiniteFuture());
-  stream_->Finish(status);
+  if (sent.ok()) {
+    sent = stream_->Send("", with_response ? &body : nullptr, trailers, true,
+                         absl::InfiniteFuture());
+  }
+  // Ended by the handler only if its end went out; otherwise the call ends
+  // with the send's error (IsCancelled(): interceptors see that).
+  if (sent.ok()) context_->finished_by_handler_.store(true);
+  stream_->Finish(sent.ok() ? status : sent);
   connection_->Remove(stream_->id());
   if (response_.has_value()) transport::ReturnBuffer(*std::move(response_));
 }

@@ -907,6 +907,15 @@ void Bridge::ResumeLoopReading() {
   HandReadingToLoop();
 }
 
+void Bridge::ResumeLoopReadingSoon() {
+  if (!caller_mode_.load()) return;
+  if (loop_ == nullptr) return ResumeLoopReading();
+  std::weak_ptr<Bridge> weak = weak_from_this();
+  loop_->Post([weak] {
+    if (std::shared_ptr<Bridge> self = weak.lock()) self->ResumeLoopReading();
+  });
+}
+
 bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
   // A reader blocked in recv notices local events (a cancellation, another
   // thread's completion) only when data arrives, so it blocks at most this

@@ -224,7 +224,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   void Notify();
   // Hands reading back to the event loop now (rather than after the
   // caller-mode linger): for work that completes with no caller waiting.
+  // Reads what is pending on this thread, so completions may run here.
   void ResumeLoopReading();
+  // The same, done by the loop: for a thread that must not run completions
+  // (one starting an asynchronous call may hold locks its callback takes).
+  void ResumeLoopReadingSoon();
   transport::EventLoop* event_loop() const { return loop_.get(); }
 
  private:

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/client_call.h"
 #include "proto/value.h"
+#include "tests/testing/deadline.h"
 #include "transport/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/rpc/echo.ns.h"
@@ -480,6 +481,42 @@ TEST(RpcTest, EveryCallWaitingOnAConnectionThatDiesEndsWithItsError) {
     WaitUntil([&] { return f.service().finished.load() == kCalls; });
     EXPECT_EQ(f.service().cancelled_seen.load(), kCalls) << "round " << round;
     if (HasFailure()) break;
+  }
+}
+
+// A thread whose call fails because the connection just ended (here the
+// caller's own, in Open, with the channel's id lock held) finishes every
+// call but runs none of their callbacks: one that starts a call on the same
+// channel ran there and deadlocked on that lock. They run on the loop.
+TEST(RpcTest, AnAsyncCallbackMayStartACallOnAChannelThatJustDied) {
+  testing::Watchdog watchdog("AnAsyncCallbackMayStartACall", absl::Seconds(60));
+  constexpr int kRounds = 20;
+  EchoFixture f(WithWorkers());
+  for (int round = 0; round < kRounds; ++round) {
+    absl::StatusOr<std::shared_ptr<Channel>> channel = f.Connect();
+    ASSERT_TRUE(channel.ok()) << channel.status();
+    rpc::Echo::Stub stub(*channel);
+    Notification retried;
+    absl::Status first;
+    absl::Status retry;
+    EchoRequest slow = Request("slow");
+    slow.set_sleep_ms(5000);
+    stub.UnaryAsync(slow, {}, [&](absl::StatusOr<EchoReply> r) {
+      first = r.status();
+      stub.UnaryAsync(Request("retry"), {}, [&](absl::StatusOr<EchoReply> r2) {
+        retry = r2.status();
+        retried.Notify();
+      });
+    });
+    absl::SleepFor(absl::Milliseconds(round % 3));
+    (*channel)->bridge().Abort(absl::UnavailableError("the test aborts"));
+    absl::StatusOr<EchoReply> after = stub.Unary(Request("after"));
+    EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable)
+        << after.status();
+    ASSERT_TRUE(retried.WaitForNotificationWithTimeout(absl::Seconds(10)))
+        << "round " << round;
+    EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+    EXPECT_EQ(retry.code(), absl::StatusCode::kUnavailable) << retry;
   }
 }
 
