@@ -496,8 +496,13 @@ absl::Status RpcConnection::SendFrames(
 
 absl::Status RpcConnection::SendFailed(const absl::Status& s) {
   // A connection that ended finishes its calls before a caller learns of it
-  // (as in Wait): a handler whose Write failed then sees IsCancelled().
-  if (bridge_->closed()) FinishCalls(bridge_->status());
+  // (as in Wait): a handler whose Write failed then sees IsCancelled(). Not
+  // on the thread reading the connection (a WINDOW_UPDATE it sends may
+  // fail): it still has frames to dispatch that end calls with their own
+  // results, and the end it reads last finishes the rest.
+  if (bridge_->closed() && !bridge_->ReadingOnThisThread()) {
+    FinishCalls(bridge_->status());
+  }
   // GOAWAY sent or received, or the connection ended: for a call, the
   // connection is unavailable (a client may retry elsewhere).
   return ConnectionEnded(s);
@@ -772,9 +777,10 @@ void RpcConnection::OnConnectionClosed(const absl::Status& status) {
     MutexLock lock(&mu_);
     unfired.swap(unfired_);
   }
-  // User hooks (async completions, the dispatcher's starts) run here, on
-  // the Bridge's notice (the loop, as a rule), never on a thread that
-  // merely noticed the end in Wait or SendFrame while holding its locks.
+  // The hooks of the calls the connection's end finished (async
+  // completions, the dispatcher's starts) run here, on the Bridge's notice
+  // (the loop), never on a thread that noticed the end in Wait or
+  // SendFrame, which may hold its own locks.
   for (const std::shared_ptr<CallStream>& stream : unfired) stream->FireEvent();
   Notify();
 }

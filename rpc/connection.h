@@ -79,9 +79,11 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   // the sender (then sent by it).
   bool MarkOnWire();
 
-  // Called on the reading thread, with no lock held, after a message
-  // completed, the input ended or the call finished. May be set while the
-  // stream is open: whoever sets it late checks for what it missed.
+  // Called with no lock held after a message completed, the input ended or
+  // the call finished: on the reading thread, or on the loop (the
+  // connection's end, deadline timers), or by whoever cancelled the call.
+  // May be set while the stream is open: whoever sets it late checks for
+  // what it missed.
   void set_on_event(std::function<void()> on_event) {
     MutexLock lock(&mu_);
     on_event_ = std::move(on_event);

@@ -110,10 +110,16 @@ void ServerCall::Finish(const absl::Status& status) {
     sent = stream_->Send("", with_response ? &body : nullptr, trailers, true,
                          absl::InfiniteFuture());
   }
-  // Ended by the handler only if its end went out; otherwise the call ends
-  // with the send's error (IsCancelled(): interceptors see that).
-  if (sent.ok()) context_->finished_by_handler_.store(true);
-  stream_->Finish(sent.ok() ? status : sent);
+  if (sent.ok()) {
+    context_->finished_by_handler_.store(true);
+    stream_->Finish(status);
+  } else {
+    // The handler's end did not go out (a response over max_message_bytes,
+    // or the connection is gone): the call ends with that error, which the
+    // client gets in a CANCEL while the connection stands (else it would
+    // wait for trailers that never come), and interceptors see.
+    connection_->Cancel(stream_.get(), sent);
+  }
   connection_->Remove(stream_->id());
   if (response_.has_value()) transport::ReturnBuffer(*std::move(response_));
 }

@@ -903,13 +903,14 @@ void Bridge::ResumeLoopReading() {
   // Not on a thread that reads this Bridge now (it holds read_mu_, and goes
   // on reading anyway): a callback it dispatches may get here.
   if (tls_reading_bridge == this) return;
-  if (!caller_mode_.load() || !read_mu_.TryLock()) return;
+  if (closed() || !caller_mode_.load() || !read_mu_.TryLock()) return;
   HandReadingToLoop();
 }
 
+bool Bridge::ReadingOnThisThread() const { return tls_reading_bridge == this; }
+
 void Bridge::ResumeLoopReadingSoon() {
   if (!caller_mode_.load()) return;
-  if (loop_ == nullptr) return ResumeLoopReading();
   std::weak_ptr<Bridge> weak = weak_from_this();
   loop_->Post([weak] {
     if (std::shared_ptr<Bridge> self = weak.lock()) self->ResumeLoopReading();

@@ -229,6 +229,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // The same, done by the loop: for a thread that must not run completions
   // (one starting an asynchronous call may hold locks its callback takes).
   void ResumeLoopReadingSoon();
+  // True on a thread that is reading this Bridge now (in a frame handler).
+  bool ReadingOnThisThread() const;
   transport::EventLoop* event_loop() const { return loop_.get(); }
 
  private:

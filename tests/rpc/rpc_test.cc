@@ -737,6 +737,35 @@ TEST(RpcTest, MessageOverTheLimitFailsTheCallOnly) {
   EXPECT_TRUE(f.stub().Unary(Request("small")).ok());
 }
 
+// A response the server may not send (over its max_message_bytes) ends the
+// call with RESOURCE_EXHAUSTED at the client too, sent in a CANCEL: the
+// client used to wait for trailers that never came.
+TEST(RpcTest, AResponseOverTheServersLimitFailsTheCallAtTheClient) {
+  class BigReplies : public rpc::Echo::Service {
+    absl::Status Unary(ServerContext*, const EchoRequest* request,
+                       EchoReply* reply) override {
+      reply->set_text(request->text());
+      if (request->n() > 0) reply->set_payload(std::string(2 << 20, 'r'));
+      return absl::OkStatus();
+    }
+  };
+  BigReplies service;
+  ServerOptions options;
+  options.bridge.max_message_bytes = 1 << 20;
+  ServiceUnderTest under_test(&service, options);
+  CallOptions call;
+  call.timeout = absl::Seconds(20);
+  absl::StatusOr<EchoReply> big = under_test.stub().Unary(Request("big", 1), call);
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted)
+      << big.status();
+  EXPECT_TRUE(absl::StrContains(big.status().message(), "max_message_bytes"))
+      << big.status();
+  // The connection goes on.
+  absl::StatusOr<EchoReply> small = under_test.stub().Unary(Request("small"), call);
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(small->text(), "small");
+}
+
 TEST(RpcTest, CompressionOffPerCall) {
   EchoFixture f;
   CallOptions options;
