@@ -188,7 +188,8 @@ class RpcConnection : public StreamHandler,
   void CallDone();
 
   // Sends one frame of `stream`. When the connection has ended, every call
-  // is finished before either returns its error (as in Wait).
+  // is finished before either returns its error (as in Wait), unless this
+  // thread is the one reading the connection (see SendFailed).
   absl::Status SendFrame(uint32_t id, transport::FrameType type, uint8_t flags,
                          absl::string_view payload, bool compression);
   // Sends several frames in order (Bridge::SendStreamFrames).
