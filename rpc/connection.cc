@@ -1,7 +1,6 @@
 #include "rpc/connection.h"
 
 #include <algorithm>
-#include <deque>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -69,7 +68,10 @@ absl::Status CallStream::Send(absl::string_view headers,
   // (Bridge::SendStreamFrames). A batch is sent before waiting for credit.
   constexpr size_t kMaxBatchFrames = 16;
   absl::InlinedVector<transport::FrameToSeal, kMaxBatchFrames> batch;
-  std::deque<std::string> assembled;  // Payloads that are not a body slice.
+  // Payloads that are not a body slice, at most one per batched frame: the
+  // vector never outgrows its inline capacity, so views into it stay valid
+  // (and a Send allocates nothing for it).
+  absl::InlinedVector<std::string, kMaxBatchFrames> assembled;
   bool first = true;
   auto send_batch = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();

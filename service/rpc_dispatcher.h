@@ -5,9 +5,10 @@
 // Threads: thread-safe. Unary handlers run on the thread reading the
 // connection (the server's event loop, or a streaming handler of the same
 // connection that waits in Read/Write and reads the socket itself) unless
-// `handler_threads` > 0, then on that pool. Streaming handlers block in Read/Write, so each runs on a
-// thread of its own for its duration (bounded by max_concurrent_streams per
-// connection, counting handlers that still run after their call ended).
+// `handler_threads` > 0, then on that pool. Streaming handlers block in
+// Read/Write, so each runs on a thread of its own for its duration (bounded
+// by max_concurrent_streams per connection, counting handlers that still run
+// after their call ended).
 #ifndef NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 #define NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 

@@ -902,7 +902,7 @@ void Bridge::Notify() {
 void Bridge::ResumeLoopReading() {
   // Not on a thread that reads this Bridge now (it holds read_mu_, and goes
   // on reading anyway): a callback it dispatches may get here.
-  if (tls_reading_bridge == this) return;
+  if (ReadingOnThisThread()) return;
   if (closed() || !caller_mode_.load() || !read_mu_.TryLock()) return;
   HandReadingToLoop();
 }

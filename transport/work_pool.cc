@@ -30,7 +30,8 @@ struct Job {
   int active ABSL_GUARDED_BY(mu) = 0;  // Helpers between join and leave.
   bool waiting ABSL_GUARDED_BY(mu) = false;
 
-  // Claims and runs items until none is left. Returns when out of items.
+  // A helper's share: claims and runs items until none is left, waking the
+  // consumer after each. (The consumer claims its own inline.)
   void Work(int lane) {
     for (;;) {
       if (stop.load()) return;
@@ -38,10 +39,8 @@ struct Job {
       if (i >= n) return;
       work(i, lane);
       done[i].store(true);
-      if (lane != 0) {
-        MutexLock lock(&mu);
-        if (waiting) cv.Signal();
-      }
+      MutexLock lock(&mu);
+      if (waiting) cv.Signal();
     }
   }
 };
