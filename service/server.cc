@@ -24,7 +24,7 @@ struct Server::Pending {
   std::optional<transport::ServerHandshake> handshake;
   transport::ExactFrameReader reader;
   transport::FrameSealer sealer = transport::FrameSealer::Insecure();
-  transport::FrameOpener opener = transport::FrameOpener::Insecure();
+  transport::FrameOpener opener = transport::FrameOpener::Handshake();
   transport::EventLoop::TimerId timer = 0;
 };
 

@@ -62,7 +62,7 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
                        : transport::ClientHandshake::Create(*options.key);
   if (!handshake.ok()) return handshake.status();
   transport::FrameSealer sealer = transport::FrameSealer::Insecure();
-  transport::FrameOpener opener = transport::FrameOpener::Insecure();
+  transport::FrameOpener opener = transport::FrameOpener::Handshake();
   if (absl::Status s = SendHandshakeFrame(fd, &sealer, FrameType::kHandshake,
                                           handshake->client_hello(), deadline);
       !s.ok()) {

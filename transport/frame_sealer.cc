@@ -212,6 +212,12 @@ FrameOpener FrameOpener::Insecure(OpenerOptions options) {
   return FrameOpener(nullptr, options);
 }
 
+FrameOpener FrameOpener::Handshake() {
+  OpenerOptions options;
+  options.allow_compressed = false;
+  return FrameOpener(nullptr, options);
+}
+
 FrameOpener FrameOpener::Secure(const FernetKey& key, OpenerOptions options) {
   return FrameOpener(std::make_unique<Fernet>(key), options);
 }
@@ -253,6 +259,10 @@ absl::StatusOr<OpenedFrame> FrameOpener::OpenInner(absl::string_view inner) {
   frame.header = *header;
   const absl::string_view payload = inner.substr(kPayloadOffset);
   if (header->has_flag(kFlagCompressed)) {
+    if (!options_.allow_compressed) {
+      return absl::DataLossError(
+          "a compressed frame where compression is not allowed (handshake)");
+    }
     absl::StatusOr<std::string> plain =
         Decompress(payload, options_.max_decompressed_bytes);
     if (!plain.ok()) return plain.status();

@@ -138,6 +138,10 @@ struct OpenerOptions {
   // Largest payload a compressed frame may declare; checked before
   // allocating. Default: what an uncompressed frame could carry.
   size_t max_decompressed_bytes = kDefaultMaxDecompressedBytes;
+  // False: a frame with COMPRESSED set is DATA_LOSS, decided from its header
+  // before any lz4 runs (handshake frames: nothing unauthenticated is ever
+  // decompressed, docs/PROTOCOL.md 7.1).
+  bool allow_compressed = true;
 };
 
 // One opened frame: its header (kFlagCompressed already undone and cleared)
@@ -154,6 +158,8 @@ class FrameOpener {
  public:
   static FrameOpener Insecure(OpenerOptions options = {});
   static FrameOpener Secure(const FernetKey& key, OpenerOptions options = {});
+  // Plaintext handshake frames (docs/PROTOCOL.md 7): COMPRESSED refused.
+  static FrameOpener Handshake();
 
   FrameOpener(FrameOpener&&) noexcept = default;
   FrameOpener& operator=(FrameOpener&&) noexcept = default;

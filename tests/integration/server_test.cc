@@ -18,7 +18,13 @@
 #include "proto/value.h"
 #include "tests/testing/tcp_proxy.h"
 #include "transport/bridge.h"
+#include "transport/compression.h"
 #include "transport/frame_codec.h"
+#include "transport/frame_format.h"
+#include "transport/frame_header.h"
+#include "transport/frame_sealer.h"
+#include "transport/handshake.h"
+#include "transport/handshake_messages.h"
 #include "transport/handshake_io.h"
 #include "transport/socket.h"
 
@@ -267,6 +273,48 @@ TEST_P(ServerTest, GarbageInsteadOfAHandshakeGetsARefusalAndServingGoesOn) {
   // in a REFUSAL frame, then closes.
   ASSERT_TRUE(refusal.ok()) << refusal.status();
   EXPECT_THAT(*refusal, HasSubstr("malformed handshake"));
+  EXPECT_TRUE(Connect(*server).ok());
+}
+
+// No lz4 before authentication (docs/PROTOCOL.md 7.1): a handshake frame
+// with COMPRESSED is malformed, decided from its header. Here the compressed
+// payload is a valid ClientHello (an lz4 block of literals only), which a
+// server that decompressed first would have answered with a ServerHello.
+TEST_P(ServerTest, ACompressedHandshakeFrameIsRefusedBeforeAnyDecompression) {
+  auto server = StartServer();
+  absl::StatusOr<transport::ClientHandshake> hs =
+      transport::ClientHandshake::Create(key_);
+  ASSERT_TRUE(hs.ok());
+  const std::string hello = hs->client_hello();
+  ASSERT_EQ(hello.size(), 77u);
+  std::string payload(4, '\0');
+  transport::big_endian::Store32(77, payload.data());
+  payload += "\xf0";  // lz4 token: 15+ literals, no match.
+  payload += static_cast<char>(77 - 15);
+  payload += hello;
+  ASSERT_TRUE(transport::Decompress(payload, 1024).ok());  // Well-formed.
+  transport::FrameHeader header;
+  header.type = transport::FrameType::kHandshake;
+  header.flags = transport::kFlagCompressed;
+  std::string wire;
+  ASSERT_TRUE(
+      transport::AppendFrame(transport::EncodeFrameHeader(header) + payload, &wire)
+          .ok());
+  transport::Socket raw =
+      transport::ConnectTcp(*transport::ResolveAddress(server->address()),
+                            absl::Now() + absl::Seconds(5))
+          .value();
+  ASSERT_TRUE(transport::WriteAll(raw.fd(), wire, absl::Now() + absl::Seconds(5)).ok());
+  absl::StatusOr<std::string> reply =
+      transport::ReadOneFrame(raw.fd(), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  absl::StatusOr<transport::OpenedFrame> frame =
+      transport::FrameOpener::Handshake().Open(*reply);
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  EXPECT_EQ(frame->header.type, transport::FrameType::kRefusal);
+  const absl::Status refused = transport::RefusalToStatus(frame->payload);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("malformed handshake"));
   EXPECT_TRUE(Connect(*server).ok());
 }
 
