@@ -2,20 +2,29 @@
 #ifndef NETSTRUCTER_PROTO_STATUS_MACROS_H_
 #define NETSTRUCTER_PROTO_STATUS_MACROS_H_
 
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/string_view.h"
 
 namespace netstructer {
 
-// A copy of `status` that shares nothing with it (code and message only).
-// absl::Status copies share a reference-counted representation whose count
-// is partly managed inside Debian's Abseil, which is not built for TSan: a
-// status that crosses threads (stored under a lock and copied out, captured
-// by a task for another thread) is detached so TSan sees no false race.
+// A copy of `status` that shares nothing with it (code, message and
+// payloads, each payload flattened into a fresh Cord). absl::Status copies
+// share a reference-counted representation whose count is partly managed
+// inside Debian's Abseil, which is not built for TSan: a status that crosses
+// threads (stored under a lock and copied out, captured by a task for
+// another thread) is detached so TSan sees no false race.
 inline absl::Status DetachedStatus(const absl::Status& status) {
-  return absl::Status(status.code(), status.message());
+  absl::Status copy(status.code(), status.message());
+  status.ForEachPayload([&copy](absl::string_view type_url,
+                                const absl::Cord& payload) {
+    copy.SetPayload(type_url, absl::Cord(std::string(payload)));
+  });
+  return copy;
 }
 
 }  // namespace netstructer

@@ -12,6 +12,7 @@
 #include "client/channel.h"
 #include "proto/python_literal.h"
 #include "proto/python_repr.h"
+#include "proto/terminal_text.h"
 #include "proto/value_codec.h"
 #include "service/builtin/health.ns.h"
 #include "service/server.h"
@@ -74,7 +75,8 @@ Received Receive(const std::string& wire, FrameOpener* opener) {
 }
 
 std::string Outcome(const Received& r) {
-  return absl::StrCat(r.reprs.size(), " value(s), then ", r.status.ToString());
+  return absl::StrCat(r.reprs.size(), " value(s), then ",
+                      StatusForTerminal(r.status));
 }
 
 // A server and clients on loopback: values travel, then the errors.
@@ -98,9 +100,15 @@ int NetworkDemo(const FernetKey& key, Io io) {
       if (!session.ok()) return;
       for (;;) {
         absl::StatusOr<Value> value = (*session)->RecvBuffer();
-        if (!value.ok()) return;  // End of stream after the client's close.
-        io.out << "  server got: " << (*session)->peer_ip() << " " << Repr(*value)
-               << "\n";
+        if (value.ok()) {
+          io.out << "  server got: " << (*session)->peer_ip() << " "
+                 << Repr(*value) << "\n";
+        } else if (IsConnectionEnd(value.status())) {
+          return;  // End of stream after the client's close.
+        } else {  // That message alone failed.
+          io.out << "  server got an error: "
+                 << StatusForTerminal(value.status()) << "\n";
+        }
       }
     });
   });
@@ -122,15 +130,16 @@ int NetworkDemo(const FernetKey& key, Io io) {
   absl::Status closed = (*client)->Close();
   accept_thread.join();
   io.out << "  client close: " << (closed.ok() ? "the server confirmed receipt"
-                                               : closed.ToString())
+                                               : StatusForTerminal(closed))
          << "\n\n2. A client with the wrong key:\n  ";
   LinkOptions wrong = link;
   wrong.key = FernetKey::Generate().value();
-  io.out << Bridge::Link(server.address(), wrong).status()
+  io.out << StatusForTerminal(Bridge::Link(server.address(), wrong).status())
          << "\n\n3. A client from a denied address (127.0.0.2):\n  ";
   LinkOptions denied = link;
   denied.local_address = "127.0.0.2:0";
-  io.out << Bridge::Link(server.address(), denied).status() << "\n";
+  io.out << StatusForTerminal(Bridge::Link(server.address(), denied).status())
+         << "\n";
   server.Shutdown();
   return kExitOk;
 }

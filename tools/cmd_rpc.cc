@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/channel.h"
+#include "proto/terminal_text.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 #include "tools/reflection_client.h"
@@ -42,8 +43,7 @@ struct Target {
 
 // Prints "error: CODE: message" to stderr; returns kExitFailure.
 int Fail(Io io, const absl::Status& status) {
-  io.err << "error: " << absl::StatusCodeToString(status.code()) << ": "
-         << status.message() << "\n";
+  io.err << "error: " << StatusForTerminal(status) << "\n";
   return kExitFailure;
 }
 

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "proto/python_literal.h"
+#include "proto/terminal_text.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
 #include "transport/bridge.h"
@@ -50,7 +51,7 @@ int RunSend(const Args& args, Io io) {
   for (const std::string& literal : parsed->positional()) {
     absl::StatusOr<Value> value = ParseLiteral(literal);
     if (!value.ok()) {
-      io.err << "netstructer send: " << literal << ": " << value.status() << "\n";
+      io.err << "netstructer send: " << literal << ": " << StatusForTerminal(value.status()) << "\n";
       return kExitFailure;
     }
     values.push_back(*std::move(value));
@@ -64,24 +65,25 @@ int RunSend(const Args& args, Io io) {
     absl::StatusOr<std::vector<transport::FernetKey>> keys =
         transport::LoadKeyFile(*parsed->Get("key-file"));
     if (!keys.ok()) {
-      io.err << "netstructer send: " << keys.status() << "\n";
+      io.err << "netstructer send: " << StatusForTerminal(keys.status()) << "\n";
       return kExitFailure;
     }
     options.key = keys->front();
   }
   absl::StatusOr<std::shared_ptr<Bridge>> bridge = Bridge::Link(*to, options);
   if (!bridge.ok()) {
-    io.err << "netstructer send: " << bridge.status() << "\n";
+    io.err << "netstructer send: " << StatusForTerminal(bridge.status()) << "\n";
     return kExitFailure;
   }
   for (const Value& value : values) {
     if (absl::Status s = (*bridge)->SendBuffer(value); !s.ok()) {
-      io.err << "netstructer send: " << s << "\n";
+      io.err << "netstructer send: " << StatusForTerminal(s) << "\n";
       return kExitFailure;
     }
   }
   if (absl::Status s = (*bridge)->Close(timeout); !s.ok()) {
-    io.err << "netstructer send: the server did not confirm receipt: " << s << "\n";
+    io.err << "netstructer send: the server did not confirm receipt: "
+           << StatusForTerminal(s) << "\n";
     return kExitFailure;
   }
   return kExitOk;

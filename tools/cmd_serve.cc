@@ -11,9 +11,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "proto/python_repr.h"
+#include "proto/terminal_text.h"
 #include "service/server.h"
 #include "tools/cli_args.h"
 #include "tools/commands.h"
+#include "transport/connection_end.h"
 #include "transport/key_file.h"
 #include "transport/mutex.h"
 
@@ -128,7 +130,8 @@ int RunServe(const Args& args, Io io) {
       if (s.ok()) {
         io.err << "netstructer: reloaded the key ring from " << path << std::endl;
       } else {
-        io.err << "netstructer: kept the old key ring: " << s << std::endl;
+        io.err << "netstructer: kept the old key ring: " << StatusForTerminal(s)
+               << std::endl;
       }
     }
     server.Shutdown(absl::Seconds(1));
@@ -162,21 +165,19 @@ int RunServe(const Args& args, Io io) {
         for (;;) {
           absl::StatusOr<Value> value = bridge->RecvBuffer();
           MutexLock lock(&out_mu);
-          if (!value.ok() &&
-              (value.status().code() == absl::StatusCode::kResourceExhausted ||
-               value.status().code() == absl::StatusCode::kInvalidArgument)) {
+          if (value.ok()) {
+            io.out << bridge->peer_ip() << " " << Repr(*value) << std::endl;
+          } else if (IsConnectionEnd(value.status())) {
+            io.err << "netstructer: session from " << bridge->peer_address()
+                   << " ended: " << StatusForTerminal(value.status())
+                   << std::endl;
+            return;
+          } else {
             // That one message failed (too large, not a Value); the
             // session goes on.
             io.err << "netstructer: " << bridge->peer_address() << ": "
-                   << value.status() << std::endl;
-            continue;
+                   << StatusForTerminal(value.status()) << std::endl;
           }
-          if (!value.ok()) {
-            io.err << "netstructer: session from " << bridge->peer_address()
-                   << " ended: " << value.status() << std::endl;
-            return;
-          }
-          io.out << bridge->peer_ip() << " " << Repr(*value) << std::endl;
         }
       });
     }

@@ -307,9 +307,11 @@ class Bridge::OutputBatch {
 absl::Status Bridge::ClosedForSendingLocked() const {
   // Closing with an error (the idle timeout): a send racing with the close
   // reports it, as it will once the close is complete.
-  return !goaway_error_.ok() ? DetachedStatus(goaway_error_)
-                             : absl::FailedPreconditionError(
-                                   "this Bridge was closed for sending (GOAWAY sent)");
+  return MarkConnectionEnd(
+      !goaway_error_.ok()
+          ? DetachedStatus(goaway_error_)
+          : absl::FailedPreconditionError(
+                "this Bridge was closed for sending (GOAWAY sent)"));
 }
 
 absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
@@ -370,9 +372,9 @@ absl::Status Bridge::FlushLocked() {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    status = transport::ErrnoStatus(absl::StatusCode::kUnavailable,
-                                    n < 0 ? errno : EPIPE,
-                                    "the connection was lost while sending");
+    status = MarkConnectionEnd(transport::ErrnoStatus(
+        absl::StatusCode::kUnavailable, n < 0 ? errno : EPIPE,
+        "the connection was lost while sending"));
     break;
   }
   if (out_pos_ == out_.size()) {
@@ -539,11 +541,11 @@ void Bridge::ProcessInput(ReadMode mode) {
         if (!body.ok() || !body->has_value()) break;
         absl::StatusOr<transport::OpenedFrame> frame = opener_.Open(**body);
         if (!frame.ok()) {
-          Fail(frame.status());
+          FailWithGoAway(frame.status());
           return;
         }
         if (absl::Status s = HandleFrame(*std::move(frame)); !s.ok()) {
-          Fail(s);
+          FailWithGoAway(s);
           return;
         }
       }
@@ -571,7 +573,7 @@ void Bridge::ProcessInput(ReadMode mode) {
     for (;;) {
       absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
       if (!body.ok()) {
-        Fail(body.status());
+        FailWithGoAway(body.status());
         return;
       }
       if (!body->has_value()) break;
@@ -581,11 +583,11 @@ void Bridge::ProcessInput(ReadMode mode) {
       }
       absl::StatusOr<transport::OpenedFrame> frame = opener_.Open(**body);
       if (!frame.ok()) {
-        Fail(frame.status());
+        FailWithGoAway(frame.status());
         return;
       }
       if (absl::Status s = HandleFrame(*std::move(frame)); !s.ok()) {
-        Fail(s);
+        FailWithGoAway(s);
         return;
       }
       framed = true;
@@ -1145,6 +1147,14 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
 
 void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }
 
+void Bridge::FailWithGoAway(absl::Status status) {
+  // The peer learns why (docs/PROTOCOL.md 8.3): the GOAWAY is queued behind
+  // what was sent before it and written if the socket takes it now; the
+  // close does not wait for a peer that does not read.
+  SendGoAway(status.code(), status.message());
+  Fail(std::move(status));
+}
+
 void Bridge::Fail(absl::Status status) {
   std::function<void(Bridge*)> callback;
   transport::EventLoop::TimerId timer = 0;
@@ -1153,7 +1163,8 @@ void Bridge::Fail(absl::Status status) {
     MutexLock state(&state_mu_);
     if (closed_) return;
     closed_ = true;
-    closed_status_ = status.ok() ? absl::UnavailableError("closed") : status;
+    closed_status_ = MarkConnectionEnd(
+        status.ok() ? absl::UnavailableError("closed") : status);
     callback = std::move(close_callback_);
     close_callback_ = nullptr;
     timer = keepalive_timer_;

@@ -33,6 +33,7 @@
 #include "google/protobuf/message.h"
 #include "proto/value.pb.h"
 #include "proto/value_limits.h"
+#include "transport/connection_end.h"
 #include "transport/event_loop.h"
 #include "transport/fernet.h"
 #include "transport/frame_codec.h"
@@ -324,7 +325,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // sending side once everything queued before it is written. Never waits
   // for the socket. REQUIRES: write_mu_ not held.
   void SendGoAway(absl::StatusCode code, absl::string_view reason);
+  // Closes with `status` (marked IsConnectionEnd), which every later call
+  // returns. Idempotent: the first status stays.
   void Fail(absl::Status status);
+  // A protocol error in the peer's input: GOAWAY(code, reason), then Fail.
+  void FailWithGoAway(absl::Status status);
 
   const Role role_;
   const bool secure_;

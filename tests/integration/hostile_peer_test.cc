@@ -48,6 +48,7 @@
 #include "tests/rpc/echo_fixture.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/deadline.h"
+#include "tests/testing/raw_peer.h"
 #include "tests/testing/subprocess.h"
 #include "transport/bridge.h"
 #include "transport/frame_codec.h"
@@ -64,6 +65,7 @@ namespace {
 using ::netstructer::testing::ChildProcess;
 using ::netstructer::testing::OpenFdCount;
 using ::netstructer::testing::PollUntil;
+using ::netstructer::testing::RawPeer;
 using ::testing::HasSubstr;
 using transport::FernetKey;
 using transport::FrameType;
@@ -150,170 +152,6 @@ std::string RandomBytes(size_t n) {
 std::string Ms(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Milliseconds(d), " ms");
 }
-
-// ---- A peer driven byte by byte ------------------------------------------
-
-// A client socket that sends exactly what the test says and reads only when
-// told to: the handshake by hand, then sealed frames or nothing at all.
-class RawPeer {
- public:
-  // Connects from `local_ip` (port chosen by the kernel). A `rcvbuf` > 0 is
-  // set before connecting, so that the window the server sees stays small.
-  static std::unique_ptr<RawPeer> Connect(const std::string& address,
-                                          const std::string& local_ip,
-                                          int rcvbuf = 0) {
-    absl::StatusOr<transport::SocketAddress> to =
-        transport::ResolveAddress(address);
-    absl::StatusOr<transport::SocketAddress> from =
-        transport::ResolveAddress(local_ip + ":0");
-    if (!to.ok() || !from.ok()) return nullptr;
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return nullptr;
-    auto peer = std::unique_ptr<RawPeer>(new RawPeer(transport::Socket(fd)));
-    if (rcvbuf > 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&from->storage),
-             from->length) != 0) {
-      return nullptr;
-    }
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&to->storage),
-                to->length) != 0) {
-      int error = errno;
-      socklen_t length = sizeof(error);
-      if (error != EINPROGRESS ||
-          !transport::WaitWritable(fd, absl::Now() + absl::Seconds(5)) ||
-          getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 ||
-          error != 0) {
-        return nullptr;
-      }
-    }
-    return peer;
-  }
-
-  int fd() const { return socket_.fd(); }
-
-  // The ClientHello frame of a Fernet handshake with `key`, as it goes on
-  // the wire (to dribble it).
-  static std::string ClientHelloFrame(const FernetKey& key) {
-    absl::StatusOr<transport::ClientHandshake> hs =
-        transport::ClientHandshake::Create(key);
-    transport::FrameSealer plain = transport::FrameSealer::Insecure();
-    return hs.ok() ? HandshakeFrame(&plain, hs->client_hello()) : "";
-  }
-
-  // Runs the client side of the Fernet handshake (docs/PROTOCOL.md 7).
-  absl::Status Handshake(const FernetKey& key, absl::Time deadline) {
-    NS_ASSIGN_OR_RETURN(transport::ClientHandshake hs,
-                        transport::ClientHandshake::Create(key));
-    transport::FrameSealer plain = transport::FrameSealer::Insecure();
-    transport::FrameOpener plain_opener = transport::FrameOpener::Insecure();
-    NS_RETURN_IF_ERROR(transport::WriteAll(
-        fd(), HandshakeFrame(&plain, hs.client_hello()), deadline));
-    NS_ASSIGN_OR_RETURN(std::string body,
-                        transport::ReadOneFrame(fd(), deadline));
-    NS_ASSIGN_OR_RETURN(transport::OpenedFrame hello, plain_opener.Open(body));
-    NS_ASSIGN_OR_RETURN(std::optional<std::string> finished,
-                        hs.OnServerFrame(hello.header, hello.payload));
-    if (!finished.has_value() || hs.keys() == nullptr) {
-      return absl::InternalError("not a Fernet handshake");
-    }
-    NS_RETURN_IF_ERROR(
-        transport::WriteAll(fd(), HandshakeFrame(&plain, *finished), deadline));
-    sealer_.emplace(transport::FrameSealer::Secure(hs.keys()->c2s));
-    opener_.emplace(transport::FrameOpener::Secure(hs.keys()->s2c));
-    return absl::OkStatus();
-  }
-
-  // Seals one frame under the session key and writes it. REQUIRES: Handshake.
-  absl::Status SendFrame(uint32_t stream, FrameType type, uint8_t flags,
-                         absl::string_view payload, absl::Time deadline) {
-    std::string out;
-    NS_RETURN_IF_ERROR(sealer_->Seal(stream, type, flags, payload, false,
-                                     absl::ToUnixSeconds(absl::Now()), &out));
-    return transport::WriteAll(fd(), out, deadline);
-  }
-
-  // Sends one byte without waiting. False once the connection is gone.
-  bool SendByte(char c) {
-    return send(fd(), &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ||
-           errno == EAGAIN;
-  }
-
-  // Reads what has arrived without waiting (kept for ReceivedGoAway). True
-  // once the server has closed the connection (EOF or reset).
-  bool ReadAvailable() {
-    char buf[16384];
-    for (;;) {
-      const ssize_t n = recv(fd(), buf, sizeof(buf), MSG_DONTWAIT);
-      if (n > 0) {
-        received_.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (n == 0) return true;
-      if (errno == EINTR) continue;
-      return errno != EAGAIN && errno != EWOULDBLOCK;
-    }
-  }
-
-  // Reads until the server closes the connection; false at the deadline.
-  bool ReadUntilClosed(absl::Time deadline) {
-    for (;;) {
-      if (ReadAvailable()) return true;
-      if (!transport::WaitReadable(fd(), deadline)) return false;
-    }
-  }
-
-  // The GOAWAY among the frames received so far, as the status it carries
-  // (docs/PROTOCOL.md 8.3); NOT_FOUND if none. REQUIRES: Handshake.
-  absl::Status ReceivedGoAway() {
-    transport::FrameDecoder decoder;
-    decoder.Feed(received_);
-    for (;;) {
-      absl::StatusOr<std::optional<std::string>> body = decoder.Next();
-      if (!body.ok() || !body->has_value()) break;
-      absl::StatusOr<transport::OpenedFrame> frame = opener_->Open(**body);
-      if (!frame.ok()) return frame.status();
-      if (frame->header.type == FrameType::kGoAway && !frame->payload.empty()) {
-        return absl::Status(static_cast<absl::StatusCode>(frame->payload[0]),
-                            frame->payload.substr(1));
-      }
-    }
-    return absl::NotFoundError("no GOAWAY received");
-  }
-
-  // The REFUSAL a server sends a peer it does not admit, as its status
-  // (PERMISSION_DENIED and the reason); UNAVAILABLE when the server closed
-  // without one, DEADLINE_EXCEEDED when it did neither before `deadline`.
-  absl::Status ReadRefusal(absl::Time deadline) {
-    NS_ASSIGN_OR_RETURN(std::string body,
-                        transport::ReadOneFrame(fd(), deadline));
-    transport::FrameOpener plain = transport::FrameOpener::Insecure();
-    NS_ASSIGN_OR_RETURN(transport::OpenedFrame frame, plain.Open(body));
-    if (frame.header.type != FrameType::kRefusal) {
-      return absl::InternalError("a frame that is not a REFUSAL");
-    }
-    return transport::RefusalToStatus(frame.payload);
-  }
-
- private:
-  explicit RawPeer(transport::Socket socket) : socket_(std::move(socket)) {}
-
-  // A plaintext HANDSHAKE frame, as the wire carries it.
-  static std::string HandshakeFrame(transport::FrameSealer* plain,
-                                    absl::string_view payload) {
-    std::string out;
-    (void)plain->Seal(transport::kConnectionStreamId, FrameType::kHandshake, 0,
-                      payload, false, absl::ToUnixSeconds(absl::Now()), &out);
-    return out;
-  }
-
-  transport::Socket socket_;
-  std::optional<transport::FrameSealer> sealer_;
-  std::optional<transport::FrameOpener> opener_;
-  std::string received_;
-};
 
 // ---- Established sessions under watch -------------------------------------
 

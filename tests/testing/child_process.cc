@@ -100,6 +100,53 @@ void ChildProcess::Signal(int signal) {
   if (!exited_) kill(pid_, signal);
 }
 
+absl::StatusOr<std::vector<std::string>> ChildProcess::WaitForStderrLines(
+    absl::string_view needle, size_t count, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    std::vector<std::string> found;
+    const size_t complete = err_.rfind('\n');
+    if (complete != std::string::npos) {
+      for (absl::string_view line :
+           absl::StrSplit(absl::string_view(err_).substr(0, complete), '\n')) {
+        if (absl::StrContains(line, needle)) found.emplace_back(line);
+      }
+    }
+    if (found.size() >= count) return found;
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(found.size(), " of ", count, " stderr lines with '",
+                       needle, "'; stderr: ", err_.substr(0, 4096)));
+    }
+    Pump(deadline);
+  }
+}
+
+absl::StatusOr<int> ChildProcess::StopWithin(int signal, absl::Duration timeout) {
+  if (exited_) return exit_code_;
+  kill(pid_, signal);
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  for (;;) {
+    const pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) break;
+    if (absl::Now() >= deadline) {
+      Stop(SIGKILL);
+      return absl::DeadlineExceededError(absl::StrCat(
+          "still running ", absl::FormatDuration(timeout), " after signal ",
+          signal));
+    }
+    // Reading its output also keeps a chatty child from blocking on a full
+    // pipe; Pump waits at most 50 ms for output.
+    Pump(deadline);
+  }
+  Pump(absl::Now());
+  exited_ = true;
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  return exit_code_;
+}
+
 int ChildProcess::Stop(int signal) {
   if (exited_) return exit_code_;
   kill(pid_, signal);

@@ -25,6 +25,10 @@ class ChildProcess {
   // The first stderr line containing `needle` (waiting up to `timeout`).
   absl::StatusOr<std::string> WaitForStderr(absl::string_view needle,
                                             absl::Duration timeout);
+  // Waits until `count` complete stderr lines contain `needle`; returns
+  // them all (there may be more than `count` by then).
+  absl::StatusOr<std::vector<std::string>> WaitForStderrLines(
+      absl::string_view needle, size_t count, absl::Duration timeout);
   // The first `count` lines of stdout (waiting up to `timeout`).
   absl::StatusOr<std::vector<std::string>> WaitForStdoutLines(
       size_t count, absl::Duration timeout);
@@ -33,6 +37,9 @@ class ChildProcess {
   // Sends `signal`, waits for the exit; returns the exit code (128 + signal
   // when killed by one).
   int Stop(int signal);
+  // Sends `signal` and waits at most `timeout` for the exit: its exit code
+  // as Stop's, or DEADLINE_EXCEEDED (then the child is SIGKILLed).
+  absl::StatusOr<int> StopWithin(int signal, absl::Duration timeout);
   // The child's process id (for /proc/PID/...).
   pid_t pid() const { return pid_; }
   const std::string& out() const { return out_; }

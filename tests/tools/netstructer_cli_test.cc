@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 
@@ -14,7 +15,10 @@
 #include "gtest/gtest.h"
 #include "tests/testing/child_process.h"
 #include "tests/testing/python.h"
+#include "tests/testing/raw_peer.h"
 #include "tests/testing/subprocess.h"
+#include "transport/frame_format.h"
+#include "transport/frame_header.h"
 #include "transport/key_file.h"
 
 namespace netstructer {
@@ -22,6 +26,7 @@ namespace {
 
 using ::netstructer::testing::ChildProcess;
 using ::netstructer::testing::ProcessResult;
+using ::netstructer::testing::RawPeer;
 using ::netstructer::testing::RunfilePath;
 using ::netstructer::testing::RunProcess;
 using ::netstructer::testing::RunPython;
@@ -323,6 +328,66 @@ TEST_P(ServeAndSend, SighupReloadsTheKeyFile) {
   ASSERT_TRUE(lines.ok()) << lines.status();
   EXPECT_THAT(lines->back(), ::testing::EndsWith(" 4"));
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->err();
+}
+
+// A frame the connection cannot survive (docs/PROTOCOL.md 3, 3.2) ends that
+// session alone, once, with a GOAWAY that says why; the server goes on
+// serving and still stops on SIGTERM. (It used to print the error forever,
+// burning a core, and ignore SIGTERM: RESOURCE_EXHAUSTED also means "that
+// one message was too large", and serve kept reading.)
+TEST_P(ServeAndSend, AFrameThatEndsTheConnectionEndsThatSessionOnceWithAGoAway) {
+  auto server = Serve();
+  absl::StatusOr<std::vector<transport::FernetKey>> keys =
+      transport::LoadKeyFile(key_file_);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  const std::string local_ip = GetParam() == "127.0.0.1" ? "127.0.0.1" : "::1";
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  struct Case {
+    const char* name;
+    std::function<absl::Status(RawPeer&)> send;
+  };
+  const std::vector<Case> cases = {
+      {"a length prefix of FF FF FF FF",
+       [&](RawPeer& peer) { return peer.SendRaw("\xff\xff\xff\xff", deadline); }},
+      {"a COMPRESSED frame declaring 0xFFFFFFFF bytes",
+       [&](RawPeer& peer) {
+         return peer.SendPrecompressedFrame(
+             transport::kBridgeStreamId, transport::FrameType::kData,
+             transport::kFlagEndMessage, "\xff\xff\xff\xff\x10\x00", deadline);
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<RawPeer> peer = RawPeer::Connect(address_, GetParam());
+    ASSERT_NE(peer, nullptr);
+    ASSERT_TRUE(peer->Handshake(keys->front(), deadline).ok());
+    ASSERT_TRUE(c.send(*peer).ok());
+    ASSERT_TRUE(peer->ReadUntilClosed(deadline));
+    const absl::Status goaway = peer->ReceivedGoAway();
+    EXPECT_EQ(goaway.code(), absl::StatusCode::kResourceExhausted) << goaway;
+    EXPECT_THAT(goaway.message(), HasSubstr("exceeds")) << goaway;
+  }
+  // A normal client is served as before.
+  ProcessResult sent = RunCli({"send", "--to", address_, "--key-file", key_file_,
+                               "'still here'"});
+  EXPECT_EQ(sent.exit_code, 0) << sent.err;
+  absl::StatusOr<std::vector<std::string>> lines =
+      server->WaitForStdoutLines(1, absl::Seconds(20));
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  EXPECT_EQ(lines->front(), local_ip + " 'still here'");
+  // Each session is reported ended exactly once: the two hostile ones with
+  // their error, the client's with its clean close.
+  absl::StatusOr<std::vector<std::string>> ended =
+      server->WaitForStderrLines(" ended: ", 3, absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_EQ(ended->size(), 3u);
+  absl::StatusOr<std::vector<std::string>> errors =
+      server->WaitForStderrLines("RESOURCE_EXHAUSTED", 2, absl::Seconds(1));
+  ASSERT_TRUE(errors.ok()) << errors.status();
+  EXPECT_EQ(errors->size(), 2u) << server->err();
+  absl::StatusOr<int> code = server->StopWithin(SIGTERM, absl::Seconds(2));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << server->err();
 }
 
 INSTANTIATE_TEST_SUITE_P(V4AndV6, ServeAndSend, ::testing::Values("127.0.0.1", "[::1]"),

@@ -18,6 +18,8 @@
 #include "proto/value_compare.h"
 #include "proto/value_codec.h"
 #include "transport/frame_codec.h"
+#include "transport/frame_format.h"
+#include "transport/frame_sealer.h"
 #include "transport/socket.h"
 
 namespace netstructer {
@@ -172,6 +174,7 @@ TEST_P(BridgeModes, ReceiverLimitDiscardsOnlyThatMessage) {
   EXPECT_THAT(std::string(too_big.status().message()),
               HasSubstr("exceeds max_message_bytes 100000"));
   EXPECT_THAT(std::string(too_big.status().message()), HasSubstr("3145"));
+  EXPECT_FALSE(IsConnectionEnd(too_big.status()));
   EXPECT_EQ(Repr(b->RecvBuffer(Within(absl::Seconds(10))).value()), "'after'");
 }
 
@@ -203,7 +206,10 @@ TEST_P(BridgeModes, CleanCloseDeliversEverythingThenEndOfStream) {
   EXPECT_EQ(p.b->RecvBuffer(Within(absl::Seconds(10)))->int_value(), 2);
   absl::StatusOr<Value> end = p.b->RecvBuffer(Within(absl::Seconds(10)));
   EXPECT_EQ(end.status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(p.a->SendBuffer(MakeInt(3)).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsConnectionEnd(end.status()));
+  const absl::Status after_close = p.a->SendBuffer(MakeInt(3));
+  EXPECT_EQ(after_close.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(IsConnectionEnd(after_close));
 }
 
 TEST_P(BridgeModes, LostConnectionIsUnavailable) {
@@ -262,6 +268,78 @@ TEST_P(BridgeModes, GarbageFromThePeerIsDataLossAndDeliversNothing) {
   ASSERT_TRUE(transport::WriteAll(s.a.fd(), junk, absl::Now() + absl::Seconds(5)).ok());
   absl::StatusOr<Value> v = b->RecvBuffer(Within(absl::Seconds(10)));
   EXPECT_EQ(v.status().code(), absl::StatusCode::kDataLoss);
+}
+
+// RESOURCE_EXHAUSTED means "that message was too large" (8.1) and also
+// "a frame over max_frame_bytes ended the connection" (3): IsConnectionEnd
+// tells them apart, every call after the end returns the end, and the peer
+// gets a GOAWAY with the code and reason before the close (8.3).
+TEST_P(BridgeModes, TheEndOfTheConnectionIsToldApartFromOneFailedMessage) {
+  SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::optional<FernetKey> k;
+  if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
+  BridgeOptions small;
+  small.max_message_bytes = 100;
+  auto b = Bridge::Adopt(std::move(s.b), loop, Bridge::Role::kServer, k, k, small);
+  // The peer's side by hand: one message over b's limit, then a length
+  // prefix over any frame limit.
+  transport::FrameSealer sealer = k.has_value() ? transport::FrameSealer::Secure(*k)
+                                                : transport::FrameSealer::Insecure();
+  std::string message(transport::kMessageHeaderBytes, '\0');
+  transport::big_endian::Store64(200, message.data());
+  message[8] = static_cast<char>(transport::MessageKind::kValue);
+  message += std::string(200, 'x');
+  std::string wire;
+  ASSERT_TRUE(sealer.Seal(transport::kBridgeStreamId, transport::FrameType::kData,
+                          transport::kFlagEndMessage, message, false, 0, &wire)
+                  .ok());
+  wire += "\xff\xff\xff\xff";
+  ASSERT_TRUE(transport::WriteAll(s.a.fd(), wire, absl::Now() + absl::Seconds(5)).ok());
+
+  absl::StatusOr<Value> too_big = b->RecvBuffer(Within(absl::Seconds(10)));
+  EXPECT_EQ(too_big.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_FALSE(IsConnectionEnd(too_big.status())) << too_big.status();
+  absl::StatusOr<Value> end = b->RecvBuffer(Within(absl::Seconds(10)));
+  EXPECT_EQ(end.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(IsConnectionEnd(end.status())) << end.status();
+  EXPECT_THAT(std::string(end.status().message()), HasSubstr("exceeds"));
+  for (int i = 0; i < 3; ++i) {  // Every later call: the same end, at once.
+    absl::StatusOr<Value> again = b->RecvBuffer(Within(absl::Seconds(10)));
+    EXPECT_TRUE(IsConnectionEnd(again.status()));
+    EXPECT_EQ(again.status().message(), end.status().message());
+  }
+  EXPECT_TRUE(IsConnectionEnd(b->SendBuffer(MakeInt(1))));
+  EXPECT_FALSE(IsConnectionEnd(absl::DeadlineExceededError("x")));
+  EXPECT_FALSE(IsConnectionEnd(absl::OkStatus()));
+
+  // What the peer read: a GOAWAY with the code and reason, then the close.
+  std::string received;
+  char buf[4096];
+  for (;;) {
+    ASSERT_TRUE(transport::WaitReadable(s.a.fd(), absl::Now() + absl::Seconds(10)));
+    const ssize_t n = recv(s.a.fd(), buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    received.append(buf, static_cast<size_t>(n));
+  }
+  transport::FrameDecoder decoder;
+  decoder.Feed(received);
+  transport::FrameOpener opener = k.has_value() ? transport::FrameOpener::Secure(*k)
+                                                : transport::FrameOpener::Insecure();
+  std::optional<transport::OpenedFrame> goaway;
+  for (;;) {
+    absl::StatusOr<std::optional<std::string>> body = decoder.Next();
+    ASSERT_TRUE(body.ok()) << body.status();
+    if (!body->has_value()) break;
+    absl::StatusOr<transport::OpenedFrame> frame = opener.Open(**body);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    if (frame->header.type == transport::FrameType::kGoAway) goaway = *frame;
+  }
+  ASSERT_TRUE(goaway.has_value());
+  ASSERT_FALSE(goaway->payload.empty());
+  EXPECT_EQ(static_cast<absl::StatusCode>(goaway->payload[0]),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(goaway->payload.substr(1), HasSubstr("exceeds"));
 }
 
 TEST_P(BridgeModes, SilentPeerTripsTheKeepalive) {
