@@ -5,6 +5,8 @@
 #ifndef NETSTRUCTER_TRANSPORT_KEY_FILE_H_
 #define NETSTRUCTER_TRANSPORT_KEY_FILE_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -18,10 +20,19 @@ namespace netstructer::transport {
 // key (never echoing it) or for a file with no key.
 absl::StatusOr<std::vector<FernetKey>> ParseKeyFile(absl::string_view text);
 
-// Reads and parses `path`. NOT_FOUND if it does not exist; PERMISSION_DENIED
-// with the fix ("chmod 600 PATH") if its mode grants any access to group or
-// others; INVALID_ARGUMENT as ParseKeyFile.
+// Reads and parses `path`, checking what it opened (fstat on the opened
+// descriptor, so the file cannot change between check and read). NOT_FOUND
+// if it does not exist; PERMISSION_DENIED with the fix if it is not a
+// regular file, if its mode grants any access to group or others ("chmod
+// 600 PATH"), or if it belongs to another user than this process's
+// effective one ("chown UID PATH"); INVALID_ARGUMENT as ParseKeyFile, or
+// for a file over 1 MiB.
 absl::StatusOr<std::vector<FernetKey>> LoadKeyFile(const std::string& path);
+
+// LoadKeyFile requiring `owner` instead of the effective uid (tests: the
+// sandbox maps no other uid a file could be given to).
+absl::StatusOr<std::vector<FernetKey>> LoadKeyFileOwnedBy(const std::string& path,
+                                                          uid_t owner);
 
 }  // namespace netstructer::transport
 

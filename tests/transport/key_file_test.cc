@@ -1,6 +1,10 @@
 #include "transport/key_file.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 #include <fstream>
@@ -70,6 +74,36 @@ TEST(KeyFile, FileOthersCanAccessIsPermissionDeniedWithTheFix) {
                 HasSubstr(absl::StrCat("chmod 600 ", path)));
     EXPECT_THAT(std::string(keys.status().message()), Not(HasSubstr(kKeyA)));
   }
+}
+
+// The file is checked as opened, not by its path before opening it: a FIFO
+// (mode 600, so a path check passes) would have blocked the read forever; a
+// directory is refused too.
+TEST(KeyFile, SomethingOtherThanARegularFileIsRefusedWithoutBlocking) {
+  const std::string fifo = absl::StrCat(std::getenv("TEST_TMPDIR"), "/fifo.key");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  absl::StatusOr<std::vector<FernetKey>> keys = LoadKeyFile(fifo);
+  EXPECT_EQ(keys.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(keys.status().message()), HasSubstr("not a regular file"));
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/dir.key");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  EXPECT_THAT(std::string(LoadKeyFile(dir).status().message()),
+              HasSubstr("not a regular file"));
+}
+
+// Another user's key file (readable only because the reader is root) is
+// refused with the fix. The file is ours: the reader is told to expect
+// another uid (the sandbox maps no other uid to chown it to).
+TEST(KeyFile, AFileOfAnotherUserIsPermissionDeniedWithTheFix) {
+  const std::string path = Write("other_user.key", kKeyA, 0600);
+  const uid_t other = geteuid() + 1;
+  absl::StatusOr<std::vector<FernetKey>> keys = LoadKeyFileOwnedBy(path, other);
+  EXPECT_EQ(keys.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(keys.status().message()),
+              HasSubstr(absl::StrCat("belongs to uid ", geteuid())));
+  EXPECT_THAT(std::string(keys.status().message()),
+              HasSubstr(absl::StrCat("chown ", other, " ", path)));
+  EXPECT_TRUE(LoadKeyFileOwnedBy(path, geteuid()).ok());
 }
 
 TEST(KeyFile, MissingFileIsNotFound) {
