@@ -733,22 +733,42 @@ TEST(Tampering, ReplayedClientHelloAndFinishedAreRejected) {
 // server its own proof back. The ServerHello's server_finished (offset 69,
 // PROTOCOL.md 7.3) replayed as the ClientFinished does not verify, because
 // the two finished values use distinct labels.
+// Reflection (docs/SECURITY.md): the finished values differ by their label,
+// not only by their transcript. With the transcript fixed (TH2, the one the
+// client's finished covers), the MAC under the server's label is presented
+// as the ClientFinished: were both labels the same, it would be exactly the
+// genuine client finished and be accepted.
 TEST(Tampering, ServerFinishedReflectedAsClientFinishedIsRejected) {
-  ClientHandshake client = Client(Psk());
+  const HandshakeRandom client_random = VectorClientRandom();
+  ClientHandshake client = Client(Psk(), &client_random);
   ServerHandshake server = Server({Psk()});
   ServerHandshake::Reply sh =
       server.OnClientFrame(kHandshake, client.client_hello());
   ASSERT_TRUE(sh.status.ok()) << sh.status;
   ASSERT_EQ(sh.frame->payload.size(), 101u);
-  const std::string server_finished = sh.frame->payload.substr(69, 32);
-  ServerHandshake::Reply reply = server.OnClientFrame(kHandshake, server_finished);
+  const Secret32 ss =
+      X25519SharedSecret(client_random.x25519_private,
+                         Bytes32Of(Hex(sh.frame->payload.substr(37, 32))))
+          .value();
+  const KeySchedule ks = DeriveKeySchedule(Psk(), ss, client.client_hello(),
+                                           sh.frame->payload.substr(0, 69))
+                             .value();
+  // The same transcript under each label: only the label tells them apart.
+  const Secret32 under_server_label =
+      HmacSha256(ks.server_finished_key.view(), AsView(ks.th2)).value();
+  const Secret32 under_client_label =
+      HmacSha256(ks.client_finished_key.view(), AsView(ks.th2)).value();
+  ASSERT_EQ(Hex(under_client_label.view()), Hex(ks.client_finished));
+  ASSERT_NE(Hex(under_server_label.view()), Hex(ks.client_finished));
+  ServerHandshake::Reply reply = server.OnClientFrame(
+      kHandshake, std::string(under_server_label.view()));
   EXPECT_EQ(reply.status.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_FALSE(server.complete());
-  // And the genuine client's finished would have been different.
+  // The genuine finished, over the same transcript, completes it.
   std::optional<std::string> cf =
       client.OnServerFrame(kHandshake, sh.frame->payload).value();
   ASSERT_TRUE(cf.has_value());
-  EXPECT_NE(*cf, server_finished);
+  EXPECT_EQ(*cf, std::string(under_client_label.view()));
 }
 
 TEST(Tampering, ServerWithADifferentKeyButTheSameKeyIdCannotProveIt) {
