@@ -1,12 +1,14 @@
 // The netstructer binary as a user runs it: exit codes, stdout byte for
 // byte, and interop of `fernet` with Python's cryptography.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,7 +21,11 @@
 #include "tests/testing/subprocess.h"
 #include "transport/frame_format.h"
 #include "transport/frame_header.h"
+#include "transport/frame_sealer.h"
+#include "transport/handshake_io.h"
+#include "transport/handshake_messages.h"
 #include "transport/key_file.h"
+#include "transport/socket.h"
 
 namespace netstructer {
 namespace {
@@ -388,6 +394,67 @@ TEST_P(ServeAndSend, AFrameThatEndsTheConnectionEndsThatSessionOnceWithAGoAway) 
   absl::StatusOr<int> code = server->StopWithin(SIGTERM, absl::Seconds(2));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << server->err();
+}
+
+// Text from the peer reaches the terminal escaped (docs/PROTOCOL.md 7.5): a
+// GOAWAY reason in serve's log, a REFUSAL reason in send's error.
+TEST_P(ServeAndSend, APeersTextIsEscapedOnTheTerminal) {
+  auto server = Serve();
+  absl::StatusOr<std::vector<transport::FernetKey>> keys =
+      transport::LoadKeyFile(key_file_);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::unique_ptr<RawPeer> peer = RawPeer::Connect(address_, GetParam());
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->Handshake(keys->front(), deadline).ok());
+  std::string goaway(1, static_cast<char>(absl::StatusCode::kUnavailable));
+  goaway += "bye\x1b[2J\nnetstructer: forged line\xc2\x9b";
+  ASSERT_TRUE(peer->SendFrame(transport::kConnectionStreamId,
+                              transport::FrameType::kGoAway, 0, goaway, deadline)
+                  .ok());
+  shutdown(peer->fd(), SHUT_WR);  // The GOAWAY's sender sends nothing more.
+  absl::StatusOr<std::vector<std::string>> ended =
+      server->WaitForStderrLines(" ended: ", 1, absl::Seconds(20));
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_THAT(ended->front(),
+              HasSubstr("UNAVAILABLE: bye\\x1b[2J\\x0anetstructer: forged line\\u009b"));
+  EXPECT_EQ(server->Stop(SIGTERM), 0);
+  EXPECT_EQ(server->err().find('\x1b'), std::string::npos) << server->err();
+  EXPECT_EQ(server->err().find("\nnetstructer: forged"), std::string::npos);
+
+  // A server that refuses with a reason holding escape sequences.
+  absl::StatusOr<transport::SocketAddress> any =
+      transport::ResolveAddress(GetParam() + ":0");
+  ASSERT_TRUE(any.ok());
+  absl::StatusOr<transport::Socket> listener = transport::ListenTcp(*any);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  const std::string address =
+      transport::LocalAddress(listener->fd()).value().ToString();
+  std::thread refuser([&] {
+    transport::Socket conn;
+    while (!conn.valid()) {
+      if (!transport::WaitReadable(listener->fd(), deadline)) return;
+      absl::StatusOr<transport::Socket> accepted =
+          transport::AcceptTcp(listener->fd(), nullptr);
+      if (!accepted.ok()) return;
+      conn = *std::move(accepted);
+    }
+    if (!transport::ReadOneFrame(conn.fd(), deadline).ok()) return;  // Hello.
+    transport::FrameSealer plain = transport::FrameSealer::Insecure();
+    std::string out;
+    (void)plain.Seal(transport::kConnectionStreamId, transport::FrameType::kRefusal, 0,
+                     transport::EncodeRefusal(absl::StatusCode::kPermissionDenied,
+                                              "\x1b[31mred\nnetstructer send: ok"),
+                     false, 0, &out);
+    (void)transport::WriteAll(conn.fd(), out, deadline);
+  });
+  ProcessResult sent =
+      RunCli({"send", "--to", address, "--key-file", key_file_, "1"});
+  refuser.join();
+  EXPECT_EQ(sent.exit_code, 1);
+  EXPECT_THAT(sent.err,
+              HasSubstr("PERMISSION_DENIED: \\x1b[31mred\\x0anetstructer send: ok"));
+  EXPECT_EQ(sent.err.find('\x1b'), std::string::npos) << sent.err;
 }
 
 INSTANTIATE_TEST_SUITE_P(V4AndV6, ServeAndSend, ::testing::Values("127.0.0.1", "[::1]"),
