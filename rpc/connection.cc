@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/status_macros.h"
 #include "transport/buffer_pool.h"
+#include "transport/compression.h"
 #include "transport/frame_format.h"
 
 namespace netstructer::rpc {
@@ -72,6 +73,15 @@ absl::Status CallStream::Send(absl::string_view headers,
   // vector never outgrows its inline capacity, so views into it stay valid
   // (and a Send allocates nothing for it).
   absl::InlinedVector<std::string, kMaxBatchFrames> assembled;
+  // Headers and trailers (metadata: tokens, cookies) are never compressed
+  // together with message bytes, which the other side of a call may choose
+  // (CRIME): a frame with a CallHeaders or CallTrailers prefix goes
+  // uncompressed. A message that lz4 may shrink therefore travels in DATA
+  // frames of its own, after a HEADERS frame with the headers alone and
+  // before a TRAILERS frame with the trailers alone (docs/PROTOCOL.md 9.2).
+  const bool message_alone =
+      compression_ && message != nullptr &&
+      header.size() + body.size() >= transport::kDefaultCompressionThresholdBytes;
   bool first = true;
   auto send_batch = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
@@ -91,11 +101,14 @@ absl::Status CallStream::Send(absl::string_view headers,
   for (;;) {
     // This frame's message bytes: what is left of the header and as much
     // of the body as fits in a fragment.
-    const size_t from_header = header.size() - header_pos;
-    const size_t budget = chunk > from_header ? chunk - from_header : 0;
+    const bool headers_alone =
+        message_alone && first && batch.empty() && !headers.empty();
+    const size_t from_header = headers_alone ? 0 : header.size() - header_pos;
+    const size_t budget =
+        headers_alone ? 0 : (chunk > from_header ? chunk - from_header : 0);
     const size_t from_body = std::min(body.size(), budget);
     const size_t message_bytes = from_header + from_body;
-    const bool last = from_body == body.size();
+    const bool last = !headers_alone && from_body == body.size();
     // Stream flow control.
     if (message_bytes > 0) {
       auto ready = [&]() {
@@ -130,15 +143,15 @@ absl::Status CallStream::Send(absl::string_view headers,
     }
     transport::FrameToSeal frame;
     frame.stream_id = id();
-    frame.allow_compression = compression_;
     absl::string_view prefix;
     if (first && batch.empty() && !headers.empty()) {
       frame.type = FrameType::kHeaders;
       prefix = headers;
-    } else if (last && !trailers.empty()) {
+    } else if (last && !trailers.empty() && !message_alone) {
       frame.type = FrameType::kTrailers;
       prefix = trailers;
     }
+    frame.allow_compression = compression_ && prefix.empty();
     if (prefix.empty() && from_header == 0) {
       frame.payload = body.substr(0, from_body);  // No copy.
     } else {
@@ -149,7 +162,7 @@ absl::Status CallStream::Send(absl::string_view headers,
       payload.append(body.data(), from_body);
       frame.payload = payload;
     }
-    header_pos = header.size();
+    header_pos += from_header;
     body.remove_prefix(from_body);
     if (message != nullptr && last) frame.flags |= transport::kFlagEndMessage;
     if (last && end_stream) frame.flags |= transport::kFlagEndStream;
