@@ -22,14 +22,20 @@ class Ledger {
   ConnectionRateLimiter limiter ABSL_GUARDED_BY(mu);
   // Only IPs with at least one slot: bounded by the slots held.
   absl::flat_hash_map<IpAddress, int> per_ip ABSL_GUARDED_BY(mu);
-  int total ABSL_GUARDED_BY(mu) = 0;
+  int total ABSL_GUARDED_BY(mu) = 0;    // Handshakes included.
+  int pending ABSL_GUARDED_BY(mu) = 0;  // Handshakes alone.
 
-  void Release(const IpAddress& ip) {
+  void Release(const IpAddress& key, bool pending_slot) {
     MutexLock lock(&mu);
-    auto it = per_ip.find(ip);
+    auto it = per_ip.find(key);
     if (it == per_ip.end()) return;  // Unreachable: every slot is counted.
     if (--it->second == 0) per_ip.erase(it);
     --total;
+    if (pending_slot) --pending;
+  }
+  void Establish() {
+    MutexLock lock(&mu);
+    --pending;
   }
 };
 
@@ -75,6 +81,15 @@ absl::Status AcceptPolicyOptions::Validate() const {
         absl::StrCat("max_sessions_total must be >= 0 (0 = no limit), not ",
                      max_sessions_total));
   }
+  if (max_pending_handshakes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_pending_handshakes must be >= 0 (0 = no limit), not ",
+        max_pending_handshakes));
+  }
+  if (ipv6_prefix_length < 1 || ipv6_prefix_length > 128) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ipv6_prefix_length must be 1 to 128, not ", ipv6_prefix_length));
+  }
   NS_RETURN_IF_ERROR(RateOptions(*this).Validate());
   if (handshake_timeout <= absl::ZeroDuration() ||
       handshake_timeout == absl::InfiniteDuration()) {
@@ -101,11 +116,12 @@ absl::StatusOr<AcceptPolicyOptions> AcceptPolicyOptions::ParseRules(
 
 // ---- Admission
 
-Admission::Admission(std::shared_ptr<Ledger> ledger, const IpAddress& peer)
-    : ledger_(std::move(ledger)), peer_(peer) {}
-
 Admission::Admission(Admission&& other) noexcept
-    : ledger_(std::move(other.ledger_)), peer_(other.peer_) {
+    : ledger_(std::move(other.ledger_)),
+      peer_(other.peer_),
+      key_(other.key_),
+      pending_(other.pending_),
+      displaces_(other.displaces_) {
   other.ledger_ = nullptr;
 }
 
@@ -115,15 +131,24 @@ Admission& Admission::operator=(Admission&& other) noexcept {
     ledger_ = std::move(other.ledger_);
     other.ledger_ = nullptr;
     peer_ = other.peer_;
+    key_ = other.key_;
+    pending_ = other.pending_;
+    displaces_ = other.displaces_;
   }
   return *this;
 }
 
 Admission::~Admission() { Release(); }
 
+void Admission::Establish() {
+  if (ledger_ == nullptr || !pending_) return;
+  ledger_->Establish();
+  pending_ = false;
+}
+
 void Admission::Release() {
   if (ledger_ == nullptr) return;
-  ledger_->Release(peer_);
+  ledger_->Release(key_, pending_);
   ledger_ = nullptr;
 }
 
@@ -168,43 +193,78 @@ absl::Status AcceptPolicy::CheckRules(const IpAddress& peer) const {
       absl::StrCat(peer.ToString(), " is not in the allow list"));
 }
 
+IpAddress AcceptPolicy::LimitKey(const IpAddress& ip) const {
+  if (!ip.is_ipv6() || options_.ipv6_prefix_length >= 128) return ip;
+  return CidrRange::Containing(ip, options_.ipv6_prefix_length).network();
+}
+
 absl::StatusOr<Admission> AcceptPolicy::Admit(const IpAddress& peer,
-                                              absl::Time now) {
+                                              absl::Time now,
+                                              int displaceable) {
   if (!options_status_.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the accept policy is invalid: ", options_status_.message()));
   }
   NS_RETURN_IF_ERROR(CheckRules(peer));
+  const IpAddress key = LimitKey(peer);
+  const std::string who =
+      key == peer ? peer.ToString()
+                  : absl::StrCat(key.ToString(), "/", options_.ipv6_prefix_length);
   MutexLock lock(&ledger_->mu);
-  if (!ledger_->limiter.TryAcquire(peer, now)) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "too many new connections from %s (limit %g/s, burst %d)",
-        peer.ToString(), options_.new_connections_per_ip_per_second,
+  if (!ledger_->limiter.TryAcquire(key, now)) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "too many new connections from %s (limit %g/s, burst %d)", who,
+        options_.new_connections_per_ip_per_second,
         options_.new_connection_burst_per_ip));
   }
-  auto found = ledger_->per_ip.find(peer);
+  auto found = ledger_->per_ip.find(key);
   const int held = found == ledger_->per_ip.end() ? 0 : found->second;
   if (options_.max_sessions_per_ip > 0 &&
       held >= options_.max_sessions_per_ip) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        peer.ToString(), " already has ", held,
-        " sessions (max_sessions_per_ip ", options_.max_sessions_per_ip, ")"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        who, " already has ", held, " sessions (max_sessions_per_ip ",
+        options_.max_sessions_per_ip, ")"));
   }
-  if (options_.max_sessions_total > 0 &&
-      ledger_->total >= options_.max_sessions_total) {
-    return absl::PermissionDeniedError(
+  const bool full = options_.max_sessions_total > 0 &&
+                    ledger_->total >= options_.max_sessions_total;
+  const bool handshakes_full = options_.max_pending_handshakes > 0 &&
+                               ledger_->pending >= options_.max_pending_handshakes;
+  // A handshake in progress gives way to a newcomer rather than lock it
+  // out: unauthenticated peers must not be able to fill the server.
+  const bool displaces = (full || handshakes_full) && displaceable > 0 &&
+                         ledger_->pending > 0;
+  if (full && !displaces) {
+    return absl::ResourceExhaustedError(
         absl::StrCat("the server is at its session limit (",
                      options_.max_sessions_total, ")"));
   }
-  ++ledger_->per_ip[peer];
+  if (handshakes_full && !displaces) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the server has too many handshakes in progress (max_pending_handshakes ",
+        options_.max_pending_handshakes, ")"));
+  }
+  ++ledger_->per_ip[key];
   ++ledger_->total;
-  return Admission(ledger_, peer);
+  ++ledger_->pending;
+  Admission admission;
+  admission.ledger_ = ledger_;
+  admission.peer_ = peer;
+  admission.key_ = key;
+  admission.pending_ = true;
+  admission.displaces_ = displaces;
+  return admission;
 }
 
 int AcceptPolicy::SessionsFor(const IpAddress& ip) const {
+  const IpAddress key = LimitKey(ip);
   MutexLock lock(&ledger_->mu);
-  auto found = ledger_->per_ip.find(ip);
+  auto found = ledger_->per_ip.find(key);
   return found == ledger_->per_ip.end() ? 0 : found->second;
+}
+
+int AcceptPolicy::PendingHandshakes() const {
+  MutexLock lock(&ledger_->mu);
+  return ledger_->pending;
 }
 
 int AcceptPolicy::TotalSessions() const {

@@ -40,13 +40,27 @@ struct AcceptPolicyOptions {
   // Sessions one IP may hold at once, handshakes included; 0 = no limit.
   // 64 leaves room for a NAT gateway of a small office or a client with a
   // connection pool, while one host can take at most 64 of the
-  // max_sessions_total slots.
+  // max_sessions_total slots. "One IP" is an IPv4 address, or an IPv6
+  // prefix of ipv6_prefix_length bits (the rate limit counts the same way).
   int max_sessions_per_ip = 64;
   // Sessions the server holds at once, handshakes included; 0 = no limit.
   // Each session holds a socket and its buffers: 10000 bounds the memory a
   // connection flood can pin, and fits a raised RLIMIT_NOFILE (the usual
   // soft default of 1024 descriptors does not: raise it, or lower this).
+  // Handshakes never lock established clients out: when the server is full
+  // and handshakes are among the slots, a newcomer displaces the oldest
+  // handshake in progress instead of being refused.
   int max_sessions_total = 10000;
+  // Handshakes in progress at once, all peers together (unauthenticated
+  // peers: their own, smaller budget); 0 = no limit. When it is full, a
+  // newcomer displaces the oldest handshake in progress: a flood of silent
+  // sockets then keeps nobody out, it only shortens its own sockets' lives,
+  // while a real client's handshake needs one round trip. 256: far more
+  // than the handshakes a server completes in a round trip.
+  int max_pending_handshakes = 256;
+  // An IPv6 host usually owns a whole /64 (SLAAC, privacy addresses), so
+  // per-IP limits count IPv6 peers per prefix of this many bits (1-128).
+  int ipv6_prefix_length = 64;
 
   // New connections per second per IP, sustained; 0 = no rate limit.
   // Legitimate clients connect a few times and then reuse their sessions;
@@ -62,9 +76,10 @@ struct AcceptPolicyOptions {
 
   // A connection must finish its handshake within this time or is closed,
   // freeing its slot. Finite: an unauthenticated peer must not hold a slot
-  // forever (slowloris). 10 s covers a 1.5 round-trip handshake on the
-  // slowest links, with retransmissions.
-  absl::Duration handshake_timeout = absl::Seconds(10);
+  // forever (slowloris). 5 s covers a 1.5 round-trip handshake on slow
+  // links with a lost packet (Linux's first retransmission comes after
+  // 1 s) while halving what a silent socket holds (it was 10 s).
+  absl::Duration handshake_timeout = absl::Seconds(5);
   // An established session with no traffic for this long is closed.
   // absl::InfiniteDuration() = never (the default: authenticated clients may
   // keep idle sessions; keepalive pings detect dead peers). Must be > 0.
@@ -109,17 +124,24 @@ class Admission {
   bool holds_slot() const { return ledger_ != nullptr; }
   // The admitted peer (0.0.0.0 if no slot is held).
   const IpAddress& peer() const { return peer_; }
+  // Admitted on condition that the caller ends its oldest handshake in
+  // progress (the server was full, or max_pending_handshakes was reached);
+  // until it does, the counts are over their limit by one.
+  bool displaces_a_handshake() const { return displaces_; }
 
+  // The handshake completed: the slot stops counting as a handshake in
+  // progress (it still counts toward the session caps). Idempotent.
+  void Establish();
   // Frees the slot now; afterwards holds_slot() is false. Idempotent.
   void Release();
 
  private:
   friend class AcceptPolicy;
-  Admission(std::shared_ptr<accept_policy_internal::Ledger> ledger,
-            const IpAddress& peer);
-
   std::shared_ptr<accept_policy_internal::Ledger> ledger_;
   IpAddress peer_;
+  IpAddress key_;           // What the per-IP counts use (an IPv6 prefix).
+  bool pending_ = false;    // Counts as a handshake in progress.
+  bool displaces_ = false;
 };
 
 // Decides, per new connection, whether to admit the peer, and counts the
@@ -140,26 +162,36 @@ class AcceptPolicy final {
   ~AcceptPolicy();
 
   // Admits a new connection from `peer` at time `now` (from the caller's
-  // clock; used by the rate limit only). Checks, in order: the CIDR rules,
-  // the rate limit (a connection refused later, by a cap, still used its
-  // token: the rate limits attempts), the per-IP cap, the total cap. Every
-  // refusal is PERMISSION_DENIED with a reason naming the peer and the rule
-  // or limit, fit to send to the peer:
+  // clock; used by the rate limit only) as a handshake in progress. Checks,
+  // in order: the CIDR rules, the rate limit (a connection refused later, by
+  // a cap, still used its token: the rate limits attempts), the per-IP cap,
+  // then the total cap and the handshake budget. When one of the last two
+  // is full and the caller has `displaceable` handshakes in progress, the
+  // newcomer is admitted with displaces_a_handshake(): the caller ends its
+  // oldest handshake. A refusal by a rule is PERMISSION_DENIED; one for
+  // capacity is RESOURCE_EXHAUSTED (worth retrying later). Every reason
+  // names the peer and the rule or limit, fit to send to the peer:
   //   "203.0.113.7 is denied by rule 203.0.113.0/24"
   //   "198.51.100.1 is not in the allow list"
   //   "too many new connections from 192.0.2.1 (limit 20/s, burst 40)"
   //   "192.0.2.1 already has 4 sessions (max_sessions_per_ip 4)"
+  //   "2001:db8::/64 already has 4 sessions (max_sessions_per_ip 4)"
   //   "the server is at its session limit (10000)"
   // FAILED_PRECONDITION if the options were invalid.
-  absl::StatusOr<Admission> Admit(const IpAddress& peer, absl::Time now);
+  absl::StatusOr<Admission> Admit(const IpAddress& peer, absl::Time now,
+                                  int displaceable = 0);
 
   // The CIDR decision alone, without side effects: OK or the
   // PERMISSION_DENIED that Admit would give.
   absl::Status CheckRules(const IpAddress& peer) const;
 
-  // Slots held now by `ip`, and in total (handshakes included).
+  // Slots held now by `ip` (its IPv6 prefix), and in total (handshakes
+  // included); handshakes in progress alone.
   int SessionsFor(const IpAddress& ip) const;
   int TotalSessions() const;
+  int PendingHandshakes() const;
+  // What per-IP limits count `ip` as: itself, or its IPv6 prefix.
+  IpAddress LimitKey(const IpAddress& ip) const;
 
   const AcceptPolicyOptions& options() const { return options_; }
 

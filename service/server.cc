@@ -26,6 +26,7 @@ struct Server::Pending {
   transport::FrameSealer sealer = transport::FrameSealer::Insecure();
   transport::FrameOpener opener = transport::FrameOpener::Handshake();
   transport::EventLoop::TimerId timer = 0;
+  uint64_t order = 0;  // Key in pending_by_age_.
 };
 
 namespace {
@@ -258,14 +259,27 @@ void Server::AcceptOne(transport::Socket socket,
   absl::StatusOr<service::IpAddress> ip = service::IpAddress::FromSockaddr(
       reinterpret_cast<const sockaddr*>(&peer.storage), peer.length);
   absl::StatusOr<service::Admission> admission =
-      ip.ok() ? policy_->Admit(*ip, absl::Now()) : ip.status();
+      ip.ok() ? policy_->Admit(*ip, absl::Now(),
+                               static_cast<int>(pending_by_age_.size()))
+              : ip.status();
   if (!admission.ok()) {
     // Refused before reading a byte: a plaintext REFUSAL, then close.
+    // PERMISSION_DENIED for a rule, RESOURCE_EXHAUSTED for capacity.
     transport::FrameSealer sealer = transport::FrameSealer::Insecure();
     (void)SendPlain(socket.fd(), &sealer, FrameType::kRefusal,
-                    transport::EncodeRefusal(absl::StatusCode::kPermissionDenied,
-                                             admission.status().message()));
+                    transport::EncodeRefusal(admission.status()));
     return;
+  }
+  if (admission->displaces_a_handshake() && !pending_by_age_.empty()) {
+    // Full: the oldest handshake in progress gives way (accept_policy.h).
+    const int oldest = pending_by_age_.begin()->second;
+    Pending& p = *pending_.at(oldest);
+    (void)SendPlain(oldest, &p.sealer, FrameType::kRefusal,
+                    transport::EncodeRefusal(
+                        absl::StatusCode::kResourceExhausted,
+                        "the server is full: your unfinished handshake gave "
+                        "way to a newer connection; try again"));
+    FinishPending(oldest, absl::ResourceExhaustedError("displaced"));
   }
   std::shared_ptr<const transport::HandshakeKeyRing> ring;
   {
@@ -281,6 +295,8 @@ void Server::AcceptOne(transport::Socket socket,
   pending->admission = *std::move(admission);
   pending->handshake.emplace(*std::move(handshake));
   const int fd = pending->socket.fd();
+  pending->order = next_pending_order_++;
+  pending_by_age_[pending->order] = fd;
   pending->timer = loop_->AddTimer(
       absl::Now() + options_.policy.handshake_timeout, [this, fd] {
         FinishPending(fd, absl::DeadlineExceededError(
@@ -344,6 +360,7 @@ void Server::FinishPending(int fd, absl::Status status) {
   if (it == pending_.end()) return;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
+  pending_by_age_.erase(p->order);
   loop_->Unwatch(fd);
   if (p->timer != 0) loop_->CancelTimer(p->timer);
   // Dropping `p` closes the socket and releases the admission slot.
@@ -354,8 +371,10 @@ void Server::Promote(int fd) {
   if (it == pending_.end()) return;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
+  pending_by_age_.erase(p->order);
   loop_->Unwatch(fd);
   if (p->timer != 0) loop_->CancelTimer(p->timer);
+  p->admission.Establish();
   std::optional<transport::FernetKey> send_key;
   std::optional<transport::FernetKey> recv_key;
   if (const transport::SessionKeys* keys = p->handshake->keys(); keys != nullptr) {

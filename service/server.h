@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <string>
@@ -168,8 +169,11 @@ class Server {
   std::shared_ptr<const transport::HandshakeKeyRing> key_ring_
       ABSL_GUARDED_BY(mu_);
 
-  // Handshakes in progress, by descriptor. Loop thread only.
+  // Handshakes in progress, by descriptor, and their descriptors oldest
+  // first (by accept order: the one a newcomer displaces). Loop thread only.
   absl::flat_hash_map<int, std::unique_ptr<Pending>> pending_;
+  std::map<uint64_t, int> pending_by_age_;
+  uint64_t next_pending_order_ = 0;
   // The timer that retries accepting after an accept error (out of
   // descriptors), 0 if none. Loop thread only.
   transport::EventLoop::TimerId accept_retry_timer_ = 0;

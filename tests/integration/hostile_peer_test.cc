@@ -498,8 +498,8 @@ std::map<std::string, int> Flood(const std::string& address,
     std::string outcome = s.ToString();
     if (s.code() == absl::StatusCode::kUnavailable) {
       outcome = "admitted";  // Closed without a refusal.
-    } else if (s.code() == absl::StatusCode::kPermissionDenied) {
-      // The reason without the numbers that vary: its rule.
+    } else if (s.code() == absl::StatusCode::kResourceExhausted) {
+      // The reason without the numbers that vary: its limit.
       for (const char* rule : {"too many new connections",
                                "max_sessions_per_ip", "session limit"}) {
         if (absl::StrContains(s.message(), rule)) outcome = rule;
@@ -510,10 +510,10 @@ std::map<std::string, int> Flood(const std::string& address,
   return outcomes;
 }
 
-// Refused by the accept policy: PERMISSION_DENIED, and the rule or limit
-// in the reason as AcceptPolicy::Admit words it.
+// Refused by the accept policy for capacity: RESOURCE_EXHAUSTED (worth a
+// retry later), and the limit in the reason as AcceptPolicy::Admit words it.
 void ExpectRefused(const absl::Status& status, absl::string_view reason) {
-  EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied) << status;
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr(std::string(reason)));
 }
 
@@ -525,7 +525,7 @@ std::string Tally(const std::map<std::string, int>& outcomes) {
 }
 
 // Past each cap of the accept policy (per IP, rate, total) real clients
-// (Bridge::Link, Channel::Create) get PERMISSION_DENIED with the rule in the
+// (Bridge::Link, Channel::Create) get RESOURCE_EXHAUSTED with the limit in the
 // reason, and a raw flood gets a REFUSAL per connection; established
 // sessions keep working; when everyone leaves, the slots, sessions and
 // descriptors are all back (the caps admit exactly as many as before).

@@ -207,7 +207,7 @@ TEST_P(ServerTest, PerIpCapRefusesTheThirdAndFreesOnClose) {
   auto b = Connect(*server);
   ASSERT_TRUE(a.ok() && b.ok());
   auto c = Connect(*server);
-  EXPECT_EQ(c.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("max_sessions_per_ip 2"));
   ASSERT_TRUE((*a)->Close().ok());
   ASSERT_TRUE(WaitForCount(*server, 1));
@@ -221,8 +221,47 @@ TEST_P(ServerTest, TotalCapRefusesPastTheLimit) {
   auto a = Connect(*server);
   ASSERT_TRUE(a.ok());
   auto b = Connect(*server);
-  EXPECT_EQ(b.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(b.status().message()), HasSubstr("session limit (1)"));
+}
+
+// Unauthenticated peers cannot lock clients out: a server whose every slot
+// is held by a silent socket (no handshake) still admits a real client, by
+// ending the oldest handshake in progress, which is told why (it used to
+// refuse the client: "the server is at its session limit").
+TEST_P(ServerTest, SilentSocketsInEverySlotDoNotLockOutARealClient) {
+  service::AcceptPolicyOptions policy;
+  policy.max_sessions_total = 6;
+  policy.handshake_timeout = absl::Seconds(30);  // Far beyond the test.
+  auto server = StartServer(policy);
+  std::vector<transport::Socket> silent;
+  for (int i = 0; i < 6; ++i) {
+    silent.push_back(transport::ConnectTcp(*transport::ResolveAddress(server->address()),
+                                           absl::Now() + absl::Seconds(5))
+                         .value());
+  }
+  // All six are held: the server counts them before the client arrives.
+  // (The server admits in accept order on its loop; a Link that fails would
+  // fail with the session limit.)
+  std::vector<std::shared_ptr<Bridge>> clients;  // Each keeps its slot.
+  for (int round = 0; round < 3; ++round) {
+    absl::StatusOr<std::shared_ptr<Bridge>> client = Connect(*server);
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_TRUE((*client)->SendBuffer(MakeInt(round)).ok());
+    clients.push_back(*std::move(client));
+  }
+  // The three oldest silent sockets gave way, each with a REFUSAL saying so.
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::string> body =
+        transport::ReadOneFrame(silent[i].fd(), absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(body.ok()) << i << ": " << body.status();
+    absl::StatusOr<transport::OpenedFrame> frame =
+        transport::FrameOpener::Handshake().Open(*body);
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    const absl::Status refused = transport::RefusalToStatus(frame->payload);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+    EXPECT_THAT(std::string(refused.message()), HasSubstr("gave way"));
+  }
 }
 
 TEST_P(ServerTest, RateLimitRefusesABurstOfNewConnections) {
@@ -237,7 +276,7 @@ TEST_P(ServerTest, RateLimitRefusesABurstOfNewConnections) {
     kept.push_back(*c);
   }
   auto d = Connect(*server);
-  EXPECT_EQ(d.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(d.status().message()), HasSubstr("too many new connections"));
 }
 

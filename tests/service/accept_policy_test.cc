@@ -63,7 +63,9 @@ TEST(AcceptPolicyOptions, DefaultsAreValidAndSafe) {
   EXPECT_EQ(options.new_connections_per_ip_per_second, 20);
   EXPECT_EQ(options.new_connection_burst_per_ip, 40);
   EXPECT_EQ(options.rate_limit_max_tracked_ips, 65536u);
-  EXPECT_EQ(options.handshake_timeout, absl::Seconds(10));
+  EXPECT_EQ(options.max_pending_handshakes, 256);
+  EXPECT_EQ(options.ipv6_prefix_length, 64);
+  EXPECT_EQ(options.handshake_timeout, absl::Seconds(5));
   EXPECT_EQ(options.idle_timeout, absl::InfiniteDuration());
 }
 
@@ -78,6 +80,12 @@ TEST(AcceptPolicyOptions, InvalidValuesAreInvalidArgumentNamingTheField) {
        "max_sessions_per_ip"},
       {"total", [](AcceptPolicyOptions& o) { o.max_sessions_total = -1; },
        "max_sessions_total"},
+      {"pending", [](AcceptPolicyOptions& o) { o.max_pending_handshakes = -1; },
+       "max_pending_handshakes"},
+      {"prefix 0", [](AcceptPolicyOptions& o) { o.ipv6_prefix_length = 0; },
+       "ipv6_prefix_length"},
+      {"prefix 129", [](AcceptPolicyOptions& o) { o.ipv6_prefix_length = 129; },
+       "ipv6_prefix_length"},
       {"rate",
        [](AcceptPolicyOptions& o) { o.new_connections_per_ip_per_second = -1; },
        "rate"},
@@ -270,7 +278,7 @@ TEST(AcceptPolicy, RateLimitsNewConnectionsPerIP) {
   EXPECT_TRUE(policy.Admit(ip, kT0).ok());
   EXPECT_TRUE(policy.Admit(ip, kT0).ok());
   absl::StatusOr<Admission> refused = policy.Admit(ip, kT0);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.status().message(),
             "too many new connections from 192.0.2.1 (limit 20/s, burst 2)");
   EXPECT_TRUE(policy.Admit(Ip("192.0.2.2"), kT0).ok());  // Another IP.
@@ -308,12 +316,12 @@ TEST(AcceptPolicy, PerIPCap) {
     held.push_back(*std::move(admission));
   }
   absl::StatusOr<Admission> refused = policy.Admit(ip, kT0);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.status().message(),
             "192.0.2.1 already has 4 sessions (max_sessions_per_ip 4)");
   // Same IP written as IPv4-mapped: the same peer.
   EXPECT_EQ(policy.Admit(Ip("::ffff:192.0.2.1"), kT0).status().code(),
-            absl::StatusCode::kPermissionDenied);
+            absl::StatusCode::kResourceExhausted);
   EXPECT_TRUE(policy.Admit(Ip("192.0.2.2"), kT0).ok());
   EXPECT_EQ(policy.SessionsFor(ip), 4);
   held.pop_back();
@@ -332,13 +340,108 @@ TEST(AcceptPolicy, TotalCap) {
     held.push_back(*std::move(admission));
   }
   absl::StatusOr<Admission> refused = policy.Admit(Ip("192.0.2.9"), kT0);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(refused.status().message(),
             "the server is at its session limit (3)");
   EXPECT_EQ(policy.TotalSessions(), 3);
   held.erase(held.begin());
   EXPECT_EQ(policy.TotalSessions(), 2);
   EXPECT_TRUE(policy.Admit(Ip("192.0.2.9"), kT0).ok());
+}
+
+// Handshakes in progress have their own budget, and never lock a newcomer
+// out: when the budget or the server is full, the newcomer is admitted on
+// condition that the caller ends its oldest handshake.
+TEST(AcceptPolicy, AFullHandshakeBudgetDisplacesTheOldestInsteadOfRefusing) {
+  AcceptPolicyOptions options = Unlimited();
+  options.max_pending_handshakes = 2;
+  AcceptPolicy policy(options);
+  std::vector<Admission> held;
+  for (const char* ip : {"192.0.2.1", "192.0.2.2"}) {
+    absl::StatusOr<Admission> admission = policy.Admit(Ip(ip), kT0, 0);
+    ASSERT_TRUE(admission.ok()) << admission.status();
+    EXPECT_FALSE(admission->displaces_a_handshake());
+    held.push_back(*std::move(admission));
+  }
+  EXPECT_EQ(policy.PendingHandshakes(), 2);
+  // A caller with nothing to displace gets a retryable refusal.
+  absl::StatusOr<Admission> refused = policy.Admit(Ip("192.0.2.3"), kT0, 0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("max_pending_handshakes 2"));
+  absl::StatusOr<Admission> newcomer = policy.Admit(Ip("192.0.2.3"), kT0, 2);
+  ASSERT_TRUE(newcomer.ok()) << newcomer.status();
+  EXPECT_TRUE(newcomer->displaces_a_handshake());
+  held.erase(held.begin());  // The caller ends its oldest handshake.
+  EXPECT_EQ(policy.PendingHandshakes(), 2);
+  // Established sessions leave the handshake budget, not the session count.
+  held[0].Establish();
+  held[0].Establish();  // Idempotent.
+  EXPECT_EQ(policy.PendingHandshakes(), 1);
+  EXPECT_EQ(policy.TotalSessions(), 2);
+  absl::StatusOr<Admission> another = policy.Admit(Ip("192.0.2.4"), kT0, 1);
+  ASSERT_TRUE(another.ok());
+  EXPECT_FALSE(another->displaces_a_handshake());
+  held.clear();
+  newcomer = Admission();
+  EXPECT_EQ(policy.PendingHandshakes(), 1);  // `another` only.
+}
+
+TEST(AcceptPolicy, AServerFullOfHandshakesAdmitsANewcomerButOneFullOfSessionsDoesNot) {
+  AcceptPolicyOptions options = Unlimited();
+  options.max_sessions_total = 2;
+  AcceptPolicy policy(options);
+  absl::StatusOr<Admission> established = policy.Admit(Ip("192.0.2.1"), kT0, 0);
+  ASSERT_TRUE(established.ok());
+  established->Establish();
+  absl::StatusOr<Admission> silent = policy.Admit(Ip("192.0.2.2"), kT0, 0);
+  ASSERT_TRUE(silent.ok());
+  // Full, one slot a handshake: the newcomer displaces it.
+  absl::StatusOr<Admission> newcomer = policy.Admit(Ip("192.0.2.3"), kT0, 1);
+  ASSERT_TRUE(newcomer.ok()) << newcomer.status();
+  EXPECT_TRUE(newcomer->displaces_a_handshake());
+  silent = Admission();
+  newcomer->Establish();
+  // Full of established sessions: a refusal, whatever the caller offers.
+  absl::StatusOr<Admission> refused = policy.Admit(Ip("192.0.2.4"), kT0, 5);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().message(), "the server is at its session limit (2)");
+}
+
+// An IPv6 host owns a /64: per-IP limits count the prefix (configurable).
+TEST(AcceptPolicy, IPv6PeersAreCountedPerPrefix) {
+  AcceptPolicyOptions options = Unlimited();
+  options.max_sessions_per_ip = 2;
+  AcceptPolicy policy(options);
+  std::vector<Admission> held;
+  for (const char* ip : {"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"}) {
+    absl::StatusOr<Admission> admission = policy.Admit(Ip(ip), kT0);
+    ASSERT_TRUE(admission.ok()) << admission.status();
+    held.push_back(*std::move(admission));
+  }
+  absl::StatusOr<Admission> refused = policy.Admit(Ip("2001:db8:1:2::77"), kT0);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.status().message(),
+            "2001:db8:1:2::/64 already has 2 sessions (max_sessions_per_ip 2)");
+  EXPECT_EQ(policy.SessionsFor(Ip("2001:db8:1:2::abcd")), 2);
+  EXPECT_TRUE(policy.Admit(Ip("2001:db8:1:3::1"), kT0).ok());  // Another /64.
+  EXPECT_EQ(policy.LimitKey(Ip("192.0.2.1")), Ip("192.0.2.1"));
+
+  // The rate limit counts the same way; and the prefix is configurable.
+  AcceptPolicyOptions rate = Unlimited();
+  rate.new_connections_per_ip_per_second = 1;
+  rate.new_connection_burst_per_ip = 1;
+  rate.ipv6_prefix_length = 128;
+  AcceptPolicy per_address(rate);
+  EXPECT_TRUE(per_address.Admit(Ip("2001:db8::1"), kT0).ok());
+  EXPECT_TRUE(per_address.Admit(Ip("2001:db8::2"), kT0).ok());
+  rate.ipv6_prefix_length = 64;
+  AcceptPolicy per_prefix(rate);
+  EXPECT_TRUE(per_prefix.Admit(Ip("2001:db8::1"), kT0).ok());
+  absl::StatusOr<Admission> limited = per_prefix.Admit(Ip("2001:db8::2"), kT0);
+  EXPECT_EQ(limited.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(limited.status().message()),
+              HasSubstr("too many new connections from 2001:db8::/64"));
 }
 
 TEST(AcceptPolicy, PerIPCapIsCheckedBeforeTotalCap) {
