@@ -98,6 +98,12 @@ absl::Status AcceptPolicyOptions::Validate() const {
         "must not hold a slot forever), not ",
         absl::FormatDuration(handshake_timeout)));
   }
+  if (max_session_lifetime <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_session_lifetime must be > 0 (absl::InfiniteDuration() for none), "
+        "not ",
+        absl::FormatDuration(max_session_lifetime)));
+  }
   if (idle_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "idle_timeout must be > 0 (absl::InfiniteDuration() for none), not ",

@@ -84,6 +84,11 @@ struct AcceptPolicyOptions {
   // absl::InfiniteDuration() = never (the default: authenticated clients may
   // keep idle sessions; keepalive pings detect dead peers). Must be > 0.
   absl::Duration idle_timeout = absl::InfiniteDuration();
+  // An established session is closed this long after its handshake, busy
+  // or not (GOAWAY UNAVAILABLE; clients reconnect). Bounds how long a
+  // session made with a key that leaked outlives the key's removal.
+  // absl::InfiniteDuration() = never (the default). Must be > 0.
+  absl::Duration max_session_lifetime = absl::InfiniteDuration();
 
   // INVALID_ARGUMENT naming the first bad field.
   absl::Status Validate() const;

@@ -22,6 +22,8 @@ struct Server::Pending {
   transport::Socket socket;
   service::Admission admission;
   std::optional<transport::ServerHandshake> handshake;
+  // The ring the handshake uses (null when insecure): its key ids.
+  std::shared_ptr<const transport::HandshakeKeyRing> ring;
   transport::ExactFrameReader reader;
   transport::FrameSealer sealer = transport::FrameSealer::Insecure();
   transport::FrameOpener opener = transport::FrameOpener::Handshake();
@@ -153,6 +155,25 @@ absl::Status Server::SetKeys(std::vector<transport::FernetKey> keys) {
   }
   key_ring_ = std::move(shared);
   return absl::OkStatus();
+}
+
+size_t Server::CloseSessionsOfRemovedKeys() {
+  std::vector<std::shared_ptr<Bridge>> revoked;
+  {
+    MutexLock lock(&mu_);
+    if (key_ring_ == nullptr) return 0;
+    for (const Session& s : sessions_) {
+      if (s.key_id.has_value() && !key_ring_->Find(*s.key_id).has_value()) {
+        revoked.push_back(s.bridge);
+      }
+    }
+  }
+  // Outside the lock: the close callback removes each from sessions_.
+  for (const std::shared_ptr<Bridge>& bridge : revoked) {
+    bridge->CloseWithError(
+        absl::UnauthenticatedError("the key of this session was revoked"));
+  }
+  return revoked.size();
 }
 
 absl::Status Server::RegisterService(Service* service) {
@@ -294,6 +315,7 @@ void Server::AcceptOne(transport::Socket socket,
   pending->socket = std::move(socket);
   pending->admission = *std::move(admission);
   pending->handshake.emplace(*std::move(handshake));
+  pending->ring = ring;
   const int fd = pending->socket.fd();
   pending->order = next_pending_order_++;
   pending_by_age_[pending->order] = fd;
@@ -383,6 +405,12 @@ void Server::Promote(int fd) {
   }
   BridgeOptions bridge_options = options_.bridge;
   bridge_options.idle_timeout = options_.policy.idle_timeout;
+  bridge_options.max_lifetime = options_.policy.max_session_lifetime;
+  std::optional<size_t> key_index = p->handshake->key_index();
+  std::optional<transport::KeyId> key_id;
+  if (key_index.has_value() && p->ring != nullptr) {
+    key_id = p->ring->key_id(*key_index);
+  }
   std::shared_ptr<Bridge> bridge =
       Bridge::Adopt(std::move(p->socket), loop_, Bridge::Role::kServer,
                     send_key, recv_key, bridge_options,
@@ -392,7 +420,8 @@ void Server::Promote(int fd) {
     MutexLock lock(&mu_);
     shutting_down = shut_down_;
     if (!shutting_down) {
-      sessions_.push_back(Session{bridge, std::move(p->admission)});
+      if (key_index.has_value()) bridge->SetKeyIndex(static_cast<int>(*key_index));
+      sessions_.push_back(Session{bridge, std::move(p->admission), key_id});
       if (queue_accepts_) {
         accept_queue_.push_back(bridge);
         accept_cv_.SignalAll();

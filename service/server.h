@@ -15,9 +15,10 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,12 @@ class Server {
   // sessions keep their session keys. INVALID_ARGUMENT for an empty ring, a
   // key twice, or an insecure server; FAILED_PRECONDITION before Init().
   absl::Status SetKeys(std::vector<transport::FernetKey> keys);
+  // Closes every session made with a key that is no longer in the ring (one
+  // SetKeys removed: a retired or leaked key), telling each peer with
+  // GOAWAY UNAUTHENTICATED "the key of this session was revoked". Returns
+  // how many it closed. Bridge::key_index() shows which key each live
+  // session uses.
+  size_t CloseSessionsOfRemovedKeys();
 
   // Live sessions.
   size_t Count() const;
@@ -135,6 +142,8 @@ class Server {
   struct Session {
     std::shared_ptr<Bridge> bridge;
     service::Admission admission;
+    // The id of the key the session was made with (unset when insecure).
+    std::optional<transport::KeyId> key_id;
   };
 
   void OnListenReadable();

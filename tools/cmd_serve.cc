@@ -27,9 +27,12 @@ constexpr char kServeUsage[] =
     "                         [--allow CIDR]... [--deny CIDR]...\n"
     "                         [--max-sessions-per-ip N] [--max-sessions N]\n"
     "                         [--idle-timeout SECONDS]\n"
+    "                         [--max-session-lifetime SECONDS]\n"
     "Prints one line per received buffer: the peer IP, a space, its Python\n"
-    "repr. Session events go to stderr. Stops on SIGINT or SIGTERM; SIGHUP\n"
-    "reloads --key-file for new handshakes (key rotation).\n";
+    "repr. Session events go to stderr, each session with the index of its\n"
+    "key in the ring (0 = the primary). Stops on SIGINT or SIGTERM; SIGHUP\n"
+    "reloads --key-file for new handshakes and closes the sessions of keys\n"
+    "it no longer holds (rotation, revocation: docs/SECURITY.md).\n";
 
 int Usage(Io io, absl::string_view problem) {
   return UsageError(io, "serve", kServeUsage, std::string(problem));
@@ -39,8 +42,9 @@ int Usage(Io io, absl::string_view problem) {
 
 int RunServe(const Args& args, Io io) {
   FlagSpec spec;
-  spec.with_value = {"listen", "key-file", "allow", "deny",
-                     "max-sessions-per-ip", "max-sessions", "idle-timeout"};
+  spec.with_value = {"listen",       "key-file",           "allow",
+                     "deny",         "max-sessions-per-ip", "max-sessions",
+                     "idle-timeout", "max-session-lifetime"};
   spec.boolean = {"insecure"};
   absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
   if (!parsed.ok()) return Usage(io, parsed.status().message());
@@ -67,12 +71,17 @@ int RunServe(const Args& args, Io io) {
                                            : policy->max_sessions_per_ip) = n;
     }
   }
-  if (std::optional<std::string> v = parsed->Get("idle-timeout"); v.has_value()) {
-    double seconds = 0;
-    if (!absl::SimpleAtod(*v, &seconds) || seconds <= 0) {
-      return Usage(io, "--idle-timeout takes seconds > 0");
+  for (const char* flag : {"idle-timeout", "max-session-lifetime"}) {
+    if (std::optional<std::string> v = parsed->Get(flag); v.has_value()) {
+      double seconds = 0;
+      if (!absl::SimpleAtod(*v, &seconds) || !(seconds > 0) ||
+          seconds > 1e9) {
+        return Usage(io, absl::StrCat("--", flag, " takes seconds > 0"));
+      }
+      (std::string(flag) == "idle-timeout" ? policy->idle_timeout
+                                           : policy->max_session_lifetime) =
+          absl::Seconds(seconds);
     }
-    policy->idle_timeout = absl::Seconds(seconds);
   }
   ServerOptions options;
   options.policy = *policy;
@@ -126,9 +135,12 @@ int RunServe(const Args& args, Io io) {
       absl::StatusOr<std::vector<transport::FernetKey>> keys =
           transport::LoadKeyFile(path);
       absl::Status s = keys.ok() ? server.SetKeys(*std::move(keys)) : keys.status();
+      const size_t revoked = s.ok() ? server.CloseSessionsOfRemovedKeys() : 0;
       MutexLock lock(&out_mu);
       if (s.ok()) {
-        io.err << "netstructer: reloaded the key ring from " << path << std::endl;
+        io.err << "netstructer: reloaded the key ring from " << path
+               << "; closed " << revoked
+               << " session(s) made with a key no longer in it" << std::endl;
       } else {
         io.err << "netstructer: kept the old key ring: " << StatusForTerminal(s)
                << std::endl;
@@ -143,8 +155,11 @@ int RunServe(const Args& args, Io io) {
       std::shared_ptr<Bridge> bridge = *session;
       {
         MutexLock lock(&out_mu);
-        io.err << "netstructer: session from " << bridge->peer_address()
-               << std::endl;
+        io.err << "netstructer: session from " << bridge->peer_address();
+        if (std::optional<int> key = bridge->key_index(); key.has_value()) {
+          io.err << " (key " << *key << ")";
+        }
+        io.err << std::endl;
       }
       for (auto it = readers.begin(); it != readers.end();) {
         if (!it->done->load()) {

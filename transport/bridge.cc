@@ -170,7 +170,8 @@ void Bridge::Start() {
     if (std::shared_ptr<Bridge> self = weak.lock()) self->OnLoopEvent(EPOLLIN);
   });
   const absl::Duration tick = std::clamp(
-      std::min(options_.keepalive_interval, options_.idle_timeout) / 4,
+      std::min({options_.keepalive_interval, options_.idle_timeout,
+                options_.max_lifetime}) / 4,
       absl::Milliseconds(5), absl::Seconds(1));
   MutexLock lock(&state_mu_);
   keepalive_timer_ = loop_->AddTimer(absl::Now() + tick, [weak] {
@@ -306,12 +307,19 @@ class Bridge::OutputBatch {
 
 absl::Status Bridge::ClosedForSendingLocked() const {
   // Closing with an error (the idle timeout): a send racing with the close
-  // reports it, as it will once the close is complete.
-  return MarkConnectionEnd(
-      !goaway_error_.ok()
-          ? DetachedStatus(goaway_error_)
-          : absl::FailedPreconditionError(
-                "this Bridge was closed for sending (GOAWAY sent)"));
+  // reports it, as it will once the close is complete. Our GOAWAY answered
+  // the peer's, which carried an error (its lifetime limit, a revoked key):
+  // that error says why.
+  if (!goaway_error_.ok()) return MarkConnectionEnd(DetachedStatus(goaway_error_));
+  {
+    MutexLock state(&state_mu_);
+    if (peer_goaway_seen_ && !peer_goaway_.ok() &&
+        peer_goaway_.code() != absl::StatusCode::kOutOfRange) {
+      return MarkConnectionEnd(DetachedStatus(peer_goaway_));
+    }
+  }
+  return MarkConnectionEnd(absl::FailedPreconditionError(
+      "this Bridge was closed for sending (GOAWAY sent)"));
 }
 
 absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
@@ -541,11 +549,11 @@ void Bridge::ProcessInput(ReadMode mode) {
         if (!body.ok() || !body->has_value()) break;
         absl::StatusOr<transport::OpenedFrame> frame = opener_.Open(**body);
         if (!frame.ok()) {
-          FailWithGoAway(frame.status());
+          CloseWithError(frame.status());
           return;
         }
         if (absl::Status s = HandleFrame(*std::move(frame)); !s.ok()) {
-          FailWithGoAway(s);
+          CloseWithError(s);
           return;
         }
       }
@@ -573,7 +581,7 @@ void Bridge::ProcessInput(ReadMode mode) {
     for (;;) {
       absl::StatusOr<std::optional<std::string>> body = decoder_.Next();
       if (!body.ok()) {
-        FailWithGoAway(body.status());
+        CloseWithError(body.status());
         return;
       }
       if (!body->has_value()) break;
@@ -583,11 +591,11 @@ void Bridge::ProcessInput(ReadMode mode) {
       }
       absl::StatusOr<transport::OpenedFrame> frame = opener_.Open(**body);
       if (!frame.ok()) {
-        FailWithGoAway(frame.status());
+        CloseWithError(frame.status());
         return;
       }
       if (absl::Status s = HandleFrame(*std::move(frame)); !s.ok()) {
-        FailWithGoAway(s);
+        CloseWithError(s);
         return;
       }
       framed = true;
@@ -1047,11 +1055,15 @@ void Bridge::OnKeepaliveTimer() {
     return;
   }
   if (idle) {
-    const std::string reason =
-        absl::StrCat("closed after ", absl::FormatDuration(options_.idle_timeout),
-                     " without messages (idle_timeout)");
-    SendGoAway(absl::StatusCode::kUnavailable, reason);
-    Fail(absl::UnavailableError(reason));
+    CloseWithError(absl::UnavailableError(absl::StrCat(
+        "closed after ", absl::FormatDuration(options_.idle_timeout),
+        " without messages (idle_timeout)")));
+    return;
+  }
+  if (now - created_ > options_.max_lifetime) {
+    CloseWithError(absl::UnavailableError(
+        absl::StrCat("closed after ", absl::FormatDuration(options_.max_lifetime),
+                     " (max_lifetime); reconnect")));
     return;
   }
   if (send_ping) {
@@ -1059,7 +1071,8 @@ void Bridge::OnKeepaliveTimer() {
                     "netstruc", false);
   }
   const absl::Duration tick = std::clamp(
-      std::min(options_.keepalive_interval, options_.idle_timeout) / 4,
+      std::min({options_.keepalive_interval, options_.idle_timeout,
+                options_.max_lifetime}) / 4,
       absl::Milliseconds(5), absl::Seconds(1));
   std::weak_ptr<Bridge> weak = weak_from_this();
   MutexLock state(&state_mu_);
@@ -1147,7 +1160,14 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
 
 void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }
 
-void Bridge::FailWithGoAway(absl::Status status) {
+std::optional<int> Bridge::key_index() const {
+  const int index = key_index_.load();
+  return index < 0 ? std::nullopt : std::optional<int>(index);
+}
+
+void Bridge::SetKeyIndex(int index) { key_index_.store(index); }
+
+void Bridge::CloseWithError(absl::Status status) {
   // The peer learns why (docs/PROTOCOL.md 8.3): the GOAWAY is queued behind
   // what was sent before it and written if the socket takes it now; the
   // close does not wait for a peer that does not read.

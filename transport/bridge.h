@@ -76,6 +76,11 @@ struct BridgeOptions {
   // No message in either direction for this long closes the connection
   // (server policy). Infinite = never.
   absl::Duration idle_timeout = absl::InfiniteDuration();
+  // The connection is closed this long after it was made, busy or not, with
+  // GOAWAY UNAVAILABLE (server policy: a session made with a key that has
+  // since leaked or been removed does not live forever; clients reconnect
+  // with the current key). Infinite = never.
+  absl::Duration max_lifetime = absl::InfiniteDuration();
   // Limits on decoded Values (depth, size).
   ValueLimits value_limits;
 };
@@ -187,12 +192,24 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status Close(absl::Duration timeout = absl::Seconds(5));
   // Closes at once with `status` (what later calls return), without GOAWAY.
   void Abort(absl::Status status);
+  // Closes at once with `status`, first telling the peer why: GOAWAY with
+  // its code and message, queued behind what was sent and written if the
+  // socket takes it now (never waits). For a server ending a session (a
+  // revoked key, its lifetime, a protocol error in the peer's input).
+  // REQUIRES: !status.ok().
+  void CloseWithError(absl::Status status);
 
   bool closed() const;
   // OK while open; then why it closed.
   absl::Status status() const;
   Role role() const { return role_; }
   bool secure() const { return secure_; }
+  // On a server session made with a key of the server's ring: that key's
+  // index in the ring in force at the handshake (0 = the primary). Unset on
+  // a client and in insecure mode. docs/SECURITY.md, key rotation.
+  std::optional<int> key_index() const;
+  // For the server, before it hands the session out.
+  void SetKeyIndex(int index);
   // The peer's IP ("127.0.0.1", "::1") and "IP:PORT".
   const std::string& peer_ip() const { return peer_ip_; }
   const std::string& peer_address() const { return peer_address_; }
@@ -328,8 +345,6 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Closes with `status` (marked IsConnectionEnd), which every later call
   // returns. Idempotent: the first status stays.
   void Fail(absl::Status status);
-  // A protocol error in the peer's input: GOAWAY(code, reason), then Fail.
-  void FailWithGoAway(absl::Status status);
 
   const Role role_;
   const bool secure_;
@@ -403,6 +418,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   std::function<void(Bridge*)> close_callback_ ABSL_GUARDED_BY(state_mu_);
   absl::Time last_received_ ABSL_GUARDED_BY(state_mu_);
   absl::Time last_activity_ ABSL_GUARDED_BY(state_mu_);
+  const absl::Time created_ = absl::Now();
+  std::atomic<int> key_index_{-1};
   bool ping_outstanding_ ABSL_GUARDED_BY(state_mu_) = false;
   transport::EventLoop::TimerId keepalive_timer_ ABSL_GUARDED_BY(state_mu_) = 0;
 };

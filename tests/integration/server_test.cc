@@ -526,6 +526,61 @@ TEST_P(ServerTest, IdleSessionIsClosedWithAReason) {
   EXPECT_TRUE(WaitForCount(*server, 0));
 }
 
+// A leaked key is revoked for real (docs/SECURITY.md): each session shows
+// which key it was made with, and after SetKeys removes a key its sessions
+// are closed with a reason the peer sees; the others go on.
+TEST_P(ServerTest, SessionsShowTheirKeyAndThoseOfARemovedKeyCanBeClosed) {
+  const FernetKey leaked = key_;
+  const FernetKey kept = FernetKey::Generate().value();
+  ServerOptions options;
+  options.keys = {kept, leaked};
+  Server server(GetParam() + ":0", options);
+  ASSERT_TRUE(server.Init().ok());
+  ASSERT_TRUE(server.Listen().ok());
+  auto with_leaked = Connect(server, leaked);
+  auto with_kept = Connect(server, kept);
+  ASSERT_TRUE(with_leaked.ok() && with_kept.ok());
+  ASSERT_TRUE(WaitForCount(server, 2));
+  // All() is in establishment order.
+  EXPECT_EQ(server.All()[0]->key_index(), std::optional<int>(1));
+  EXPECT_EQ(server.All()[1]->key_index(), std::optional<int>(0));
+  EXPECT_EQ((*with_kept)->key_index(), std::nullopt);  // A client's own.
+
+  EXPECT_EQ(server.CloseSessionsOfRemovedKeys(), 0u);  // Nothing removed yet.
+  ASSERT_TRUE(server.SetKeys({kept}).ok());
+  EXPECT_EQ(server.CloseSessionsOfRemovedKeys(), 1u);
+  absl::StatusOr<Value> end = (*with_leaked)->RecvBuffer(Within(absl::Seconds(10)));
+  EXPECT_EQ(end.status().code(), absl::StatusCode::kUnauthenticated) << end.status();
+  EXPECT_THAT(std::string(end.status().message()), HasSubstr("revoked"));
+  EXPECT_TRUE(IsConnectionEnd(end.status()));
+  ASSERT_TRUE(WaitForCount(server, 1));
+  ASSERT_TRUE((*with_kept)->SendBuffer(MakeInt(1)).ok());
+  absl::StatusOr<Value> v = server.All().front()->RecvBuffer(Within(absl::Seconds(10)));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(server.CloseSessionsOfRemovedKeys(), 0u);
+}
+
+// max_session_lifetime closes a session however busy it is, with a reason.
+TEST_P(ServerTest, ASessionEndsAtItsMaximumLifetimeEvenWhenBusy) {
+  service::AcceptPolicyOptions policy;
+  policy.max_session_lifetime = absl::Milliseconds(300);
+  auto server = StartServer(policy);
+  auto client = Connect(*server);
+  ASSERT_TRUE(client.ok());
+  absl::Status sent;
+  for (int i = 0; sent.ok() && i < 100000; ++i) {  // Busy: never idle.
+    sent = (*client)->SendBuffer(MakeInt(i));
+    if (sent.ok()) {
+      absl::StatusOr<Value> got =
+          (*client)->RecvBuffer(Within(absl::Milliseconds(1)));
+      if (!got.ok() && IsConnectionEnd(got.status())) sent = got.status();
+    }
+  }
+  EXPECT_EQ(sent.code(), absl::StatusCode::kUnavailable) << sent;
+  EXPECT_THAT(std::string(sent.message()), HasSubstr("max_lifetime"));
+  EXPECT_TRUE(WaitForCount(*server, 0));
+}
+
 TEST_P(ServerTest, ShutdownClosesSessionsAndNeverHangs) {
   auto server = StartServer();
   auto client = Connect(*server);

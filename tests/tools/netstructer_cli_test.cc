@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -457,6 +458,50 @@ TEST_P(ServeAndSend, APeersTextIsEscapedOnTheTerminal) {
   EXPECT_EQ(sent.err.find('\x1b'), std::string::npos) << sent.err;
 }
 
+// Revocation without a restart (docs/SECURITY.md): serve logs which key each
+// session uses; after the key leaves the file, SIGHUP closes its sessions
+// and says how many, and the peer is told why.
+TEST_P(ServeAndSend, SighupClosesTheSessionsOfARemovedKeyAndLogsWhichKeyEachUses) {
+  const std::string kept = RunCli({"keygen"}).out;
+  const std::string leaked = RunCli({"keygen"}).out;
+  WriteKeyFile("serve.key", kept + leaked, 0600);
+  auto server = Serve();
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::unique_ptr<RawPeer> peer = RawPeer::Connect(address_, GetParam());
+  ASSERT_NE(peer, nullptr);
+  const transport::FernetKey leaked_key =
+      transport::FernetKey::Parse(absl::StripAsciiWhitespace(leaked)).value();
+  ASSERT_TRUE(peer->Handshake(leaked_key, deadline).ok());
+  ASSERT_TRUE(server->WaitForStderr("(key 1)", absl::Seconds(20)).ok()) << server->err();
+  WriteKeyFile("serve.key", kept, 0600);
+  server->Signal(SIGHUP);
+  absl::StatusOr<std::string> reloaded =
+      server->WaitForStderr("reloaded the key ring", absl::Seconds(20));
+  ASSERT_TRUE(reloaded.ok()) << server->err();
+  EXPECT_THAT(*reloaded, HasSubstr("closed 1 session(s)"));
+  ASSERT_TRUE(peer->ReadUntilClosed(deadline));
+  const absl::Status goaway = peer->ReceivedGoAway();
+  EXPECT_EQ(goaway.code(), absl::StatusCode::kUnauthenticated) << goaway;
+  EXPECT_THAT(std::string(goaway.message()), HasSubstr("revoked"));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->err();
+}
+
+TEST_P(ServeAndSend, MaxSessionLifetimeEndsASessionWithAReason) {
+  auto server = Serve({"--max-session-lifetime", "0.3"});
+  absl::StatusOr<std::vector<transport::FernetKey>> keys =
+      transport::LoadKeyFile(key_file_);
+  ASSERT_TRUE(keys.ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::unique_ptr<RawPeer> peer = RawPeer::Connect(address_, GetParam());
+  ASSERT_NE(peer, nullptr);
+  ASSERT_TRUE(peer->Handshake(keys->front(), deadline).ok());
+  ASSERT_TRUE(peer->ReadUntilClosed(deadline));
+  const absl::Status goaway = peer->ReceivedGoAway();
+  EXPECT_EQ(goaway.code(), absl::StatusCode::kUnavailable) << goaway;
+  EXPECT_THAT(std::string(goaway.message()), HasSubstr("max_lifetime"));
+  EXPECT_EQ(server->Stop(SIGTERM), 0) << server->err();
+}
+
 INSTANTIATE_TEST_SUITE_P(V4AndV6, ServeAndSend, ::testing::Values("127.0.0.1", "[::1]"),
                          [](const auto& info) {
                            return std::string(info.param == "127.0.0.1" ? "V4" : "V6");
@@ -475,6 +520,10 @@ TEST(Cli, ServeAndSendUsageErrorsExit2) {
            {"serve", "--listen", "127.0.0.1:0"},
            {"serve", "--listen", "127.0.0.1:0", "--insecure", "--deny", "10.0.0.1/8"},
            {"serve", "--listen", "127.0.0.1:0", "--insecure", "--bogus"},
+           {"serve", "--listen", "127.0.0.1:0", "--insecure",
+            "--max-session-lifetime", "0"},
+           {"serve", "--listen", "127.0.0.1:0", "--insecure",
+            "--max-session-lifetime", "nan"},
            {"send", "--to", "127.0.0.1:1", "--insecure"},
            {"send", "--key-file", "/x", "1"},
        }) {
