@@ -308,8 +308,9 @@ void Server::AcceptOne(transport::Socket socket,
     ring = key_ring_;
   }
   absl::StatusOr<transport::ServerHandshake> handshake =
-      ring == nullptr ? transport::ServerHandshake::CreateInsecure()
-                      : transport::ServerHandshake::Create(*ring);
+      ring == nullptr
+          ? transport::ServerHandshake::CreateInsecure()
+          : transport::ServerHandshake::Create(*ring, nullptr, hello_guard_);
   if (!handshake.ok()) return;
   auto pending = std::make_unique<Pending>();
   pending->socket = std::move(socket);

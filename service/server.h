@@ -178,6 +178,9 @@ class Server {
   std::shared_ptr<const transport::HandshakeKeyRing> key_ring_
       ABSL_GUARDED_BY(mu_);
 
+  // Every ClientHello this server accepted lately (replays, freshness).
+  const std::shared_ptr<transport::HelloReplayGuard> hello_guard_ =
+      std::make_shared<transport::HelloReplayGuard>();
   // Handshakes in progress, by descriptor, and their descriptors oldest
   // first (by accept order: the one a newcomer displaces). Loop thread only.
   absl::flat_hash_map<int, std::unique_ptr<Pending>> pending_;

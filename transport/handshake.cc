@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "proto/status_macros.h"
 
 namespace netstructer::transport {
@@ -73,8 +74,10 @@ absl::StatusOr<HandshakeKeyRing> HandshakeKeyRing::Create(
           "remove one",
           *ring.Find(id) + 1, i + 1));
     }
+    NS_ASSIGN_OR_RETURN(Secret32 binder_key, BinderKeyOf(keys[i]));
     ring.keys_.push_back(keys[i]);
     ring.ids_.push_back(id);
+    ring.binder_keys_.push_back(binder_key);
   }
   return ring;
 }
@@ -93,7 +96,8 @@ std::optional<size_t> HandshakeKeyRing::Find(const KeyId& key_id) const {
 // ---- ClientHandshake --------------------------------------------------------
 
 absl::StatusOr<ClientHandshake> ClientHandshake::Create(
-    const FernetKey& key, const HandshakeRandom* random) {
+    const FernetKey& key, const HandshakeRandom* random,
+    std::optional<int64_t> now_unix_seconds) {
   ClientHandshake hs(HandshakeMode::kFernet);
   std::optional<HandshakeRandom> generated;
   if (random == nullptr) {
@@ -107,6 +111,15 @@ absl::StatusOr<ClientHandshake> ClientHandshake::Create(
   NS_ASSIGN_OR_RETURN(hello.key_id, KeyIdOf(key));
   hello.nonce = random->nonce;
   NS_ASSIGN_OR_RETURN(hello.public_key, X25519PublicKey(hs.private_key_));
+  const int64_t now = now_unix_seconds.has_value()
+                          ? *now_unix_seconds
+                          : absl::ToUnixSeconds(absl::Now());
+  hello.time_unix_seconds = now > 0 ? static_cast<uint64_t>(now) : 0;
+  // The binder covers everything before it (PROTOCOL.md 7.2, 7.6).
+  NS_ASSIGN_OR_RETURN(Secret32 binder_key, BinderKeyOf(key));
+  const std::string head =
+      EncodeClientHello(hello).substr(0, kClientHelloBinderOffset);
+  NS_ASSIGN_OR_RETURN(hello.binder, ComputeBinder(binder_key, head));
   hs.client_hello_ = EncodeClientHello(hello);
   return hs;
 }
@@ -209,7 +222,8 @@ absl::StatusOr<std::optional<std::string>> ClientHandshake::OnServerHello(
 // ---- ServerHandshake --------------------------------------------------------
 
 absl::StatusOr<ServerHandshake> ServerHandshake::Create(
-    HandshakeKeyRing ring, const HandshakeRandom* random) {
+    HandshakeKeyRing ring, const HandshakeRandom* random,
+    std::shared_ptr<HelloReplayGuard> guard) {
   ServerHandshake hs(HandshakeMode::kFernet);
   std::optional<HandshakeRandom> generated;
   if (random == nullptr) {
@@ -217,6 +231,8 @@ absl::StatusOr<ServerHandshake> ServerHandshake::Create(
     random = &*generated;
   }
   hs.ring_ = std::move(ring);
+  hs.guard_ = guard != nullptr ? std::move(guard)
+                               : std::make_shared<HelloReplayGuard>(nullptr, 1);
   hs.private_key_ = random->x25519_private;
   hs.nonce_ = random->nonce;
   return hs;
@@ -293,6 +309,19 @@ ServerHandshake::Reply ServerHandshake::OnClientHello(
   if (!index.has_value()) {
     return Refuse(absl::UnauthenticatedError(kKeyNotAccepted));
   }
+  // Before any Diffie-Hellman: the binder proves the PSK (a sniffed key id
+  // is not enough; the same refusal as an unknown key), then freshness and
+  // replay. A flood of forged or replayed hellos costs one HMAC each.
+  absl::StatusOr<Bytes32> binder = ComputeBinder(
+      ring_->binder_key(*index), payload.substr(0, kClientHelloBinderOffset));
+  if (!binder.ok()) return Refuse(InternalFailure());
+  if (!ConstantTimeEquals(AsView(*binder), AsView(hello->binder))) {
+    return Refuse(absl::UnauthenticatedError(kKeyNotAccepted));
+  }
+  if (absl::Status fresh = guard_->Accept(hello->time_unix_seconds, hello->nonce);
+      !fresh.ok()) {
+    return Refuse(std::move(fresh));
+  }
   absl::StatusOr<Bytes32> public_key = X25519PublicKey(private_key_);
   if (!public_key.ok()) return Refuse(InternalFailure());
   absl::StatusOr<Secret32> shared =
@@ -317,6 +346,7 @@ ServerHandshake::Reply ServerHandshake::OnClientHello(
   keys_ = *std::move(keys);
   key_index_ = index;
   ring_.reset();  // Only the chosen key mattered, and the schedule used it.
+  guard_.reset();
   state_ = State::kAwaitClientFinished;
   return Reply{HandshakeFrame{FrameType::kHandshake, std::move(server_hello)},
                absl::OkStatus()};

@@ -47,6 +47,7 @@
 #include "transport/handshake_crypto.h"
 #include "transport/handshake_format.h"
 #include "transport/handshake_messages.h"
+#include "transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 
@@ -90,6 +91,7 @@ class HandshakeKeyRing {
   size_t size() const { return keys_.size(); }
   const FernetKey& key(size_t index) const { return keys_[index]; }
   const KeyId& key_id(size_t index) const { return ids_[index]; }
+  const Secret32& binder_key(size_t index) const { return binder_keys_[index]; }
 
   // The index of the key with this key id. Compares with every key in
   // constant time (key ids are public, but this costs nothing).
@@ -99,17 +101,21 @@ class HandshakeKeyRing {
   HandshakeKeyRing() = default;
   std::vector<FernetKey> keys_;
   std::vector<KeyId> ids_;
+  std::vector<Secret32> binder_keys_;
 };
 
 // The client side of one handshake. Resource type (movable, not copyable);
 // thread-compatible: confine it to the connection's thread.
 class ClientHandshake {
  public:
-  // A Fernet-mode client authenticating with `key` (its primary key).
-  // `random` is for tests and the worked example only. INTERNAL if the CSPRNG
-  // or OpenSSL fails.
+  // A Fernet-mode client authenticating with `key` (its primary key). The
+  // ClientHello carries the client's clock (`now_unix_seconds`, for tests
+  // and the worked example; the real clock when unset) and the binder.
+  // `random` is for tests and the worked example only. INTERNAL if the
+  // CSPRNG or OpenSSL fails.
   static absl::StatusOr<ClientHandshake> Create(
-      const FernetKey& key, const HandshakeRandom* random = nullptr);
+      const FernetKey& key, const HandshakeRandom* random = nullptr,
+      std::optional<int64_t> now_unix_seconds = std::nullopt);
   // An insecure-mode client (benchmarks and local debugging only).
   static absl::StatusOr<ClientHandshake> CreateInsecure(
       const HandshakeRandom* random = nullptr);
@@ -181,9 +187,13 @@ class ServerHandshake {
   };
 
   // A Fernet-mode server accepting any key of `ring` (copied: a ring reloaded
-  // during a handshake does not affect it). `random` is for tests only.
+  // during a handshake does not affect it). `guard` is the server's memory
+  // of accepted ClientHellos, shared by its handshakes; unset, this
+  // handshake gets one of its own on the real clock (freshness is checked,
+  // replays of other handshakes are not). `random` is for tests only.
   static absl::StatusOr<ServerHandshake> Create(
-      HandshakeKeyRing ring, const HandshakeRandom* random = nullptr);
+      HandshakeKeyRing ring, const HandshakeRandom* random = nullptr,
+      std::shared_ptr<HelloReplayGuard> guard = nullptr);
   // An insecure-mode server (benchmarks and local debugging only).
   static absl::StatusOr<ServerHandshake> CreateInsecure(
       const HandshakeRandom* random = nullptr);
@@ -196,8 +206,10 @@ class ServerHandshake {
   // Feeds one frame from the client (its opened header and payload): first
   // the ClientHello, then (Fernet mode) the ClientFinished. Refusals and
   // their codes: docs/PROTOCOL.md 7.7 (INVALID_ARGUMENT malformed,
-  // FAILED_PRECONDITION mode mismatch, UNAUTHENTICATED unknown key id or bad
-  // ClientFinished). After a failure every call returns the same status and
+  // FAILED_PRECONDITION mode mismatch or a version 1 client, UNAUTHENTICATED
+  // unknown key id, bad binder, stale or replayed hello, or bad
+  // ClientFinished). The binder, freshness and replay checks come before
+  // any Diffie-Hellman. After a failure every call returns the same status and
   // no frame; a call after complete() is FAILED_PRECONDITION, no frame.
   Reply OnClientFrame(const FrameHeader& header, absl::string_view payload);
 
@@ -227,6 +239,7 @@ class ServerHandshake {
   HandshakeMode mode_;
   State state_ = State::kAwaitClientHello;
   std::optional<HandshakeKeyRing> ring_;  // Fernet mode only.
+  std::shared_ptr<HelloReplayGuard> guard_;  // Fernet mode only.
   Secret32 private_key_;  // Wiped once the shared secret is known.
   Bytes32 nonce_{};
   Secret32 expected_client_finished_;

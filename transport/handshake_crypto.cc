@@ -171,13 +171,30 @@ absl::StatusOr<std::array<uint8_t, kKeyIdBytes>> KeyIdOf(const FernetKey& key) {
   return id;
 }
 
+absl::StatusOr<Secret32> BinderKeyOf(const FernetKey& key) {
+  return HmacSha256(key.raw(), kBinderKeyLabel);
+}
+
+absl::StatusOr<Bytes32> ComputeBinder(const Secret32& binder_key,
+                                      absl::string_view hello_head) {
+  if (hello_head.size() != kClientHelloBinderOffset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a binder covers the first ", kClientHelloBinderOffset,
+        " bytes of a ClientHello"));
+  }
+  NS_ASSIGN_OR_RETURN(Secret32 mac, HmacSha256(binder_key.view(), hello_head));
+  Bytes32 binder{};
+  std::copy(mac.data(), mac.data() + binder.size(), binder.begin());
+  return binder;
+}
+
 absl::StatusOr<KeySchedule> DeriveKeySchedule(
     const FernetKey& psk, const Secret32& shared_secret,
     absl::string_view client_hello, absl::string_view server_hello_head) {
   if (client_hello.size() != kClientHelloBytes ||
       server_hello_head.size() != kServerHelloFinishedOffset) {
     return absl::InvalidArgumentError(
-        "the key schedule needs a 77-byte ClientHello and the first 69 bytes "
+        "the key schedule needs a 117-byte ClientHello and the first 69 bytes "
         "of the ServerHello");
   }
   KeySchedule ks;

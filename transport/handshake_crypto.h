@@ -81,6 +81,14 @@ absl::StatusOr<Secret32> X25519SharedSecret(const Secret32& private_key,
 // A stable pseudonym of the key (docs/PROTOCOL.md 7.8), not a secret.
 absl::StatusOr<std::array<uint8_t, kKeyIdBytes>> KeyIdOf(const FernetKey& key);
 
+// The key that binds a ClientHello to the PSK (docs/PROTOCOL.md 7.6):
+// HMAC-SHA256(psk, "netstructer v2 binder key"). Secret.
+absl::StatusOr<Secret32> BinderKeyOf(const FernetKey& key);
+
+// The binder of a ClientHello: HMAC-SHA256(binder key, the ClientHello's
+// first 85 bytes). INVALID_ARGUMENT if `hello_head` is not 85 bytes.
+absl::StatusOr<Bytes32> ComputeBinder(const Secret32& binder_key,
+                                      absl::string_view hello_head);
 // Every value of the Fernet-mode key schedule of one handshake
 // (docs/PROTOCOL.md 7.6), intermediates included so that tests can check
 // them against the worked example. The secrets wipe themselves.
@@ -99,7 +107,7 @@ struct KeySchedule {
 // Runs the key schedule. `client_hello` is the whole ClientHello as sent;
 // `server_hello_head` the first 69 bytes of the ServerHello (all but the
 // finished, which this computes: TH2 covers the ServerHello with it).
-// INVALID_ARGUMENT if the sizes are not 77 and 69; INTERNAL if OpenSSL fails.
+// INVALID_ARGUMENT if the sizes are not 117 and 69; INTERNAL if OpenSSL fails.
 absl::StatusOr<KeySchedule> DeriveKeySchedule(
     const FernetKey& psk, const Secret32& shared_secret,
     absl::string_view client_hello, absl::string_view server_hello_head);

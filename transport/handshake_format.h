@@ -4,9 +4,9 @@
 //
 // Every handshake message is the payload of a plaintext inner frame (stream
 // id 0, flags 0) of type HANDSHAKE, or REFUSAL from the server:
-//   ClientHello (77 B):     "NSH1" | mode u8 | key id[8] | nonce[32]
-//                           | X25519 public key[32]
-//   ServerHello (101 B):    "NSH1" | mode u8 | nonce[32]
+//   ClientHello (117 B):    "NSH2" | mode u8 | key id[8] | nonce[32]
+//                           | X25519 public key[32] | time u64 | binder[32]
+//   ServerHello (101 B):    "NSH2" | mode u8 | nonce[32]
 //                           | X25519 public key[32] | finished[32]
 //   ClientFinished (32 B):  finished[32]                  (Fernet mode only)
 //   Refusal (1..513 B):     status code u8 (1..16) | reason, UTF-8, <= 512 B
@@ -20,8 +20,10 @@
 
 namespace netstructer::transport {
 
-// "NSH1": NetStructer handshake, version 1. A later version changes it.
-inline constexpr char kHandshakeMagic[] = "NSH1";
+// "NSH2": NetStructer handshake, version 2 (version 1, "NSH1", had no
+// binder in its ClientHello; a server names it when it refuses one).
+inline constexpr char kHandshakeMagic[] = "NSH2";
+inline constexpr char kHandshakeMagicVersion1[] = "NSH1";
 inline constexpr size_t kHandshakeMagicBytes = 4;
 
 // The mode byte. Configured on each side, never negotiated.
@@ -40,7 +42,14 @@ inline constexpr size_t kClientHelloModeOffset = 4;
 inline constexpr size_t kClientHelloKeyIdOffset = 5;
 inline constexpr size_t kClientHelloNonceOffset = 13;
 inline constexpr size_t kClientHelloPublicKeyOffset = 45;
-inline constexpr size_t kClientHelloBytes = 77;
+inline constexpr size_t kClientHelloTimeOffset = 77;
+// The binder covers the ClientHello up to here.
+inline constexpr size_t kClientHelloBinderOffset = 85;
+inline constexpr size_t kBinderBytes = 32;  // HMAC-SHA256.
+inline constexpr size_t kClientHelloBytes = 117;
+// A ClientHello's time may differ from the server's clock by this much;
+// within it, a server remembers every nonce it accepted (replays).
+inline constexpr int64_t kHelloFreshnessSeconds = 60;
 
 // ---- ServerHello ----------------------------------------------------------
 inline constexpr size_t kServerHelloModeOffset = 4;
@@ -69,6 +78,7 @@ inline constexpr size_t kMaxHandshakeFrameBytes =
 
 // ---- Key schedule labels (ASCII, no NUL; docs/PROTOCOL.md 7.6) -------------
 inline constexpr char kKeyIdLabel[] = "netstructer key id v1";
+inline constexpr char kBinderKeyLabel[] = "netstructer v2 binder key";
 inline constexpr char kServerFinishedLabel[] = "netstructer v1 server finished";
 inline constexpr char kClientFinishedLabel[] = "netstructer v1 client finished";
 inline constexpr char kClientToServerLabel[] = "netstructer v1 c2s";  // || TH2

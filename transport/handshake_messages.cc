@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -118,10 +119,19 @@ std::string EncodeClientHello(const ClientHello& hello) {
   Put(hello.key_id, &out);
   Put(hello.nonce, &out);
   Put(hello.public_key, &out);
+  char time[8];
+  big_endian::Store64(hello.time_unix_seconds, time);
+  out.append(time, sizeof(time));
+  Put(hello.binder, &out);
   return out;
 }
 
 absl::StatusOr<ClientHello> DecodeClientHello(absl::string_view payload) {
+  if (absl::StartsWith(payload, kHandshakeMagicVersion1)) {
+    return absl::FailedPreconditionError(
+        "the client speaks NetStructer handshake version 1 (NSH1, no binder); "
+        "this server speaks version 2 (NSH2): upgrade the client");
+  }
   if (payload.size() != kClientHelloBytes) {
     return MalformedClientHello(absl::StrCat("a ClientHello has ",
                                              kClientHelloBytes, " bytes, got ",
@@ -129,7 +139,7 @@ absl::StatusOr<ClientHello> DecodeClientHello(absl::string_view payload) {
   }
   if (!HasMagic(payload)) {
     return MalformedClientHello(
-        "not a NetStructer version 1 handshake (magic is not NSH1)");
+        "not a NetStructer version 2 handshake (magic is not NSH2)");
   }
   const uint8_t mode_byte =
       static_cast<uint8_t>(payload[kClientHelloModeOffset]);
@@ -143,10 +153,15 @@ absl::StatusOr<ClientHello> DecodeClientHello(absl::string_view payload) {
   hello.key_id = Get<kKeyIdBytes>(payload, kClientHelloKeyIdOffset);
   hello.nonce = Get<kHandshakeNonceBytes>(payload, kClientHelloNonceOffset);
   hello.public_key = Get<kX25519KeyBytes>(payload, kClientHelloPublicKeyOffset);
+  hello.time_unix_seconds =
+      big_endian::Load64(payload.data() + kClientHelloTimeOffset);
+  hello.binder = Get<kBinderBytes>(payload, kClientHelloBinderOffset);
   if (hello.mode == HandshakeMode::kInsecure &&
-      (!IsZero(hello.key_id) || !IsZero(hello.public_key))) {
+      (!IsZero(hello.key_id) || !IsZero(hello.public_key) ||
+       hello.time_unix_seconds != 0 || !IsZero(hello.binder))) {
     return MalformedClientHello(
-        "an insecure ClientHello has a zero key id and public key");
+        "an insecure ClientHello has a zero key id, public key, time and "
+        "binder");
   }
   return hello;
 }
@@ -170,7 +185,7 @@ absl::StatusOr<ServerHello> DecodeServerHello(absl::string_view payload) {
   }
   if (!HasMagic(payload)) {
     return MalformedServerHello(
-        "not a NetStructer version 1 handshake (magic is not NSH1)");
+        "not a NetStructer version 2 handshake (magic is not NSH2)");
   }
   const uint8_t mode_byte =
       static_cast<uint8_t>(payload[kServerHelloModeOffset]);

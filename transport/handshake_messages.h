@@ -29,6 +29,8 @@ struct ClientHello {
   KeyId key_id{};  // Zeros in insecure mode.
   Bytes32 nonce{};
   Bytes32 public_key{};  // Zeros in insecure mode.
+  uint64_t time_unix_seconds = 0;  // The client's clock; 0 in insecure mode.
+  Bytes32 binder{};  // HMAC of the bytes before it; zeros in insecure mode.
 };
 
 struct ServerHello {
@@ -38,20 +40,23 @@ struct ServerHello {
   Bytes32 finished{};    // Zeros in insecure mode.
 };
 
-// The 77 bytes of a ClientHello. Writes the fields as given (an insecure
-// hello with non-zero fields is encoded, and rejected by the decoder).
+// The 117 bytes of a ClientHello. Writes the fields as given (an insecure
+// hello with non-zero fields is encoded, and rejected by the decoder; the
+// binder is not computed here: handshake_crypto.h ComputeBinder).
 std::string EncodeClientHello(const ClientHello& hello);
 
-// INVALID_ARGUMENT "malformed handshake: ..." unless `payload` is exactly 77
-// bytes, starts with "NSH1", has mode 0x00 or 0x01, and (insecure mode) has
-// a zero key id and public key.
+// FAILED_PRECONDITION naming both versions when `payload` starts with
+// "NSH1" (a client of handshake version 1). Otherwise INVALID_ARGUMENT
+// "malformed handshake: ..." unless `payload` is exactly 117 bytes, starts
+// with "NSH2", has mode 0x00 or 0x01, and (insecure mode) has a zero key id,
+// public key, time and binder.
 absl::StatusOr<ClientHello> DecodeClientHello(absl::string_view payload);
 
 // The 101 bytes of a ServerHello.
 std::string EncodeServerHello(const ServerHello& hello);
 
 // DATA_LOSS "malformed ServerHello: ..." unless `payload` is exactly 101
-// bytes, starts with "NSH1", has mode 0x00 or 0x01, and (insecure mode) has
+// bytes, starts with "NSH2", has mode 0x00 or 0x01, and (insecure mode) has
 // a zero public key and finished.
 absl::StatusOr<ServerHello> DecodeServerHello(absl::string_view payload);
 

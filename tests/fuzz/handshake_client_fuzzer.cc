@@ -3,7 +3,7 @@
 //
 // Input: flags u8 | payload. Flags: 0x01 insecure client; bits 0x06 pick the
 // frame: 0 HANDSHAKE, 1 REFUSAL, 2 DATA, 3 HANDSHAKE on stream 1. The
-// client's randoms and key are fixed (docs/PROTOCOL.md 7.10), so the only
+// client's randoms, clock and key are fixed (docs/PROTOCOL.md 7.10), so the only
 // ServerHello a Fernet client may accept is the worked example's.
 //
 // Invariants: never crash; success only for the worked example's ServerHello
@@ -24,12 +24,12 @@ namespace {
 using namespace netstructer::transport;  // NOLINT: a fuzz target's file.
 
 const char kVectorServerHello[] =
-    "4e53483101404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-    "675dd574ed7789310b3d2e7681f3790b466c773b1521fecf36577958371ea52fd2d9199017"
-    "947a7eab4c9e32ce1b64e7c9e0d4a511d99ae708d2b86ec5d21d2c";
+    "4e53483201404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "675dd574ed7789310b3d2e7681f3790b466c773b1521fecf36577958371ea52f5a4af20b48"
+    "20069419443c5ff4a24efbe67e6a6145b4e74a0ee47c6224be189f";
 const char kVectorClientFinished[] =
-    "7b19cb0524c49151216953f1735293f5ac80a796fb86618808e7ebca551f7f62";
-const char kVectorC2s[] = "stH1JA3ij97ilym6hnMVMMdkfpOFom10iGVrH1ASf6g=";
+    "b7149744bfbf2a162c57d56859dced4d4e1d2ad1964629c6ea352ebc923add2c";
+const char kVectorC2s[] = "3emF4yQQ1GsqKvKuOEPNEzXMYzLwtGvzeRAezt4Ubqs=";
 
 HandshakeRandom ClientRandom() {
   HandshakeRandom random;
@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FernetKey::Parse("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").value());
   ClientHandshake client =
       insecure ? ClientHandshake::CreateInsecure(&random).value()
-               : ClientHandshake::Create(*psk, &random).value();
+               : ClientHandshake::Create(*psk, &random, 1700000000).value();
 
   FrameHeader header;
   switch ((flags >> 1) & 0x03) {

@@ -3,9 +3,9 @@
 // Input: flags u8 | n u8 | ClientHello (n bytes, or what is left) | the rest
 // is the ClientFinished. Flags: 0x01 insecure server; 0x02 the ClientHello
 // arrives as a REFUSAL frame; 0x04 the ClientFinished arrives on stream 1.
-// The server's randoms and ring are fixed (those of docs/PROTOCOL.md 7.10,
-// plus a second key), so the only ClientFinished that may complete a Fernet
-// handshake is the worked example's own.
+// The server's randoms, clock and ring are fixed (those of docs/PROTOCOL.md
+// 7.10, plus a second key), so the only ClientFinished that may complete a
+// Fernet handshake is the worked example's own.
 //
 // Invariants: never crash; the ClientHello always gets a frame: a 101-byte
 // ServerHello of the server's mode when OK, else a REFUSAL that decodes to
@@ -15,6 +15,7 @@
 // same bytes.
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -25,11 +26,12 @@ namespace {
 using namespace netstructer::transport;  // NOLINT: a fuzz target's file.
 
 const char kVectorClientHello[] =
-    "4e5348310185d2292eb36c82d8000102030405060708090a0b0c0d0e0f1011121314151617"
+    "4e5348320185d2292eb36c82d8000102030405060708090a0b0c0d0e0f1011121314151617"
     "18191a1b1c1d1e1f358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd"
-    "166254";
+    "166254000000006553f1005f57537a5fd3d5184fb34ebf44c11f25ec4de883890a29c2c2e3"
+    "5b7028b9a6eb";
 const char kVectorClientFinished[] =
-    "7b19cb0524c49151216953f1735293f5ac80a796fb86618808e7ebca551f7f62";
+    "b7149744bfbf2a162c57d56859dced4d4e1d2ad1964629c6ea352ebc923add2c";
 
 const HandshakeKeyRing& Ring() {
   static const HandshakeKeyRing* ring = [] {
@@ -85,7 +87,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const HandshakeRandom random = ServerRandom();
   ServerHandshake server =
       insecure ? ServerHandshake::CreateInsecure(&random).value()
-               : ServerHandshake::Create(Ring(), &random).value();
+               : ServerHandshake::Create(
+                     Ring(), &random,
+                     // The worked example's clock; a fresh memory of
+                     // nonces per input, so every input stands alone.
+                     std::make_shared<HelloReplayGuard>(
+                         [] { return int64_t{1700000000}; }))
+                     .value();
 
   absl::StatusOr<ClientHello> decoded = DecodeClientHello(hello);
   if (decoded.ok() && EncodeClientHello(*decoded) != hello) abort();

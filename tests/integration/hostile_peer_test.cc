@@ -54,6 +54,7 @@
 #include "transport/frame_codec.h"
 #include "transport/frame_sealer.h"
 #include "transport/handshake.h"
+#include "transport/handshake_format.h"
 #include "transport/handshake_io.h"
 #include "transport/handshake_messages.h"
 #include "transport/mutex.h"
@@ -399,9 +400,9 @@ TEST_F(HostilePeerTest,
   };
   std::vector<Dribbler> dribblers;
   const std::string hello = RawPeer::ClientHelloFrame(key_);
-  // 97 bytes (docs/PROTOCOL.md 7.10): at a byte per 100 ms it would take
-  // 9.7 s, far past the handshake timeout.
-  ASSERT_EQ(hello.size(), 97u);
+  // 137 bytes (docs/PROTOCOL.md 7.10): at a byte per 100 ms it would take
+  // 13.7 s, far past the handshake timeout.
+  ASSERT_EQ(hello.size(), 4u + 16u + transport::kClientHelloBytes);
   for (int i = 0; i < kHandshakeDribblers; ++i) {
     Dribbler d;
     d.peer = RawPeer::Connect(server_->address(), "127.0.0.1");
@@ -639,7 +640,7 @@ TEST_F(HostilePeerTest, ConnectionFloodPastEveryCapIsRefusedAndNothingLeaks) {
   ExpectFreed(0);
   std::printf(
       "flood: per-IP, rate and total caps refused real clients with "
-      "PERMISSION_DENIED; raw flood of 100 below the total cap: %s"
+      "RESOURCE_EXHAUSTED; raw flood of 100 below the total cap: %s"
       "raw flood of 100 at the total cap: %s probe: %s\n",
       Tally(flood1).c_str(), Tally(flood2).c_str(), report.ToString().c_str());
   Probe::ExpectHealthy(report);

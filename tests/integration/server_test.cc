@@ -24,6 +24,7 @@
 #include "transport/frame_header.h"
 #include "transport/frame_sealer.h"
 #include "transport/handshake.h"
+#include "transport/handshake_format.h"
 #include "transport/handshake_messages.h"
 #include "transport/handshake_io.h"
 #include "transport/socket.h"
@@ -325,11 +326,12 @@ TEST_P(ServerTest, ACompressedHandshakeFrameIsRefusedBeforeAnyDecompression) {
       transport::ClientHandshake::Create(key_);
   ASSERT_TRUE(hs.ok());
   const std::string hello = hs->client_hello();
-  ASSERT_EQ(hello.size(), 77u);
+  ASSERT_EQ(hello.size(), transport::kClientHelloBytes);
+  ASSERT_LT(hello.size(), 15u + 255u);  // One length byte below.
   std::string payload(4, '\0');
-  transport::big_endian::Store32(77, payload.data());
+  transport::big_endian::Store32(static_cast<uint32_t>(hello.size()), payload.data());
   payload += "\xf0";  // lz4 token: 15+ literals, no match.
-  payload += static_cast<char>(77 - 15);
+  payload += static_cast<char>(hello.size() - 15);
   payload += hello;
   ASSERT_TRUE(transport::Decompress(payload, 1024).ok());  // Well-formed.
   transport::FrameHeader header;

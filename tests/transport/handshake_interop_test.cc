@@ -10,6 +10,7 @@
 // stdout: fine for a test, never for real.
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "transport/handshake.h"
 #include "transport/handshake_crypto.h"
 #include "transport/handshake_messages.h"
+#include "transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 namespace {
@@ -35,14 +37,14 @@ constexpr int64_t kNow = 1700000000;
 
 // The Python side: the key schedule and both roles, from the specification.
 constexpr char kPythonHandshake[] = R"(
-import base64, hashlib, hmac, os, struct, sys
+import base64, hashlib, hmac, os, struct, sys, time
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 PSK = base64.urlsafe_b64decode(b"cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=")
-MAGIC = b"NSH1"
+MAGIC = b"NSH2"
 FERNET = b"\x01"
 
 def sha256(b): return hashlib.sha256(b).digest()
@@ -50,6 +52,7 @@ def mac(key, msg): return hmac.new(key, msg, hashlib.sha256).digest()
 def extract(salt, ikm): return mac(salt, ikm)           # RFC 5869 2.2
 def expand(prk, info): return HKDFExpand(hashes.SHA256(), 32, info).derive(prk)
 def key_id(psk): return mac(psk, b"netstructer key id v1")[:8]
+def binder_key(psk): return mac(psk, b"netstructer v2 binder key")
 def public(priv):
     return X25519PrivateKey.from_private_bytes(priv).public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -60,7 +63,7 @@ def exchange(priv, pub):
     return ss
 
 def schedule(psk, ss, ch, sh_head):
-    assert len(ch) == 77 and len(sh_head) == 69
+    assert len(ch) == 117 and len(sh_head) == 69
     s = {"ss": ss}
     s["prk"] = extract(psk, ss)
     s["th1"] = sha256(ch + sh_head)
@@ -73,12 +76,17 @@ def schedule(psk, ss, ch, sh_head):
     s["s2c"] = expand(s["prk"], b"netstructer v1 s2c" + s["th2"])
     return s
 
-def client_hello(psk, nonce, priv):
-    return MAGIC + FERNET + key_id(psk) + nonce + public(priv)
+def client_hello(psk, nonce, priv, t=None):
+    t = int(time.time()) if t is None else t
+    head = MAGIC + FERNET + key_id(psk) + nonce + public(priv) + struct.pack(">Q", t)
+    return head + mac(binder_key(psk), head)
 
-def server_hello(psk, ch, nonce, priv):
-    assert len(ch) == 77 and ch[:4] == MAGIC and ch[4:5] == FERNET, "malformed"
+def server_hello(psk, ch, nonce, priv, now=None):
+    assert len(ch) == 117 and ch[:4] == MAGIC and ch[4:5] == FERNET, "malformed"
     assert hmac.compare_digest(ch[5:13], key_id(psk)), "unknown key id"
+    assert hmac.compare_digest(ch[85:], mac(binder_key(psk), ch[:85])), "bad binder"
+    now = int(time.time()) if now is None else now
+    assert abs(struct.unpack(">Q", ch[77:85])[0] - now) <= 60, "stale hello"
     head = MAGIC + FERNET + nonce + public(priv)
     s = schedule(psk, exchange(priv, ch[45:77]), ch, head)
     return head + s["server_finished"], s
@@ -162,27 +170,29 @@ TEST(HandshakeInterop, PythonRecomputesTheWorkedExample) {
   const std::map<std::string, std::string> py = Python(R"(
 cn, cp = bytes(range(0x00, 0x20)), bytes(range(0x20, 0x40))
 sn, sp = bytes(range(0x40, 0x60)), bytes(range(0x60, 0x80))
-ch = client_hello(PSK, cn, cp)
-sh, s = server_hello(PSK, ch, sn, sp)
+ch = client_hello(PSK, cn, cp, 1700000000)
+sh, s = server_hello(PSK, ch, sn, sp, 1700000000)
 c = client_finish(PSK, cp, ch, sh)
 assert c == s
 out("key_id", key_id(PSK)); out("client_hello", ch); out("server_hello", sh)
+out("binder_key", binder_key(PSK)); out("binder", ch[85:])
 for k in ("ss", "prk", "th1", "th2", "server_finished_key", "server_finished",
           "client_finished_key", "client_finished"):
     out(k, s[k])
 out("c2s", base64.urlsafe_b64encode(s["c2s"]).decode())
 out("s2c", base64.urlsafe_b64encode(s["s2c"]).decode())
 )");
-  ASSERT_EQ(py.size(), 13u);
+  ASSERT_EQ(py.size(), 15u);
 
   // Ours, through the state machines.
   const HandshakeRandom client_random = Counting(0x00, 0x20);
   const HandshakeRandom server_random = Counting(0x40, 0x60);
   ClientHandshake client =
-      ClientHandshake::Create(Psk(), &client_random).value();
+      ClientHandshake::Create(Psk(), &client_random, kNow).value();
   ServerHandshake server =
-      ServerHandshake::Create(HandshakeKeyRing::Create({Psk()}).value(),
-                              &server_random)
+      ServerHandshake::Create(
+          HandshakeKeyRing::Create({Psk()}).value(), &server_random,
+          std::make_shared<HelloReplayGuard>([] { return kNow; }))
           .value();
   ServerHandshake::Reply sh = server.OnClientFrame(
       Header(FrameType::kHandshake), client.client_hello());
@@ -199,6 +209,8 @@ out("s2c", base64.urlsafe_b64encode(s["s2c"]).decode())
             Hex(absl::string_view(reinterpret_cast<const char*>(id.data()),
                                   id.size())));
   EXPECT_EQ(py.at("client_hello"), Hex(client.client_hello()));
+  EXPECT_EQ(py.at("binder_key"), Hex(BinderKeyOf(Psk()).value().view()));
+  EXPECT_EQ(py.at("binder"), Hex(client.client_hello().substr(85)));
   EXPECT_EQ(py.at("server_hello"), Hex(sh.frame->payload));
   EXPECT_EQ(py.at("client_finished"), Hex(*cf));
   EXPECT_EQ(py.at("c2s"), client.keys()->c2s.Encode());
@@ -324,6 +336,7 @@ ch = bytes.fromhex(v["client_hello"])
 sh = bytes.fromhex(v["server_hello"])
 priv = bytes.fromhex(v["private"])
 head = sh[:69]
+assert hmac.compare_digest(ch[85:], mac(binder_key(PSK), ch[:85])), "bad binder"
 s = schedule(PSK, exchange(priv, ch[45:77]), ch, head)
 assert hmac.compare_digest(s["client_finished"], bytes.fromhex(v["client_finished"])), "bad client finished"
 out("c2s", base64.urlsafe_b64encode(s["c2s"]).decode())
@@ -368,6 +381,38 @@ client_finish(PSK, bytes.fromhex(v["private"]), bytes.fromhex(v["client_hello"])
   EXPECT_NE(result.status().message().find("bad server finished"),
             absl::string_view::npos)
       << result.status();
+}
+
+// The binder (PROTOCOL.md 7.2, 7.6), computed by Python: a hello with the
+// right key id whose binder is not under the key is refused as an unknown
+// key, and the same hello sent twice is refused the second time.
+TEST(HandshakeInterop, OurServerChecksPythonsBinderAndRefusesAReplay) {
+  const std::map<std::string, std::string> py = Python(R"(
+ch = client_hello(PSK, os.urandom(32), os.urandom(32))
+out("hello", ch); out("forged", ch[:85] + mac(bytes(32), ch[:85]))
+)");
+  ASSERT_EQ(py.size(), 2u);
+  auto guard = std::make_shared<HelloReplayGuard>();
+  auto server = [&] {
+    return ServerHandshake::Create(HandshakeKeyRing::Create({Psk()}).value(),
+                                   nullptr, guard)
+        .value();
+  };
+  ServerHandshake forged = server();
+  EXPECT_EQ(forged.OnClientFrame(Header(FrameType::kHandshake),
+                                 Unhex(py.at("forged")))
+                .status,
+            absl::UnauthenticatedError("the server did not accept this key"));
+  ServerHandshake first = server();
+  EXPECT_TRUE(first.OnClientFrame(Header(FrameType::kHandshake),
+                                  Unhex(py.at("hello")))
+                  .status.ok());
+  ServerHandshake replayed = server();
+  const absl::Status again =
+      replayed.OnClientFrame(Header(FrameType::kHandshake), Unhex(py.at("hello")))
+          .status;
+  EXPECT_EQ(again.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(again.message().find("replayed"), absl::string_view::npos) << again;
 }
 
 TEST(HandshakeInterop, RefusalsBothWays) {

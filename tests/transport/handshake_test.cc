@@ -19,6 +19,7 @@
 #include "transport/frame_sealer.h"
 #include "transport/handshake_crypto.h"
 #include "transport/handshake_messages.h"
+#include "transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 namespace {
@@ -40,27 +41,32 @@ constexpr char kVectorSharedSecret[] =
 constexpr char kVectorPrk[] =
     "f66a78a133bd4e95b79479cbd3b65dd66aa05d1401fcf00c9c56140a3d5a31f1";
 constexpr char kVectorTh1[] =
-    "1ac155d9cd8f25405a68a9d4fa0547d71ac08684466c083f65408d4750838a5a";
+    "4f46ec01b69982060c6e7e61701a36eed9ff82c14fa03d93173317915b5a7fe0";
 constexpr char kVectorServerFinishedKey[] =
     "28f4cf295fc01eadd29a844f5fe51cf3de344460bd7b44a03795435265e66d38";
 constexpr char kVectorServerFinished[] =
-    "d2d9199017947a7eab4c9e32ce1b64e7c9e0d4a511d99ae708d2b86ec5d21d2c";
+    "5a4af20b4820069419443c5ff4a24efbe67e6a6145b4e74a0ee47c6224be189f";
 constexpr char kVectorTh2[] =
-    "2b3b1576da9e33fbedad8cf4ea3f7b00f6a89437c6acc37148ba90fd77ff2b3c";
+    "29aebe98dc9c191495bc53e1072f4cae5be9a3177fa9500dbb587639a1f8fb0f";
 constexpr char kVectorClientFinishedKey[] =
     "75bdcd0cfa1a64b7839851827341608928db563c939b33b60c2a3763fc162efe";
 constexpr char kVectorClientFinished[] =
-    "7b19cb0524c49151216953f1735293f5ac80a796fb86618808e7ebca551f7f62";
+    "b7149744bfbf2a162c57d56859dced4d4e1d2ad1964629c6ea352ebc923add2c";
 constexpr char kVectorClientHello[] =
-    "4e5348310185d2292eb36c82d8000102030405060708090a0b0c0d0e0f1011121314151617"
+    "4e5348320185d2292eb36c82d8000102030405060708090a0b0c0d0e0f1011121314151617"
     "18191a1b1c1d1e1f358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd"
-    "166254";
+    "166254000000006553f1005f57537a5fd3d5184fb34ebf44c11f25ec4de883890a29c2c2e3"
+    "5b7028b9a6eb";
 constexpr char kVectorServerHello[] =
-    "4e53483101404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-    "675dd574ed7789310b3d2e7681f3790b466c773b1521fecf36577958371ea52fd2d9199017"
-    "947a7eab4c9e32ce1b64e7c9e0d4a511d99ae708d2b86ec5d21d2c";
-constexpr char kVectorC2s[] = "stH1JA3ij97ilym6hnMVMMdkfpOFom10iGVrH1ASf6g=";
-constexpr char kVectorS2c[] = "B_PYJpkaSuTPUjmT7eRZlVTzjXonq1kUvuL0FDpP7Jo=";
+    "4e53483201404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "675dd574ed7789310b3d2e7681f3790b466c773b1521fecf36577958371ea52f5a4af20b48"
+    "20069419443c5ff4a24efbe67e6a6145b4e74a0ee47c6224be189f";
+constexpr char kVectorC2s[] = "3emF4yQQ1GsqKvKuOEPNEzXMYzLwtGvzeRAezt4Ubqs=";
+constexpr char kVectorS2c[] = "fUjSAghqD8m-Cyfk_AM7RMwhazSWFJjqL-WuXSFsYOA=";
+constexpr char kVectorBinderKey[] =
+    "708d53c0d60d733796dea817a1274e683e1a9fc30e23acf3f61ddf6ec03ac8d2";
+constexpr char kVectorBinder[] =
+    "5f57537a5fd3d5184fb34ebf44c11f25ec4de883890a29c2c2e35b7028b9a6eb";
 
 // Low-order X25519 public keys (and their non-canonical forms): X25519 with
 // any of them is all zeros.
@@ -130,14 +136,22 @@ HandshakeKeyRing Ring(std::vector<FernetKey> keys) {
   return HandshakeKeyRing::Create(keys).value();
 }
 
+// The clock of both sides in these tests: the worked example's time.
+std::shared_ptr<HelloReplayGuard> GuardAt(int64_t now) {
+  return std::make_shared<HelloReplayGuard>([now] { return now; });
+}
+
 ClientHandshake Client(const FernetKey& key,
-                       const HandshakeRandom* random = nullptr) {
-  return ClientHandshake::Create(key, random).value();
+                       const HandshakeRandom* random = nullptr,
+                       int64_t now = kNow) {
+  return ClientHandshake::Create(key, random, now).value();
 }
 
 ServerHandshake Server(std::vector<FernetKey> ring,
-                       const HandshakeRandom* random = nullptr) {
-  return ServerHandshake::Create(Ring(std::move(ring)), random).value();
+                       const HandshakeRandom* random = nullptr,
+                       std::shared_ptr<HelloReplayGuard> guard = GuardAt(kNow)) {
+  return ServerHandshake::Create(Ring(std::move(ring)), random, std::move(guard))
+      .value();
 }
 
 // What happened to both sides of one in-memory handshake.
@@ -261,6 +275,11 @@ TEST(ProtocolVector, KeyIdAndPublicKeys) {
             kVectorClientPublic);
   EXPECT_EQ(Hex(X25519PublicKey(VectorServerRandom().x25519_private).value()),
             kVectorServerPublic);
+  EXPECT_EQ(Hex(BinderKeyOf(Psk()).value().view()), kVectorBinderKey);
+  EXPECT_EQ(Hex(ComputeBinder(Secret32Of(kVectorBinderKey),
+                              Unhex(kVectorClientHello).substr(0, 85))
+                    .value()),
+            kVectorBinder);
 }
 
 TEST(ProtocolVector, KeyScheduleIntermediates) {
@@ -343,7 +362,7 @@ TEST(ProtocolVector, WireBytesOfTheClientHelloFrame) {
                         client.client_hello(), /*allow_compression=*/false,
                         kNow, &wire)
                   .ok());
-  EXPECT_EQ(Hex(wire), absl::StrCat("0000005d", "0000000000000000", "00000000",
+  EXPECT_EQ(Hex(wire), absl::StrCat("00000085", "0000000000000000", "00000000",
                                     "09000000", kVectorClientHello));
 }
 
@@ -466,7 +485,7 @@ TEST(Handshake, InsecureHandshakeHasNoKeysAndNoClientFinished) {
   ASSERT_EQ(hello.size(), kClientHelloBytes);
   EXPECT_EQ(hello[4], '\x00');
   EXPECT_EQ(hello.substr(5, 8), std::string(8, '\0'));
-  EXPECT_EQ(hello.substr(45), std::string(32, '\0'));
+  EXPECT_EQ(hello.substr(45), std::string(72, '\0'));  // Key, time, binder.
   ServerHandshake::Reply reply = server.OnClientFrame(kHandshake, hello);
   ASSERT_TRUE(reply.status.ok()) << reply.status;
   EXPECT_TRUE(server.complete());
@@ -647,14 +666,13 @@ TEST(Tampering, EveryByteOfTheClientHello) {
         // Mode 0x00 with a key id and public key is not a valid insecure
         // hello either (an honest insecure client gets FAILED_PRECONDITION).
         EXPECT_EQ(out.server_status.code(), absl::StatusCode::kInvalidArgument);
-      } else if (i < 13) {  // Key id.
-        EXPECT_EQ(out.server_status.code(), absl::StatusCode::kUnauthenticated);
+      } else {
+        // Key id: no such key. Nonce, public key, time or binder: the
+        // binder no longer verifies, which the server checks before any
+        // Diffie-Hellman, and refuses like an unknown key.
+        EXPECT_EQ(out.server_status,
+                  absl::UnauthenticatedError("the server did not accept this key"));
         EXPECT_EQ(out.client_status.code(), absl::StatusCode::kUnauthenticated);
-      } else {  // Nonce and public key: the ServerHello no longer verifies.
-        EXPECT_TRUE(out.server_status.ok()) << out.server_status;
-        EXPECT_EQ(out.client_status, absl::UnauthenticatedError(
-                                         "the server did not prove knowledge "
-                                         "of the key"));
       }
     }
   }
@@ -887,9 +905,23 @@ TEST(Malformed, ClientHelloFieldRules) {
   EXPECT_EQ(DecodeClientHello(EncodeClientHello(hello)).status().code(),
             absl::StatusCode::kInvalidArgument);
   std::string other_magic = EncodeClientHello(ClientHello{});
-  other_magic[3] = '2';
+  other_magic[3] = '3';
   EXPECT_THAT(DecodeClientHello(other_magic).status().message(),
               HasSubstr("magic"));
+}
+
+// A client of handshake version 1 (77-byte hello, no binder) is told which
+// versions meet, not just "malformed".
+TEST(Malformed, AVersion1HelloIsFailedPreconditionNamingBothVersions) {
+  std::string v1 = Unhex(kVectorClientHello).substr(0, 77);
+  v1[3] = '1';
+  ServerHandshake server = Server({Psk()});
+  ServerHandshake::Reply reply = server.OnClientFrame(kHandshake, v1);
+  EXPECT_EQ(reply.status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(reply.status.message()), HasSubstr("version 1 (NSH1"));
+  EXPECT_THAT(std::string(reply.status.message()), HasSubstr("version 2 (NSH2)"));
+  ASSERT_TRUE(reply.frame.has_value());
+  EXPECT_EQ(reply.frame->type, FrameType::kRefusal);
 }
 
 TEST(Malformed, ServerHelloFieldRules) {
@@ -911,6 +943,95 @@ TEST(Malformed, ServerHelloFieldRules) {
             absl::StatusCode::kDataLoss);
 }
 
+// ---- The binder, freshness and replays (PROTOCOL.md 7.2, 7.7) ---------------
+
+// `hello` at kNow with its binder under `key` (what a key holder sends).
+std::string WithBinder(ClientHello hello, const FernetKey& key) {
+  hello.time_unix_seconds = kNow;
+  const std::string head = EncodeClientHello(hello).substr(0, kClientHelloBinderOffset);
+  hello.binder = ComputeBinder(BinderKeyOf(key).value(), head).value();
+  return EncodeClientHello(hello);
+}
+
+// The binder is checked before any Diffie-Hellman: a hello with a known key
+// id, a small-order public key and a binder under another key is refused as
+// an unknown key (UNAUTHENTICATED), not for its public key (which X25519
+// would have found: INVALID_ARGUMENT).
+TEST(Binder, AForgedBinderIsRefusedBeforeAnyDiffieHellman) {
+  ClientHello hello;
+  hello.mode = HandshakeMode::kFernet;
+  hello.key_id = KeyIdOf(Psk()).value();  // Sniffed from a real hello.
+  hello.public_key = Bytes32Of(LowOrderPoints()[0]);
+  ServerHandshake server = Server({Psk()});
+  ServerHandshake::Reply reply =
+      server.OnClientFrame(kHandshake, WithBinder(hello, OtherKey()));
+  EXPECT_EQ(reply.status, absl::UnauthenticatedError("the server did not accept this key"));
+  // The same hello with the right binder reaches X25519.
+  ServerHandshake honest = Server({Psk()});
+  EXPECT_EQ(honest.OnClientFrame(kHandshake, WithBinder(hello, Psk())).status.code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Binder, AHelloOutsideTheFreshnessWindowIsRefused) {
+  for (int64_t skew : {-61, 61, -100000, 100000}) {
+    SCOPED_TRACE(skew);
+    ClientHandshake client = Client(Psk(), nullptr, kNow + skew);
+    ServerHandshake server = Server({Psk()});
+    ServerHandshake::Reply reply = server.OnClientFrame(kHandshake, client.client_hello());
+    EXPECT_EQ(reply.status.code(), absl::StatusCode::kUnauthenticated);
+    EXPECT_THAT(std::string(reply.status.message()), HasSubstr("not fresh"));
+    EXPECT_THAT(std::string(reply.status.message()),
+                HasSubstr(skew < 0 ? "behind" : "ahead of"));
+  }
+  for (int64_t skew : {-60, 60}) {  // At the edge: accepted.
+    ClientHandshake client = Client(Psk(), nullptr, kNow + skew);
+    ServerHandshake server = Server({Psk()});
+    EXPECT_TRUE(server.OnClientFrame(kHandshake, client.client_hello()).status.ok())
+        << skew;
+  }
+}
+
+TEST(Binder, AReplayedHelloIsRefusedEvenToAFreshServerHandshake) {
+  std::shared_ptr<HelloReplayGuard> guard = GuardAt(kNow);
+  ClientHandshake client = Client(Psk());
+  ServerHandshake first = Server({Psk()}, nullptr, guard);
+  ASSERT_TRUE(first.OnClientFrame(kHandshake, client.client_hello()).status.ok());
+  ServerHandshake second = Server({Psk()}, nullptr, guard);
+  ServerHandshake::Reply replay = second.OnClientFrame(kHandshake, client.client_hello());
+  EXPECT_EQ(replay.status.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(replay.status.message()), HasSubstr("replayed"));
+  // Another client's hello still goes through.
+  ServerHandshake third = Server({Psk()}, nullptr, guard);
+  EXPECT_TRUE(third.OnClientFrame(kHandshake, Client(Psk()).client_hello()).status.ok());
+}
+
+// Bounded memory never opens the door to a replay: when full, the oldest
+// nonce is forgotten and hellos at or before its time are refused.
+TEST(HelloReplayGuard, AFullMemoryRaisesTheFloorInsteadOfForgettingReplays) {
+  int64_t now = kNow;
+  HelloReplayGuard guard([&now] { return now; }, /*max_nonces=*/2);
+  auto nonce = [](uint8_t n) {
+    Bytes32 b{};
+    b[0] = n;
+    return b;
+  };
+  ASSERT_TRUE(guard.Accept(kNow - 10, nonce(1)).ok());
+  ASSERT_TRUE(guard.Accept(kNow - 5, nonce(2)).ok());
+  EXPECT_EQ(guard.remembered(), 2u);
+  ASSERT_TRUE(guard.Accept(kNow, nonce(3)).ok());  // Forgets nonce 1 (-10).
+  EXPECT_EQ(guard.remembered(), 2u);
+  // Nonce 1 replayed: forgotten, but below the floor.
+  EXPECT_THAT(std::string(guard.Accept(kNow - 10, nonce(1)).message()),
+              HasSubstr("replay memory is full"));
+  EXPECT_THAT(std::string(guard.Accept(kNow - 5, nonce(2)).message()),
+              HasSubstr("replayed"));
+  EXPECT_FALSE(guard.Accept(kNow - 9, nonce(4)).ok());  // The floor moved to -5.
+  // Time passes: expired nonces are forgotten without moving the floor.
+  now = kNow + 100;
+  EXPECT_TRUE(guard.Accept(kNow + 99, nonce(5)).ok());
+  EXPECT_EQ(guard.remembered(), 1u);
+}
+
 // ---- Small-order X25519 keys ------------------------------------------------
 
 TEST(SmallOrder, ServerRefusesALowOrderClientKey) {
@@ -919,10 +1040,11 @@ TEST(SmallOrder, ServerRefusesALowOrderClientKey) {
     ClientHello hello;
     hello.mode = HandshakeMode::kFernet;
     hello.key_id = KeyIdOf(Psk()).value();
+    hello.nonce[0] = static_cast<uint8_t>(point[0]);
     hello.public_key = Bytes32Of(point);
     ServerHandshake server = Server({Psk()});
     ServerHandshake::Reply reply =
-        server.OnClientFrame(kHandshake, EncodeClientHello(hello));
+        server.OnClientFrame(kHandshake, WithBinder(hello, Psk()));
     EXPECT_EQ(reply.status,
               absl::InvalidArgumentError(
                   "malformed handshake: invalid X25519 public key"));
