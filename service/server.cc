@@ -71,6 +71,7 @@ Server::~Server() {
     absl::SleepFor(absl::Milliseconds(1));
   }
   loop_.reset();
+  handshake_loop_.reset();  // Idle since Shutdown: joins its thread.
 }
 
 absl::Status Server::Init() {
@@ -104,10 +105,14 @@ absl::Status Server::Init() {
   absl::StatusOr<std::shared_ptr<transport::EventLoop>> loop =
       transport::EventLoop::CreateShared();
   if (!loop.ok()) return loop.status();
+  absl::StatusOr<std::unique_ptr<transport::EventLoop>> handshake_loop =
+      transport::EventLoop::Create();
+  if (!handshake_loop.ok()) return handshake_loop.status();
   policy_ = *std::move(policy);
   listener_ = *std::move(listener);
   bound_address_ = bound->ToString();
   loop_ = *std::move(loop);
+  handshake_loop_ = *std::move(handshake_loop);
   auto dispatcher = std::make_shared<RpcDispatcher>(options_.rpc, loop_);
   if (options_.builtin_services && health_ == nullptr) {
     // Owned by the dispatcher too: a popped session keeps the dispatcher,
@@ -209,8 +214,8 @@ absl::Status Server::Listen() {
     if (listening_) return absl::OkStatus();
     listening_ = true;
   }
-  return loop_->Watch(listener_.fd(), EPOLLIN,
-                      [this](uint32_t) { OnListenReadable(); });
+  return handshake_loop_->Watch(listener_.fd(), EPOLLIN,
+                                [this](uint32_t) { OnListenReadable(); });
 }
 
 absl::Status Server::ListenOn(const std::function<void(Server&)>& accept_loop) {
@@ -263,7 +268,7 @@ void Server::OnListenReadable() {
       // retries pile up at the limit (docs/DESIGN.md, "Server sessions").
       if (accept_retry_timer_ == 0) {
         accept_retry_timer_ =
-            loop_->AddTimer(absl::Now() + absl::Milliseconds(100), [this] {
+            handshake_loop_->AddTimer(absl::Now() + absl::Milliseconds(100), [this] {
               accept_retry_timer_ = 0;
               OnListenReadable();
             });
@@ -320,13 +325,13 @@ void Server::AcceptOne(transport::Socket socket,
   const int fd = pending->socket.fd();
   pending->order = next_pending_order_++;
   pending_by_age_[pending->order] = fd;
-  pending->timer = loop_->AddTimer(
+  pending->timer = handshake_loop_->AddTimer(
       absl::Now() + options_.policy.handshake_timeout, [this, fd] {
         FinishPending(fd, absl::DeadlineExceededError(
                               "the handshake did not complete in time"));
       });
   pending_[fd] = std::move(pending);
-  if (!loop_->Watch(fd, EPOLLIN | EPOLLRDHUP,
+  if (!handshake_loop_->Watch(fd, EPOLLIN | EPOLLRDHUP,
                     [this, fd](uint32_t) { OnPendingReadable(fd); })
            .ok()) {
     FinishPending(fd, absl::ResourceExhaustedError("cannot watch the socket"));
@@ -384,8 +389,8 @@ void Server::FinishPending(int fd, absl::Status status) {
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
   pending_by_age_.erase(p->order);
-  loop_->Unwatch(fd);
-  if (p->timer != 0) loop_->CancelTimer(p->timer);
+  handshake_loop_->Unwatch(fd);
+  if (p->timer != 0) handshake_loop_->CancelTimer(p->timer);
   // Dropping `p` closes the socket and releases the admission slot.
 }
 
@@ -395,8 +400,8 @@ void Server::Promote(int fd) {
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
   pending_by_age_.erase(p->order);
-  loop_->Unwatch(fd);
-  if (p->timer != 0) loop_->CancelTimer(p->timer);
+  handshake_loop_->Unwatch(fd);
+  if (p->timer != 0) handshake_loop_->CancelTimer(p->timer);
   p->admission.Establish();
   std::optional<transport::FernetKey> send_key;
   std::optional<transport::FernetKey> recv_key;
@@ -514,11 +519,11 @@ void Server::Shutdown(absl::Duration deadline) {
     accept_cv_.SignalAll();
     if (!initialized_) return;
   }
-  // Stop accepting and drop pending handshakes, on the loop thread (which
-  // owns them); inline when Shutdown is called from the loop itself.
+  // Stop accepting and drop pending handshakes, on the handshake loop's
+  // thread (which owns them); inline when Shutdown is called from it.
   auto stop_accepting = [this] {
-    loop_->Unwatch(listener_.fd());
-    if (accept_retry_timer_ != 0) loop_->CancelTimer(accept_retry_timer_);
+    handshake_loop_->Unwatch(listener_.fd());
+    if (accept_retry_timer_ != 0) handshake_loop_->CancelTimer(accept_retry_timer_);
     accept_retry_timer_ = 0;
     std::vector<int> fds;
     for (const auto& entry : pending_) fds.push_back(entry.first);
@@ -526,12 +531,12 @@ void Server::Shutdown(absl::Duration deadline) {
       FinishPending(fd, absl::UnavailableError("the server is shutting down"));
     }
   };
-  if (loop_->InLoopThread()) {
+  if (handshake_loop_->InLoopThread()) {
     stop_accepting();
   } else {
     auto done = std::make_shared<std::pair<Mutex, bool>>();
     auto done_cv = std::make_shared<CondVar>();
-    loop_->Post([stop_accepting, done, done_cv] {
+    handshake_loop_->Post([stop_accepting, done, done_cv] {
       stop_accepting();
       MutexLock lock(&done->first);
       done->second = true;
