@@ -669,10 +669,12 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
           MutexLock state(&state_mu_);
           peer_goaway_ = carried;
           peer_goaway_seen_ = true;
+          peer_goaway_answers_ours_ = h.has_flag(transport::kFlagAck);
         }
         // The peer has sent its last frame: confirm we have everything up
-        // to here by answering with our own GOAWAY, and stop sending.
-        SendGoAway(absl::StatusCode::kOk, "");
+        // to here by answering with our own GOAWAY (ACK: an answer, not a
+        // close of our own; none if we sent ours already), and stop sending.
+        SendGoAway(absl::StatusCode::kOk, "", /*answer=*/true);
         return absl::OkStatus();
       }
       default:
@@ -1114,8 +1116,16 @@ absl::Status Bridge::Close(absl::Duration timeout) {
   absl::Status result;
   {
     MutexLock state(&state_mu_);
-    if (peer_goaway_seen_) {
-      result = absl::OkStatus();
+    if (peer_goaway_seen_ && peer_goaway_answers_ours_) {
+      result = absl::OkStatus();  // The peer had every message before ours.
+    } else if (peer_goaway_seen_ && !peer_goaway_.ok() &&
+               peer_goaway_.code() != absl::StatusCode::kOutOfRange) {
+      result = DetachedStatus(peer_goaway_);  // It closed on its own: why.
+    } else if (peer_goaway_seen_) {
+      // Its GOAWAY crossed ours: it says nothing of what the peer read.
+      result = absl::UnavailableError(
+          "the peer closed the connection on its own (its GOAWAY did not "
+          "answer ours): delivery of the last messages is not confirmed");
     } else if (closed_ && closed_status_.code() != absl::StatusCode::kFailedPrecondition) {
       result = closed_status_;
     } else {
@@ -1127,7 +1137,8 @@ absl::Status Bridge::Close(absl::Duration timeout) {
   return result;
 }
 
-void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
+void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
+                        bool answer) {
   MutexLock lock(&write_mu_);
   if (goaway_sent_) return;
   goaway_sent_ = true;
@@ -1152,7 +1163,8 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason) {
   // a full socket left behind. Never waits here: this also runs on the loop
   // thread (idle timeout, the peer's GOAWAY), where waiting for a peer that
   // does not read would stall every session of the loop.
-  (void)sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway, 0,
+  (void)sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway,
+                     answer ? transport::kFlagAck : 0,
                      EncodeStatusPayload(code, reason), false, NowSeconds(),
                      &out_);
   (void)FlushLocked();

@@ -185,9 +185,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::StatusOr<ReceivedMessage> RecvRaw(const RecvOptions& options = {});
 
   // Graceful close: sends GOAWAY after everything queued, then waits (at
-  // most `timeout`) for the peer's GOAWAY in reply, which the peer sends
-  // once it has received every message before ours. OK when the peer
-  // confirmed: it has all our messages. Messages that arrive meanwhile stay
+  // most `timeout`) for the peer's GOAWAY in reply (flag ACK), which the
+  // peer sends once it has received every message before ours. OK when the
+  // peer confirmed: it has all our messages. A GOAWAY the peer sent on its
+  // own confirms nothing: its error if it carried one, else UNAVAILABLE
+  // "... not confirmed". Messages that arrive meanwhile stay
   // readable. Later sends are FAILED_PRECONDITION. Idempotent.
   absl::Status Close(absl::Duration timeout = absl::Seconds(5));
   // Closes at once with `status` (what later calls return), without GOAWAY.
@@ -340,8 +342,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   void SendPendingCredit(bool force);
   // Sends GOAWAY(code, reason) unless sent already, and shuts down our
   // sending side once everything queued before it is written. Never waits
-  // for the socket. REQUIRES: write_mu_ not held.
-  void SendGoAway(absl::StatusCode code, absl::string_view reason);
+  // for the socket. `answer`: it answers the peer's GOAWAY (flag ACK: we
+  // have every message before it). REQUIRES: write_mu_ not held.
+  void SendGoAway(absl::StatusCode code, absl::string_view reason,
+                  bool answer = false);
   // Closes with `status` (marked IsConnectionEnd), which every later call
   // returns. Idempotent: the first status stays.
   void Fail(absl::Status status);
@@ -415,6 +419,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // What the peer's GOAWAY said, reported at the end of the stream.
   absl::Status peer_goaway_ ABSL_GUARDED_BY(state_mu_);
   bool peer_goaway_seen_ ABSL_GUARDED_BY(state_mu_) = false;
+  // The peer's GOAWAY had ACK: it answered ours (docs/PROTOCOL.md 8.3).
+  bool peer_goaway_answers_ours_ ABSL_GUARDED_BY(state_mu_) = false;
   std::function<void(Bridge*)> close_callback_ ABSL_GUARDED_BY(state_mu_);
   absl::Time last_received_ ABSL_GUARDED_BY(state_mu_);
   absl::Time last_activity_ ABSL_GUARDED_BY(state_mu_);

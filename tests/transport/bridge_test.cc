@@ -20,6 +20,7 @@
 #include "transport/frame_codec.h"
 #include "transport/frame_format.h"
 #include "transport/frame_sealer.h"
+#include "transport/handshake_io.h"
 #include "transport/socket.h"
 
 namespace netstructer {
@@ -56,7 +57,7 @@ SocketPair ConnectedSockets(const std::string& host) {
 Pair MakePair(bool secure, const std::string& host = "127.0.0.1",
               BridgeOptions options = {}) {
   SocketPair s = ConnectedSockets(host);
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
   std::optional<FernetKey> c2s, s2c;
   if (secure) {
     c2s = FernetKey::Generate().value();
@@ -157,7 +158,7 @@ TEST_P(BridgeModes, SenderRefusesAMessageOverItsOwnLimitAndSendsTheNext) {
 
 TEST_P(BridgeModes, ReceiverLimitDiscardsOnlyThatMessage) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   BridgeOptions big, small;
@@ -259,7 +260,7 @@ TEST_P(BridgeModes, FlowControlBoundsWhatAnUnreadReceiverHolds) {
 
 TEST_P(BridgeModes, GarbageFromThePeerIsDataLossAndDeliversNothing) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   auto b = Bridge::Adopt(std::move(s.b), loop, Bridge::Role::kServer, k, k, {});
@@ -276,7 +277,7 @@ TEST_P(BridgeModes, GarbageFromThePeerIsDataLossAndDeliversNothing) {
 // gets a GOAWAY with the code and reason before the close (8.3).
 TEST_P(BridgeModes, TheEndOfTheConnectionIsToldApartFromOneFailedMessage) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   BridgeOptions small;
@@ -342,9 +343,49 @@ TEST_P(BridgeModes, TheEndOfTheConnectionIsToldApartFromOneFailedMessage) {
   EXPECT_THAT(goaway->payload.substr(1), HasSubstr("exceeds"));
 }
 
+// A GOAWAY says nothing of what its sender read unless it answers ours
+// (flag ACK, docs/PROTOCOL.md 8.3): a peer that sends GOAWAY right after
+// the handshake and never reads does not confirm our messages. (Close used
+// to return OK for any GOAWAY, so `send` reported delivery it never had.)
+TEST_P(BridgeModes, APeersOwnGoAwayDoesNotConfirmDelivery) {
+  SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::optional<FernetKey> k;
+  if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
+  auto a = Bridge::Adopt(std::move(s.a), loop, Bridge::Role::kClient, k, k, {});
+  transport::FrameSealer peer = k.has_value() ? transport::FrameSealer::Secure(*k)
+                                              : transport::FrameSealer::Insecure();
+  std::string goaway;
+  ASSERT_TRUE(peer.Seal(transport::kConnectionStreamId, transport::FrameType::kGoAway,
+                        0, std::string(1, '\0'), false, 0, &goaway)
+                  .ok());
+  ASSERT_TRUE(transport::WriteAll(s.b.fd(), goaway, absl::Now() + absl::Seconds(5)).ok());
+  (void)a->SendBuffer(MakeInt(1));  // Never read by the peer.
+  const absl::Status closed = a->Close(absl::Seconds(10));
+  EXPECT_EQ(closed.code(), absl::StatusCode::kUnavailable) << closed;
+  EXPECT_THAT(std::string(closed.message()), HasSubstr("not confirmed"));
+
+  // The same peer answering our GOAWAY (with ACK) confirms it.
+  SocketPair t = ConnectedSockets(std::get<1>(GetParam()));
+  auto c = Bridge::Adopt(std::move(t.a), loop, Bridge::Role::kClient, k, k, {});
+  std::thread answer([&] {
+    transport::FrameSealer sealer = k.has_value() ? transport::FrameSealer::Secure(*k)
+                                                  : transport::FrameSealer::Insecure();
+    absl::StatusOr<std::string> first =
+        transport::ReadOneFrame(t.b.fd(), absl::Now() + absl::Seconds(10));
+    if (!first.ok()) return;  // c's GOAWAY (the first frame c sends).
+    std::string reply;
+    (void)sealer.Seal(transport::kConnectionStreamId, transport::FrameType::kGoAway,
+                      transport::kFlagAck, std::string(1, '\0'), false, 0, &reply);
+    (void)transport::WriteAll(t.b.fd(), reply, absl::Now() + absl::Seconds(5));
+  });
+  EXPECT_TRUE(c->Close(absl::Seconds(10)).ok());
+  answer.join();
+}
+
 TEST_P(BridgeModes, SilentPeerTripsTheKeepalive) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
   BridgeOptions options;
   options.keepalive_interval = absl::Milliseconds(100);
   options.keepalive_timeout = absl::Milliseconds(100);
@@ -370,7 +411,7 @@ TEST_P(BridgeModes, IdleTimeoutClosesWithAReason) {
   BridgeOptions idle;
   idle.idle_timeout = absl::Milliseconds(100);
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::Create().value());
+  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
   auto a = Bridge::Adopt(std::move(s.a), loop, Bridge::Role::kClient,
                          std::nullopt, std::nullopt, {});
   auto b = Bridge::Adopt(std::move(s.b), loop, Bridge::Role::kServer,
