@@ -416,6 +416,21 @@ void Server::Promote(int fd) {
   std::optional<transport::KeyId> key_id;
   if (key_index.has_value() && p->ring != nullptr) {
     key_id = p->ring->key_id(*key_index);
+    // The handshake used the ring of its accept time; a key SetKeys removed
+    // since (revoked) must not get a session: CloseSessionsOfRemovedKeys may
+    // have swept already. The client is past its ClientFinished, so the
+    // refusal is the late one (server sequence 1, PROTOCOL.md 7.1).
+    std::shared_ptr<const transport::HandshakeKeyRing> current;
+    {
+      MutexLock lock(&mu_);
+      current = key_ring_;
+    }
+    if (current != nullptr && !current->Find(*key_id).has_value()) {
+      (void)SendPlain(p->socket.fd(), &p->sealer, FrameType::kRefusal,
+                      transport::EncodeRefusal(absl::StatusCode::kUnauthenticated,
+                                               "the server did not accept this key"));
+      return;  // Dropping `p` closes the socket and frees its slot.
+    }
   }
   std::shared_ptr<Bridge> bridge =
       Bridge::Adopt(std::move(p->socket), loop_, Bridge::Role::kServer,

@@ -123,7 +123,8 @@ int RunList(const Args& args, Io io) {
   absl::StatusOr<std::vector<std::string>> methods =
       ListMethods(*channel, PerCall(*target));
   if (!methods.ok()) return Fail(io, methods.status());
-  for (const std::string& m : *methods) io.out << m << "\n";
+  // Names come from the server: escaped like any peer text.
+  for (const std::string& m : *methods) io.out << EscapeForTerminal(m) << "\n";
   return kExitOk;
 }
 

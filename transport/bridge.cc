@@ -369,7 +369,7 @@ absl::Status Bridge::SendFramesLocked(
   return s.ok() ? flushed : s;
 }
 
-absl::Status Bridge::FlushLocked() {
+absl::Status Bridge::FlushLocked(bool fail_on_error) {
   absl::Status status;
   while (out_pos_ < out_.size()) {
     const ssize_t n = send(socket_.fd(), out_.data() + out_pos_,
@@ -409,7 +409,7 @@ absl::Status Bridge::FlushLocked() {
   const bool pending = out_pos_ < out_.size();
   if (pending != output_pending_.load()) SetInterest(kOutputPending, pending);
 
-  if (!status.ok()) Fail(status);
+  if (!status.ok() && fail_on_error) Fail(status);
   return status;
 }
 
@@ -558,7 +558,11 @@ void Bridge::ProcessInput(ReadMode mode) {
         }
       }
       absl::Status end = decoder_.Finish();
-      if (end.ok()) {
+      if (!end.ok()) {  // A truncated frame: the peer's error (8.4).
+        CloseWithError(end);
+        return;
+      }
+      {
         MutexLock state(&state_mu_);
         end = peer_goaway_.ok()
                   ? absl::UnavailableError(
@@ -669,7 +673,10 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
           MutexLock state(&state_mu_);
           peer_goaway_ = carried;
           peer_goaway_seen_ = true;
-          peer_goaway_answers_ours_ = h.has_flag(transport::kFlagAck);
+          // An answer only if ours went out first (an unsolicited ACK
+          // confirms nothing).
+          peer_goaway_answers_ours_ =
+              h.has_flag(transport::kFlagAck) && goaway_out_.load();
         }
         // The peer has sent its last frame: confirm we have everything up
         // to here by answering with our own GOAWAY (ACK: an answer, not a
@@ -726,7 +733,7 @@ absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
     } else if (a.body_size > options_.memory_threshold_bytes) {
       absl::StatusOr<transport::SpillFile> file =
           transport::SpillFile::Create(options_.spill_directory);
-      if (!file.ok()) return file.status();
+      if (!file.ok()) return LocalStorageFailure(file.status());
       a.file = *std::move(file);
     } else {
       a.memory.reserve(a.body_size);
@@ -737,7 +744,9 @@ absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
   }
   a.received += payload.size();
   if (a.file.has_value()) {
-    if (absl::Status s = a.file->Append(payload); !s.ok()) return s;
+    if (absl::Status s = a.file->Append(payload); !s.ok()) {
+      return LocalStorageFailure(s);
+    }
   } else if (!a.discarding) {
     a.memory.append(payload.data(), payload.size());
   }
@@ -1138,7 +1147,7 @@ absl::Status Bridge::Close(absl::Duration timeout) {
 }
 
 void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
-                        bool answer) {
+                        bool answer, bool closing) {
   MutexLock lock(&write_mu_);
   if (goaway_sent_) return;
   goaway_sent_ = true;
@@ -1167,7 +1176,9 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
                      answer ? transport::kFlagAck : 0,
                      EncodeStatusPayload(code, reason), false, NowSeconds(),
                      &out_);
-  (void)FlushLocked();
+  // Closing with an error of our own: a peer that already reset makes the
+  // flush fail, which must not replace that error (the caller Fails next).
+  (void)FlushLocked(/*fail_on_error=*/!closing);
 }
 
 void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }
@@ -1179,11 +1190,22 @@ std::optional<int> Bridge::key_index() const {
 
 void Bridge::SetKeyIndex(int index) { key_index_.store(index); }
 
+absl::Status Bridge::LocalStorageFailure(absl::Status status) {
+  // Our own failure, not the peer's: it learns that the connection ends,
+  // not our paths or errno (the GOAWAY goes first, so CloseWithError's one
+  // is not sent).
+  SendGoAway(absl::StatusCode::kInternal,
+             "the receiver could not store a message", /*answer=*/false,
+             /*closing=*/true);
+  return status;
+}
+
 void Bridge::CloseWithError(absl::Status status) {
   // The peer learns why (docs/PROTOCOL.md 8.3): the GOAWAY is queued behind
   // what was sent before it and written if the socket takes it now; the
   // close does not wait for a peer that does not read.
-  SendGoAway(status.code(), status.message());
+  SendGoAway(status.code(), status.message(), /*answer=*/false,
+             /*closing=*/true);
   Fail(std::move(status));
 }
 

@@ -140,7 +140,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   //   DEADLINE_EXCEEDED   connect or handshake timed out
   //   UNAUTHENTICATED     "the server did not accept this key" (wrong key),
   //                       or the server could not prove it has the key
-  //   PERMISSION_DENIED   refused by the server's accept policy (its reason)
+  //   PERMISSION_DENIED   refused by a rule of the server's accept policy
+  //   RESOURCE_EXHAUSTED  refused for capacity (a cap, the rate limit, the
+  //                       handshake budget): retry later
   //   FAILED_PRECONDITION secure/insecure mismatch with the server
   //   INVALID_ARGUMENT    bad address or options
   static absl::StatusOr<std::shared_ptr<Bridge>> Link(
@@ -287,7 +289,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status SendFramesLocked(absl::Span<const transport::FrameToSeal> frames,
                                 int lanes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes what the socket takes. A write error Fails the Bridge unless
+  // `fail_on_error` is false (the caller is closing with its own status).
+  absl::Status FlushLocked(bool fail_on_error = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // What a send after our GOAWAY returns. REQUIRES goaway_sent_.
   absl::Status ClosedForSendingLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -344,8 +349,13 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // sending side once everything queued before it is written. Never waits
   // for the socket. `answer`: it answers the peer's GOAWAY (flag ACK: we
   // have every message before it). REQUIRES: write_mu_ not held.
+  // `closing`: the caller Fails with its own status next, so a failed
+  // write of the GOAWAY does not Fail the Bridge with the socket's error.
   void SendGoAway(absl::StatusCode code, absl::string_view reason,
-                  bool answer = false);
+                  bool answer = false, bool closing = false);
+  // For a message we fail to store (a spill file): GOAWAY INTERNAL without
+  // the local details, then returns `status` (which ends the connection).
+  absl::Status LocalStorageFailure(absl::Status status);
   // Closes with `status` (marked IsConnectionEnd), which every later call
   // returns. Idempotent: the first status stays.
   void Fail(absl::Status status);

@@ -43,25 +43,23 @@ absl::Status HelloReplayGuard::Accept(uint64_t hello_time_unix_seconds,
   std::string key(reinterpret_cast<const char*>(nonce.data()), nonce.size());
   MutexLock lock(&mu_);
   ForgetExpired(now);
-  if (time <= floor_) {
-    return absl::UnauthenticatedError(
-        "the ClientHello is not fresh enough for a server this busy (its "
-        "replay memory is full): check the client's clock, then retry");
-  }
   if (nonces_.contains(key)) {
-    return absl::UnauthenticatedError("a replayed ClientHello (its nonce was "
-                                      "used before)");
+    return absl::UnauthenticatedError(
+        "a replayed ClientHello (its nonce was used before)");
   }
-  if (nonces_.size() >= max_nonces_) {
+  // Full: the oldest nonce is forgotten and the floor rises to its time,
+  // unless this hello is no newer than it (then it is refused and nothing
+  // is forgotten for it).
+  if (nonces_.size() >= max_nonces_ && time > by_time_.begin()->first) {
     auto oldest = by_time_.begin();
     floor_ = std::max(floor_, oldest->first);
     nonces_.erase(oldest->second);
     by_time_.erase(oldest);
-    if (time <= floor_) {
-      return absl::UnauthenticatedError(
-          "the ClientHello is not fresh enough for a server this busy (its "
-          "replay memory is full): check the client's clock, then retry");
-    }
+  }
+  if (time <= floor_ || nonces_.size() >= max_nonces_) {
+    return absl::UnauthenticatedError(
+        "the ClientHello is not fresh enough for a server this busy (its "
+        "replay memory is full): check the client's clock, then retry");
   }
   nonces_.insert(key);
   by_time_.emplace(time, std::move(key));

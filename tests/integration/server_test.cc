@@ -562,6 +562,55 @@ TEST_P(ServerTest, SessionsShowTheirKeyAndThoseOfARemovedKeyCanBeClosed) {
   EXPECT_EQ(server.CloseSessionsOfRemovedKeys(), 0u);
 }
 
+// A handshake that started before its key was removed does not become a
+// session after the sweep (CloseSessionsOfRemovedKeys would never see it):
+// its ClientFinished gets the late REFUSAL instead.
+TEST_P(ServerTest, AHandshakeInFlightWhenItsKeyIsRemovedGetsNoSession) {
+  const FernetKey revoked = key_;
+  const FernetKey kept = FernetKey::Generate().value();
+  ServerOptions options;
+  options.keys = {kept, revoked};
+  Server server(GetParam() + ":0", options);
+  ASSERT_TRUE(server.Init().ok());
+  ASSERT_TRUE(server.Listen().ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  transport::Socket raw =
+      transport::ConnectTcp(*transport::ResolveAddress(server.address()), deadline)
+          .value();
+  transport::ClientHandshake hs = transport::ClientHandshake::Create(revoked).value();
+  transport::FrameSealer plain = transport::FrameSealer::Insecure();
+  transport::FrameOpener opener = transport::FrameOpener::Handshake();
+  auto send = [&](const std::string& payload) {
+    std::string wire;
+    ASSERT_TRUE(plain.Seal(transport::kConnectionStreamId,
+                           transport::FrameType::kHandshake, 0, payload, false,
+                           absl::ToUnixSeconds(absl::Now()), &wire)
+                    .ok());
+    ASSERT_TRUE(transport::WriteAll(raw.fd(), wire, deadline).ok());
+  };
+  send(hs.client_hello());
+  absl::StatusOr<std::string> hello = transport::ReadOneFrame(raw.fd(), deadline);
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  absl::StatusOr<transport::OpenedFrame> sh = opener.Open(*hello);
+  ASSERT_TRUE(sh.ok());
+  absl::StatusOr<std::optional<std::string>> finished =
+      hs.OnServerFrame(sh->header, sh->payload);
+  ASSERT_TRUE(finished.ok() && finished->has_value()) << finished.status();
+
+  ASSERT_TRUE(server.SetKeys({kept}).ok());  // Revoked mid-handshake.
+  EXPECT_EQ(server.CloseSessionsOfRemovedKeys(), 0u);
+  send(**finished);
+  absl::StatusOr<std::string> late = transport::ReadOneFrame(raw.fd(), deadline);
+  ASSERT_TRUE(late.ok()) << late.status();
+  absl::StatusOr<transport::OpenedFrame> refusal = opener.Open(*late);
+  ASSERT_TRUE(refusal.ok()) << refusal.status();
+  EXPECT_EQ(refusal->header.type, transport::FrameType::kRefusal);
+  EXPECT_EQ(refusal->header.sequence, 1u);
+  EXPECT_EQ(transport::RefusalToStatus(refusal->payload).code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(server.Count(), 0u);
+}
+
 // max_session_lifetime closes a session however busy it is, with a reason.
 TEST_P(ServerTest, ASessionEndsAtItsMaximumLifetimeEvenWhenBusy) {
   service::AcceptPolicyOptions policy;

@@ -395,6 +395,17 @@ TEST_P(ServeAndSend, AFrameThatEndsTheConnectionEndsThatSessionOnceWithAGoAway) 
   absl::StatusOr<int> code = server->StopWithin(SIGTERM, absl::Seconds(2));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << server->err();
+  // Counted again on the whole log, after the exit: nothing was repeated.
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = server->err().find(needle); at != std::string::npos;
+         at = server->err().find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_EQ(count(" ended: "), 3u) << server->err();
+  EXPECT_EQ(count("RESOURCE_EXHAUSTED"), 2u) << server->err();
 }
 
 // Text from the peer reaches the terminal escaped (docs/PROTOCOL.md 7.5): a

@@ -1025,7 +1025,12 @@ TEST(HelloReplayGuard, AFullMemoryRaisesTheFloorInsteadOfForgettingReplays) {
               HasSubstr("replay memory is full"));
   EXPECT_THAT(std::string(guard.Accept(kNow - 5, nonce(2)).message()),
               HasSubstr("replayed"));
-  EXPECT_FALSE(guard.Accept(kNow - 9, nonce(4)).ok());  // The floor moved to -5.
+  // Full, and no newer than the oldest remembered (-5): refused, and
+  // nothing is forgotten for it.
+  EXPECT_FALSE(guard.Accept(kNow - 9, nonce(4)).ok());
+  EXPECT_EQ(guard.remembered(), 2u);
+  EXPECT_THAT(std::string(guard.Accept(kNow - 5, nonce(2)).message()),
+              HasSubstr("replayed"));
   // Time passes: expired nonces are forgotten without moving the floor.
   now = kNow + 100;
   EXPECT_TRUE(guard.Accept(kNow + 99, nonce(5)).ok());
