@@ -54,6 +54,7 @@
 #include "transport/frame_codec.h"
 #include "transport/frame_sealer.h"
 #include "transport/handshake.h"
+#include "transport/handshake_crypto.h"
 #include "transport/handshake_format.h"
 #include "transport/handshake_io.h"
 #include "transport/handshake_messages.h"
@@ -530,6 +531,89 @@ std::string Tally(const std::map<std::string, int>& outcomes) {
 // reason, and a raw flood gets a REFUSAL per connection; established
 // sessions keep working; when everyone leaves, the slots, sessions and
 // descriptors are all back (the caps admit exactly as many as before).
+// A ClientHello seen once gives away its key id (docs/PROTOCOL.md 7.8).
+// Hellos with that key id and a forged binder, and replays of the seen hello
+// itself, are refused after one HMAC (UNAUTHENTICATED), on the handshake
+// loop, while the established sessions keep serving. (Before handshake
+// version 2 each cost two X25519 and the key schedule on the sessions'
+// loop; tools/bench:handshake_cost has the CPU per hello.)
+TEST_F(HostilePeerTest, HellosWithASniffedKeyIdAreRefusedAtMacCostWhileSessionsServe) {
+  ServerOptions options;
+  options.policy.new_connections_per_ip_per_second = 0;  // Flood freely.
+  options.policy.max_sessions_per_ip = 0;
+  Start(options);
+  if (HasFatalFailure()) return;
+  // The hello "seen on the wire": a real client's.
+  absl::StatusOr<transport::ClientHandshake> real =
+      transport::ClientHandshake::Create(key_);
+  ASSERT_TRUE(real.ok());
+  const std::string seen = real->client_hello();
+  absl::StatusOr<transport::ClientHello> parsed = transport::DecodeClientHello(seen);
+  ASSERT_TRUE(parsed.ok());
+  const FernetKey not_the_key = FernetKey::Generate().value();
+  auto forged = [&](int i) {
+    transport::ClientHello hello = *parsed;
+    hello.nonce[0] = static_cast<uint8_t>(i);
+    hello.nonce[1] = static_cast<uint8_t>(i >> 8);
+    const std::string head =
+        transport::EncodeClientHello(hello).substr(0, transport::kClientHelloBinderOffset);
+    hello.binder = transport::ComputeBinder(
+                       transport::BinderKeyOf(not_the_key).value(), head)
+                       .value();
+    return transport::EncodeClientHello(hello);
+  };
+  auto frame = [](const std::string& payload) {
+    transport::FrameSealer plain = transport::FrameSealer::Insecure();
+    std::string wire;
+    (void)plain.Seal(transport::kConnectionStreamId, FrameType::kHandshake, 0,
+                     payload, false, 0, &wire);
+    return wire;
+  };
+  // The seen hello is accepted once (its owner's handshake) ...
+  std::unique_ptr<RawPeer> owner = RawPeer::Connect(server_->address(), "127.0.0.3");
+  ASSERT_NE(owner, nullptr);
+  ASSERT_TRUE(owner->SendRaw(frame(seen), absl::Now() + absl::Seconds(10)).ok());
+  absl::StatusOr<std::string> server_hello =
+      transport::ReadOneFrame(owner->fd(), absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(server_hello.ok()) << server_hello.status();
+
+  // Batches of 50 for at least a second (so that the probe makes enough
+  // round trips meanwhile), at most 20,000 hellos.
+  constexpr int kBatch = 50;
+  std::map<std::string, int> outcomes;
+  const absl::Time start = absl::Now();
+  int sent = 0;
+  for (int first = 0; first < 20000 && absl::Now() - start < absl::Seconds(1);
+       first += kBatch) {
+    sent += kBatch;
+    std::vector<std::unique_ptr<RawPeer>> batch;
+    for (int i = first; i < first + kBatch; ++i) {
+      std::unique_ptr<RawPeer> peer = RawPeer::Connect(server_->address(), "127.0.0.3");
+      ASSERT_NE(peer, nullptr);
+      // ... every other one of the flood replays it, the rest forge a binder.
+      const std::string hello = i % 2 == 0 ? seen : forged(i);
+      ASSERT_TRUE(peer->SendRaw(frame(hello), absl::Now() + absl::Seconds(10)).ok());
+      batch.push_back(std::move(peer));
+    }
+    for (std::unique_ptr<RawPeer>& peer : batch) {
+      const absl::Status refused = peer->ReadRefusal(absl::Now() + absl::Seconds(10));
+      ++outcomes[refused.ToString()];
+    }
+  }
+  const absl::Duration took = absl::Now() - start;
+  const Probe::Report report = probe_->Stop();
+  EXPECT_EQ(outcomes.size(), 2u) << Tally(outcomes);
+  EXPECT_EQ(outcomes["UNAUTHENTICATED: the server did not accept this key"], sent / 2)
+      << Tally(outcomes);
+  EXPECT_EQ(outcomes["UNAUTHENTICATED: a replayed ClientHello (its nonce was used before)"],
+            sent / 2)
+      << Tally(outcomes);
+  std::printf("hello flood: %d hellos with a sniffed key id (half forged binders, "
+              "half replays) refused in %s; probe: %s\n",
+              sent, Ms(took).c_str(), report.ToString().c_str());
+  Probe::ExpectHealthy(report);
+}
+
 TEST_F(HostilePeerTest, ConnectionFloodPastEveryCapIsRefusedAndNothingLeaks) {
   constexpr int kPerIp = 4;
   constexpr int kTotal = 12;
