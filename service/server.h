@@ -125,7 +125,9 @@ class Server {
   std::shared_ptr<Bridge> Get(absl::string_view ip) const;
   std::vector<std::shared_ptr<Bridge>> GetAll(absl::string_view ip) const;
   // Removes the session Get(ip) would return and gives it to the caller,
-  // still open (the server no longer tracks or closes it). nullptr if none.
+  // still open (the server no longer tracks or closes it: not Shutdown, not
+  // CloseSessionsOfRemovedKeys; its key_index() tells the caller which key
+  // it was made with). nullptr if none.
   std::shared_ptr<Bridge> Pop(absl::string_view ip);
   // Closes every session (the peers see GOAWAY, then the close) and removes
   // it. Returns how many.
