@@ -117,10 +117,7 @@ absl::StatusOr<ClientHandshake> ClientHandshake::Create(
   hello.time_unix_seconds = now > 0 ? static_cast<uint64_t>(now) : 0;
   // The binder covers everything before it (PROTOCOL.md 7.2, 7.6).
   NS_ASSIGN_OR_RETURN(Secret32 binder_key, BinderKeyOf(key));
-  const std::string head =
-      EncodeClientHello(hello).substr(0, kClientHelloBinderOffset);
-  NS_ASSIGN_OR_RETURN(hello.binder, ComputeBinder(binder_key, head));
-  hs.client_hello_ = EncodeClientHello(hello);
+  NS_ASSIGN_OR_RETURN(hs.client_hello_, EncodeBoundClientHello(hello, binder_key));
   return hs;
 }
 

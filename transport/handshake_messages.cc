@@ -126,6 +126,16 @@ std::string EncodeClientHello(const ClientHello& hello) {
   return out;
 }
 
+absl::StatusOr<std::string> EncodeBoundClientHello(ClientHello hello,
+                                                   const Secret32& binder_key) {
+  const std::string head =
+      EncodeClientHello(hello).substr(0, kClientHelloBinderOffset);
+  absl::StatusOr<Bytes32> binder = ComputeBinder(binder_key, head);
+  if (!binder.ok()) return binder.status();
+  hello.binder = *binder;
+  return EncodeClientHello(hello);
+}
+
 absl::StatusOr<ClientHello> DecodeClientHello(absl::string_view payload) {
   if (absl::StartsWith(payload, kHandshakeMagicVersion1)) {
     return absl::FailedPreconditionError(

@@ -42,8 +42,13 @@ struct ServerHello {
 
 // The 117 bytes of a ClientHello. Writes the fields as given (an insecure
 // hello with non-zero fields is encoded, and rejected by the decoder; the
-// binder is not computed here: handshake_crypto.h ComputeBinder).
+// binder is written as given too: EncodeBoundClientHello computes it).
 std::string EncodeClientHello(const ClientHello& hello);
+
+// The 117 bytes of `hello` with its binder computed under `binder_key`
+// (docs/PROTOCOL.md 7.6) over the bytes before it. INTERNAL if OpenSSL fails.
+absl::StatusOr<std::string> EncodeBoundClientHello(ClientHello hello,
+                                                   const Secret32& binder_key);
 
 // FAILED_PRECONDITION naming both versions when `payload` starts with
 // "NSH1" (a client of handshake version 1). Otherwise INVALID_ARGUMENT

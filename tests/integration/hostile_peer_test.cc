@@ -555,12 +555,9 @@ TEST_F(HostilePeerTest, HellosWithASniffedKeyIdAreRefusedAtMacCostWhileSessionsS
     transport::ClientHello hello = *parsed;
     hello.nonce[0] = static_cast<uint8_t>(i);
     hello.nonce[1] = static_cast<uint8_t>(i >> 8);
-    const std::string head =
-        transport::EncodeClientHello(hello).substr(0, transport::kClientHelloBinderOffset);
-    hello.binder = transport::ComputeBinder(
-                       transport::BinderKeyOf(not_the_key).value(), head)
-                       .value();
-    return transport::EncodeClientHello(hello);
+    return transport::EncodeBoundClientHello(
+               hello, transport::BinderKeyOf(not_the_key).value())
+        .value();
   };
   auto frame = [](const std::string& payload) {
     transport::FrameSealer plain = transport::FrameSealer::Insecure();

@@ -948,9 +948,7 @@ TEST(Malformed, ServerHelloFieldRules) {
 // `hello` at kNow with its binder under `key` (what a key holder sends).
 std::string WithBinder(ClientHello hello, const FernetKey& key) {
   hello.time_unix_seconds = kNow;
-  const std::string head = EncodeClientHello(hello).substr(0, kClientHelloBinderOffset);
-  hello.binder = ComputeBinder(BinderKeyOf(key).value(), head).value();
-  return EncodeClientHello(hello);
+  return EncodeBoundClientHello(hello, BinderKeyOf(key).value()).value();
 }
 
 // The binder is checked before any Diffie-Hellman: a hello with a known key

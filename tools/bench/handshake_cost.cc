@@ -84,9 +84,7 @@ int main(int argc, char** argv) {
     hello.nonce = HandshakeRandom::Generate().value().nonce;
     hello.public_key = X25519PublicKey(HandshakeRandom::Generate().value().x25519_private).value();
     hello.time_unix_seconds = absl::ToUnixSeconds(absl::Now());
-    const std::string head = EncodeClientHello(hello).substr(0, kClientHelloBinderOffset);
-    hello.binder = ComputeBinder(BinderKeyOf(other).value(), head).value();
-    return EncodeClientHello(hello);
+    return EncodeBoundClientHello(hello, BinderKeyOf(other).value()).value();
   };
   auto unknown = [&] {
     return ClientHandshake::Create(other).value().client_hello();
