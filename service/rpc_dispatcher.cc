@@ -21,13 +21,14 @@ struct RpcDispatcher::Running {
   Target target{};
   const rpc::RpcConnection* connection = nullptr;  // A key, never used.
   bool started ABSL_GUARDED_BY(mu) = false;
+  // The session's loop, which runs the deadline timer; alive while `call`
+  // is (its context holds the session, which holds the loop).
+  transport::EventLoop* loop = nullptr;
   transport::EventLoop::TimerId timer ABSL_GUARDED_BY(mu) = 0;
 };
 
-RpcDispatcher::RpcDispatcher(RpcServerOptions options,
-                             std::shared_ptr<transport::EventLoop> loop)
+RpcDispatcher::RpcDispatcher(RpcServerOptions options)
     : options_(std::move(options)),
-      loop_(std::move(loop)),
       pool_(options_.handler_threads > 0 ? std::make_shared<Pool>() : nullptr) {
   for (int i = 0; i < options_.handler_threads; ++i) {
     std::thread([pool = pool_] { PoolLoop(pool); }).detach();
@@ -137,12 +138,13 @@ absl::Status RpcDispatcher::OnNewCall(
   auto running = std::make_shared<Running>();
   running->target = target;
   running->connection = connection;
+  running->loop = connection->bridge()->event_loop();
   {
     MutexLock lock(&running->mu);
     running->call = call;
     if (deadline != absl::InfiniteFuture()) {
       std::weak_ptr<Running> weak = running;
-      running->timer = loop_->AddTimer(deadline, [weak] {
+      running->timer = running->loop->AddTimer(deadline, [weak] {
         std::shared_ptr<Running> r = weak.lock();
         if (r == nullptr) return;
         std::shared_ptr<internal::ServerCall> c;
@@ -213,7 +215,7 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
       timer = running->timer;
       running->call.reset();  // Breaks the stream -> hook -> call cycle.
     }
-    if (timer != 0) loop_->CancelTimer(timer);
+    if (timer != 0) running->loop->CancelTimer(timer);
     CallEnded(running->connection);
     // A handler on its own thread may have read the session itself (a
     // stream handler waiting in Read): the loop takes over at once, now

@@ -3,7 +3,7 @@
 // and by its sessions (a session popped from the Server keeps serving).
 //
 // Threads: thread-safe. Unary handlers run on the thread reading the
-// connection (the server's event loop, or a streaming handler of the same
+// connection (the session's event loop, or a streaming handler of the same
 // connection that waits in Read/Write and reads the socket itself) unless
 // `handler_threads` > 0, then on that pool. Streaming handlers block in
 // Read/Write, so each runs on a thread of its own for its duration (bounded
@@ -42,8 +42,7 @@ struct RpcServerOptions {
 class RpcDispatcher : public rpc::CallAcceptor,
                       public std::enable_shared_from_this<RpcDispatcher> {
  public:
-  RpcDispatcher(RpcServerOptions options,
-                std::shared_ptr<transport::EventLoop> loop);
+  explicit RpcDispatcher(RpcServerOptions options);
   ~RpcDispatcher() override;
 
   // ALREADY_EXISTS for a second service of the same name.
@@ -88,7 +87,6 @@ class RpcDispatcher : public rpc::CallAcceptor,
   static void PoolLoop(const std::shared_ptr<Pool>& pool);
 
   const RpcServerOptions options_;
-  const std::shared_ptr<transport::EventLoop> loop_;
 
   mutable Mutex mu_;
   CondVar cv_;  // active_calls_ and the pool's queue.

@@ -65,12 +65,12 @@ Server::~Server() {
   // the Server could exit with the loop thread still running: its OpenSSL
   // thread state leaked (LSan, found by tools/load under --config=asan) and
   // exit-time cleanup racing it. So hold the last reference and join here.
-  dispatcher_.reset();  // It holds the loop too.
+  dispatcher_.reset();
   const absl::Time give_up = absl::Now() + absl::Seconds(1);
-  while (loop_ != nullptr && loop_.use_count() > 1 && absl::Now() < give_up) {
+  while (loops_ != nullptr && loops_.use_count() > 1 && absl::Now() < give_up) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  loop_.reset();
+  loops_.reset();
   handshake_loop_.reset();  // Idle since Shutdown: joins its thread.
 }
 
@@ -102,18 +102,25 @@ absl::Status Server::Init() {
   absl::StatusOr<transport::SocketAddress> bound =
       transport::LocalAddress(listener->fd());
   if (!bound.ok()) return bound.status();
-  absl::StatusOr<std::shared_ptr<transport::EventLoop>> loop =
-      transport::EventLoop::CreateShared();
-  if (!loop.ok()) return loop.status();
+  if (options_.io_loops < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ServerOptions: io_loops is ", options_.io_loops,
+        " (0 = one per core, or a count)"));
+  }
+  absl::StatusOr<std::shared_ptr<transport::EventLoopGroup>> loops =
+      transport::EventLoopGroup::Create(
+          options_.io_loops > 0 ? options_.io_loops
+                                : transport::EventLoopGroup::DefaultLoopCount());
+  if (!loops.ok()) return loops.status();
   absl::StatusOr<std::unique_ptr<transport::EventLoop>> handshake_loop =
       transport::EventLoop::Create();
   if (!handshake_loop.ok()) return handshake_loop.status();
   policy_ = *std::move(policy);
   listener_ = *std::move(listener);
   bound_address_ = bound->ToString();
-  loop_ = *std::move(loop);
+  loops_ = *std::move(loops);
   handshake_loop_ = *std::move(handshake_loop);
-  auto dispatcher = std::make_shared<RpcDispatcher>(options_.rpc, loop_);
+  auto dispatcher = std::make_shared<RpcDispatcher>(options_.rpc);
   if (options_.builtin_services && health_ == nullptr) {
     // Owned by the dispatcher too: a popped session keeps the dispatcher,
     // and with it these, after the Server is gone.
@@ -433,7 +440,7 @@ void Server::Promote(int fd) {
     }
   }
   std::shared_ptr<Bridge> bridge =
-      Bridge::Adopt(std::move(p->socket), loop_, Bridge::Role::kServer,
+      Bridge::Adopt(std::move(p->socket), loops_->Assign(), Bridge::Role::kServer,
                     send_key, recv_key, bridge_options,
                     dispatcher_->NewConnection());
   bool shutting_down;

@@ -8,8 +8,10 @@
 // upstream of us and reassigned. The pre-shared key is the authentication;
 // the IP is for admission control, abuse limits and bookkeeping.
 //
-// Threads: thread-safe. One event loop thread accepts, runs handshakes and
-// does the sessions' background I/O.
+// Threads: thread-safe. One event loop thread accepts and runs handshakes;
+// the sessions are spread over `io_loops` loops (one per core by default),
+// each session on one loop for its life: its background I/O, timers and
+// (by default) unary handlers run there.
 #ifndef NETSTRUCTER_SERVICE_SERVER_H_
 #define NETSTRUCTER_SERVICE_SERVER_H_
 
@@ -31,6 +33,7 @@
 #include "service/rpc_service.h"
 #include "transport/bridge.h"
 #include "transport/event_loop.h"
+#include "transport/event_loop_group.h"
 #include "transport/fernet.h"
 #include "transport/handshake.h"
 #include "transport/mutex.h"
@@ -59,6 +62,9 @@ struct ServerOptions {
   // (service/builtin/), listed among services() like any other. A service
   // of the same name registered before Init() replaces the built-in one.
   bool builtin_services = true;
+  // Event loops (threads) the sessions are spread over, each session on
+  // the loop with the fewest when it is made. 0 = one per core.
+  int io_loops = 0;
 };
 
 class Server {
@@ -66,8 +72,8 @@ class Server {
   // `address` is "HOST:PORT" ("0.0.0.0:9000", "[::1]:0"; port 0 picks one).
   Server(std::string address, ServerOptions options);
   // Shuts down (1 s for in-flight flushes) if still running, then joins the
-  // event loop thread here once nothing else holds the loop (at most 1 s
-  // more: a session the caller still holds keeps it running).
+  // event loop threads here once nothing else holds them (at most 1 s
+  // more: a session the caller still holds keeps its loops running).
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -158,8 +164,8 @@ class Server {
   const std::string requested_address_;
   const ServerOptions options_;
   std::unique_ptr<service::AcceptPolicy> policy_;
-  // The sessions' loop: their I/O, timers and (by default) unary handlers.
-  std::shared_ptr<transport::EventLoop> loop_;
+  // The sessions' loops: their I/O, timers and (by default) unary handlers.
+  std::shared_ptr<transport::EventLoopGroup> loops_;
   // Accepting and handshakes run on a loop of their own, so that a flood of
   // connections (a handshake each: 165 us of X25519 and HMACs for a key
   // holder, 11 us for a forged hello) cannot delay established sessions.

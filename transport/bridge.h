@@ -35,6 +35,7 @@
 #include "proto/value_limits.h"
 #include "transport/connection_end.h"
 #include "transport/event_loop.h"
+#include "transport/event_loop_group.h"
 #include "transport/fernet.h"
 #include "transport/frame_codec.h"
 #include "transport/frame_sealer.h"
@@ -97,6 +98,10 @@ struct LinkOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration handshake_timeout = absl::Seconds(10);
   BridgeOptions bridge;
+  // The loops the connection's background I/O and asynchronous completions
+  // run on; null = the process's shared group (EventLoopGroup::Shared: one
+  // loop per core for all client connections, not a thread per connection).
+  std::shared_ptr<transport::EventLoopGroup> loops;
 };
 
 struct RecvOptions {

@@ -1,5 +1,5 @@
 // Bridge::Link: connect, handshake on the caller's thread, then hand the
-// socket to a Bridge with its own event loop.
+// socket to a Bridge on a loop of the process's shared group.
 #include "absl/strings/str_cat.h"
 #include "transport/bridge.h"
 #include "transport/frame_sealer.h"
@@ -90,28 +90,33 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
       return s;
     }
   }
-  absl::StatusOr<std::shared_ptr<transport::EventLoop>> loop =
-      transport::EventLoop::CreateShared();
-  if (!loop.ok()) return loop.status();
+  std::shared_ptr<transport::EventLoopGroup> group = options.loops;
+  if (group == nullptr) {
+    absl::StatusOr<std::shared_ptr<transport::EventLoopGroup>> shared =
+        transport::EventLoopGroup::Shared();
+    if (!shared.ok()) return shared.status();
+    group = *std::move(shared);
+  }
   std::optional<transport::FernetKey> send_key;
   std::optional<transport::FernetKey> recv_key;
   if (const transport::SessionKeys* keys = handshake->keys(); keys != nullptr) {
     send_key = keys->c2s;
     recv_key = keys->s2c;
   }
-  // The caller's shared_ptr owns both the Bridge and its private loop:
-  // when the last reference goes, the Bridge is closed and the loop thread
-  // joined on the caller's thread, before the Bridge itself is destroyed, so
-  // no loop callback can outlive it (or run during process exit).
+  // The caller's shared_ptr owns the Bridge and its loop assignment. When
+  // the last reference goes, the Bridge is aborted and destroyed once no
+  // loop callback can still be running it; the assignment goes last, and
+  // with the group's last holder the loop threads are joined (so none runs
+  // during process exit).
   struct Owner {
     std::shared_ptr<transport::EventLoop> loop;
     std::shared_ptr<Bridge> bridge;
     ~Owner() {
       // Abort unwatches the socket and cancels the timers; a loop callback
-      // already running may still hold the Bridge, so wait for the loop to
-      // pass a barrier before letting the Bridge (and with it the loop) go.
+      // already running may still hold the Bridge.
       bridge->Abort(absl::CancelledError("the Bridge was released"));
-      if (!loop->InLoopThread()) {
+      if (transport::EventLoop::Current() == nullptr) {
+        // Wait for the loop to pass a barrier.
         auto barrier = std::make_shared<std::pair<Mutex, bool>>();
         auto cv = std::make_shared<CondVar>();
         loop->Post([barrier, cv] {
@@ -121,15 +126,20 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
         });
         MutexLock lock(&barrier->first);
         while (!barrier->second) cv->Wait(&barrier->first);
+      } else if (!loop->InLoopThread()) {
+        // On another loop's thread, which must never wait for a loop (two
+        // loops releasing each other's Bridges would wait forever): the
+        // Bridge's own loop lets it go after the callback it runs now.
+        transport::EventLoop* raw = loop.get();
+        raw->Post([bridge = std::move(bridge), loop = std::move(loop)] {});
+        return;
       }
       bridge.reset();
-      // The last reference joins the loop thread (from another thread when
-      // released inside one of the loop's callbacks: CreateShared).
       loop.reset();
     }
   };
   auto owner = std::make_shared<Owner>();
-  owner->loop = *std::move(loop);
+  owner->loop = group->Assign();
   owner->bridge = Adopt(*std::move(socket), owner->loop, Role::kClient,
                         send_key, recv_key, options.bridge);
   Bridge* raw = owner->bridge.get();

@@ -11,6 +11,12 @@
 
 namespace netstructer::transport {
 
+namespace {
+thread_local EventLoop* current_loop = nullptr;
+}  // namespace
+
+EventLoop* EventLoop::Current() { return current_loop; }
+
 absl::StatusOr<std::shared_ptr<EventLoop>> EventLoop::CreateShared() {
   absl::StatusOr<std::unique_ptr<EventLoop>> loop = Create();
   if (!loop.ok()) return loop.status();
@@ -161,6 +167,7 @@ void EventLoop::CancelTimer(TimerId id) {
 }
 
 void EventLoop::Run() {
+  current_loop = this;
   constexpr int kMaxEvents = 128;
   epoll_event events[kMaxEvents];
   for (;;) {

@@ -59,6 +59,9 @@ class EventLoop {
   bool InLoopThread() const {
     return std::this_thread::get_id() == thread_.get_id();
   }
+  // The loop whose thread this is (any EventLoop), or nullptr: a thread
+  // that must never block waiting for another loop asks this first.
+  static EventLoop* Current();
 
  private:
   EventLoop(int epoll_fd, int wake_fd);

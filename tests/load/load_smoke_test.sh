@@ -39,7 +39,11 @@ for side in ["server", "client"]:
 assert o["rss_flat"] is None and o["timed_out"] is False, o
 assert o["run_error"] == "", o
 assert len(o["calls_per_second"]) == seconds, o["calls_per_second"]
-assert o["threads_max"]["server"] > 0 and o["threads_max"]["client"] > 20, o
+# The client's 20 connections share the process's loops (one per core), not
+# a thread each: its 4 driver threads, the main thread, the loops, a few
+# sealing helpers.
+assert o["threads_max"]["server"] > 0, o
+assert o["threads"] + 1 < o["threads_max"]["client"] < 20, o
 print(security, "ok:", o["calls"])
 PY
 }

@@ -1,0 +1,107 @@
+#include "transport/event_loop_group.h"
+
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace netstructer::transport {
+
+// What Assign hands out: the loop, through an aliasing pointer to this.
+struct EventLoopGroup::Assignment {
+  std::shared_ptr<EventLoopGroup> group;
+  int index;
+  ~Assignment() { group->Release(index); }
+};
+
+absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Create(
+    int loops) {
+  if (loops < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an event loop group needs at least 1 loop, not ", loops));
+  }
+  std::vector<std::unique_ptr<EventLoop>> made;
+  for (int i = 0; i < loops; ++i) {
+    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+    if (!loop.ok()) return loop.status();  // `made` joins the others.
+    made.push_back(*std::move(loop));
+  }
+  return std::shared_ptr<EventLoopGroup>(new EventLoopGroup(std::move(made)));
+}
+
+absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Shared() {
+  // Never destroyed: usable from any static destructor.
+  static Mutex* const mu = new Mutex;
+  static std::weak_ptr<EventLoopGroup>* const shared =
+      new std::weak_ptr<EventLoopGroup>;
+  MutexLock lock(mu);
+  if (std::shared_ptr<EventLoopGroup> group = shared->lock()) return group;
+  absl::StatusOr<std::shared_ptr<EventLoopGroup>> group =
+      Create(DefaultLoopCount());
+  if (group.ok()) *shared = *group;
+  return group;
+}
+
+int EventLoopGroup::DefaultLoopCount() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
+
+EventLoopGroup::EventLoopGroup(std::vector<std::unique_ptr<EventLoop>> loops)
+    : loops_(std::move(loops)) {
+  MutexLock lock(&mu_);
+  assigned_.assign(loops_.size(), 0);
+}
+
+EventLoopGroup::~EventLoopGroup() {
+  if (OwnsCurrentThread()) {
+    // Released inside one of our callbacks: that loop's thread cannot join
+    // itself, so another thread stops and joins them all once it returns.
+    std::thread([loops = std::move(loops_)]() mutable { loops.clear(); })
+        .detach();
+    return;
+  }
+  loops_.clear();  // Each ~EventLoop stops and joins its thread.
+}
+
+std::shared_ptr<EventLoop> EventLoopGroup::Assign() {
+  int chosen = 0;
+  {
+    MutexLock lock(&mu_);
+    const size_t n = assigned_.size();
+    size_t best = next_ % n;
+    for (size_t k = 1; k < n; ++k) {
+      const size_t i = (next_ + k) % n;
+      if (assigned_[i] < assigned_[best]) best = i;
+    }
+    next_ = best + 1;
+    ++assigned_[best];
+    chosen = static_cast<int>(best);
+  }
+  auto assignment = std::make_shared<Assignment>();
+  assignment->group = shared_from_this();
+  assignment->index = chosen;
+  return std::shared_ptr<EventLoop>(std::move(assignment),
+                                    loops_[chosen].get());
+}
+
+void EventLoopGroup::Release(int index) {
+  MutexLock lock(&mu_);
+  --assigned_[index];
+}
+
+int EventLoopGroup::assigned(int index) const {
+  MutexLock lock(&mu_);
+  return assigned_[index];
+}
+
+bool EventLoopGroup::OwnsCurrentThread() const {
+  const EventLoop* current = EventLoop::Current();
+  if (current == nullptr) return false;
+  for (const auto& loop : loops_) {
+    if (loop.get() == current) return true;
+  }
+  return false;
+}
+
+}  // namespace netstructer::transport

@@ -1,0 +1,65 @@
+// A fixed set of event loops, one thread each, over which connections are
+// spread. Each connection is assigned to one loop for its whole life (the
+// loop with the fewest connections when it is made), so a server's sessions
+// and a process's channels use every core without a thread per connection
+// (docs/DESIGN.md, "Threads").
+//
+// Thread-safe. Resource type, held by shared_ptr: every assignment holds
+// the group, so the group and its threads live as long as its last
+// connection. When that last holder lets go on one of the group's own
+// threads (inside a loop callback), the loops are stopped and joined from
+// another thread once that callback returns (a thread cannot join itself).
+#ifndef NETSTRUCTER_TRANSPORT_EVENT_LOOP_GROUP_H_
+#define NETSTRUCTER_TRANSPORT_EVENT_LOOP_GROUP_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "transport/event_loop.h"
+#include "transport/mutex.h"
+
+namespace netstructer::transport {
+
+class EventLoopGroup : public std::enable_shared_from_this<EventLoopGroup> {
+ public:
+  // `loops` threads (>= 1; INVALID_ARGUMENT otherwise). The errors of
+  // EventLoop::Create.
+  static absl::StatusOr<std::shared_ptr<EventLoopGroup>> Create(int loops);
+  // The process's group for client connections (Bridge::Link, Channel):
+  // DefaultLoopCount() loops, made on first use and shared by every client
+  // connection alive; its threads end with the last of them, so a process
+  // without connections runs none.
+  static absl::StatusOr<std::shared_ptr<EventLoopGroup>> Shared();
+  // One loop per core (std::thread::hardware_concurrency), at least 1.
+  static int DefaultLoopCount();
+
+  ~EventLoopGroup();
+  EventLoopGroup(const EventLoopGroup&) = delete;
+  EventLoopGroup& operator=(const EventLoopGroup&) = delete;
+
+  int size() const { return static_cast<int>(loops_.size()); }
+  // Assigns one new connection to the loop with the fewest connections
+  // (ties: the next in turn). The returned pointer holds the loop and the
+  // group; releasing it ends the assignment.
+  std::shared_ptr<EventLoop> Assign();
+  // Connections assigned to loop `index` now.
+  int assigned(int index) const;
+  EventLoop* loop(int index) const { return loops_[index].get(); }
+  // True on one of this group's loop threads.
+  bool OwnsCurrentThread() const;
+
+ private:
+  struct Assignment;
+  explicit EventLoopGroup(std::vector<std::unique_ptr<EventLoop>> loops);
+  void Release(int index);
+
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  mutable Mutex mu_;
+  std::vector<int> assigned_ ABSL_GUARDED_BY(mu_);
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // Where the tie-break starts.
+};
+
+}  // namespace netstructer::transport
+
+#endif  // NETSTRUCTER_TRANSPORT_EVENT_LOOP_GROUP_H_
