@@ -1,5 +1,6 @@
 #include "transport/event_loop_group.h"
 
+#include <cstdlib>
 #include <thread>
 #include <utility>
 
@@ -29,16 +30,36 @@ absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Create(
   return std::shared_ptr<EventLoopGroup>(new EventLoopGroup(std::move(made)));
 }
 
+namespace {
+
+// The process's group. Never destroyed itself: usable from any static
+// destructor.
+Mutex* const shared_mu = new Mutex;
+std::shared_ptr<EventLoopGroup>* const shared_group =
+    new std::shared_ptr<EventLoopGroup>;
+
+// At exit: lets the group go, which joins its threads here unless a
+// connection still holds it, so that no idle loop thread runs while the
+// process tears down (OpenSSL's exit-time cleanup raced one: TSan).
+void ReleaseSharedGroup() {
+  std::shared_ptr<EventLoopGroup> group;
+  {
+    MutexLock lock(shared_mu);
+    group.swap(*shared_group);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Shared() {
-  // Never destroyed: usable from any static destructor.
-  static Mutex* const mu = new Mutex;
-  static std::weak_ptr<EventLoopGroup>* const shared =
-      new std::weak_ptr<EventLoopGroup>;
-  MutexLock lock(mu);
-  if (std::shared_ptr<EventLoopGroup> group = shared->lock()) return group;
+  MutexLock lock(shared_mu);
+  if (*shared_group != nullptr) return *shared_group;
   absl::StatusOr<std::shared_ptr<EventLoopGroup>> group =
       Create(DefaultLoopCount());
-  if (group.ok()) *shared = *group;
+  if (!group.ok()) return group.status();
+  static const bool registered = std::atexit(ReleaseSharedGroup) == 0;
+  (void)registered;
+  *shared_group = *group;
   return group;
 }
 

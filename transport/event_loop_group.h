@@ -27,9 +27,11 @@ class EventLoopGroup : public std::enable_shared_from_this<EventLoopGroup> {
   // EventLoop::Create.
   static absl::StatusOr<std::shared_ptr<EventLoopGroup>> Create(int loops);
   // The process's group for client connections (Bridge::Link, Channel):
-  // DefaultLoopCount() loops, made on first use and shared by every client
-  // connection alive; its threads end with the last of them, so a process
-  // without connections runs none.
+  // DefaultLoopCount() loops, made on first use and kept until exit (an
+  // atexit handler lets it go: its threads end there, or with the last
+  // connection still open then). Kept, not made again for each connection
+  // after an idle moment: connections made one after another would each
+  // pay for starting and joining the threads.
   static absl::StatusOr<std::shared_ptr<EventLoopGroup>> Shared();
   // One loop per core (std::thread::hardware_concurrency), at least 1.
   static int DefaultLoopCount();

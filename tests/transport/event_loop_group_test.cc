@@ -1,20 +1,22 @@
 #include "transport/event_loop_group.h"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "transport/mutex.h"
-#include "tests/testing/thread_count.h"
+#include "tests/testing/deadline.h"
 #include "gtest/gtest.h"
 
 namespace netstructer::transport {
 namespace {
-
-using ::netstructer::test::ThreadCount;
 
 // Runs `task` on `loop` and waits for it.
 void RunOn(EventLoop* loop, std::function<void()> task) {
@@ -67,10 +69,18 @@ TEST(EventLoopGroup, AnAssignmentKeepsTheGroup) {
   EXPECT_TRUE(weak.expired());
 }
 
+// Whether the thread `tid` of this process still exists.
+bool ThreadAlive(pid_t tid) {
+  return access(absl::StrCat("/proc/self/task/", tid).c_str(), F_OK) == 0;
+}
+
 TEST(EventLoopGroup, TheLastHolderMayLetGoOnOneOfItsThreads) {
-  const int before = ThreadCount();
   std::shared_ptr<EventLoopGroup> group = EventLoopGroup::Create(2).value();
-  EXPECT_EQ(ThreadCount(), before + 2);
+  std::vector<pid_t> tids;
+  for (int i = 0; i < 2; ++i) {
+    RunOn(group->loop(i), [&] { tids.push_back(static_cast<pid_t>(syscall(SYS_gettid))); });
+  }
+  for (pid_t tid : tids) EXPECT_TRUE(ThreadAlive(tid)) << tid;
   std::weak_ptr<EventLoopGroup> weak = group;
   std::shared_ptr<EventLoop> loop = group->Assign();
   EventLoop* raw = loop.get();
@@ -92,26 +102,22 @@ TEST(EventLoopGroup, TheLastHolderMayLetGoOnOneOfItsThreads) {
     }
     EXPECT_TRUE(inside);
   }
-  // Both loop threads (and the joiner) end without anyone joining here.
-  const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  while (ThreadCount() > before && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(2));
-  }
   EXPECT_TRUE(weak.expired());
-  EXPECT_EQ(ThreadCount(), before);
+  // Both loop threads end without anyone joining them here.
+  EXPECT_TRUE(::netstructer::testing::PollUntil(
+      [&] { return !ThreadAlive(tids[0]) && !ThreadAlive(tids[1]); },
+      absl::Seconds(10)));
 }
 
-TEST(EventLoopGroup, SharedIsOneGroupWhileHeld) {
+TEST(EventLoopGroup, SharedIsOneGroupForTheProcess) {
   std::shared_ptr<EventLoopGroup> a = EventLoopGroup::Shared().value();
-  std::shared_ptr<EventLoopGroup> b = EventLoopGroup::Shared().value();
-  EXPECT_EQ(a, b);
   EXPECT_EQ(a->size(), EventLoopGroup::DefaultLoopCount());
   std::weak_ptr<EventLoopGroup> weak = a;
   a.reset();
-  b.reset();
-  EXPECT_TRUE(weak.expired());  // No connection: no threads.
-  std::shared_ptr<EventLoopGroup> c = EventLoopGroup::Shared().value();
-  EXPECT_NE(c, nullptr);
+  // Kept while no one holds it: the next connection finds its threads.
+  EXPECT_FALSE(weak.expired());
+  std::shared_ptr<EventLoopGroup> b = EventLoopGroup::Shared().value();
+  EXPECT_EQ(b, weak.lock());
 }
 
 }  // namespace
