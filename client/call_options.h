@@ -8,8 +8,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "rpc/metadata.h"
+#include "transport/mutex.h"
 
 namespace netstructer {
 
@@ -19,6 +21,35 @@ namespace netstructer {
 struct ResponseMetadata {
   Metadata initial;   // ServerContext::AddInitialMetadata
   Metadata trailing;  // ServerContext::AddTrailingMetadata
+};
+
+// Cancels calls from any thread, like gRPC's ClientContext::TryCancel:
+// give the same Cancellation to the calls' CallOptions::cancellation, then
+// Cancel(). Every such call not yet finished ends with CANCELLED "the call
+// was cancelled by the client": a blocking call returns, an asynchronous
+// call's callback runs (on its I/O thread), a stream's Read/Write/Finish
+// report it, and the server's context sees the cancellation. A call started
+// after Cancel fails at once with CANCELLED and sends nothing. One object
+// may serve any number of calls. Thread-safe; hold it by shared_ptr.
+class Cancellation {
+ public:
+  void Cancel();
+  bool cancelled() const;
+
+  // For the call machinery: `cancel` runs once, on the thread that calls
+  // Cancel() (at once, here, if that happened already: then 0 is returned),
+  // unless Forget(id) comes first. `cancel` must not call back into this.
+  uint64_t OnCancel(std::function<void()> cancel);
+  // After Forget returns, the callback of `id` does not start (one running
+  // on another thread may still finish).
+  void Forget(uint64_t id);
+
+ private:
+  mutable Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, std::function<void()>> callbacks_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Value type; `{}` is the defaults.
@@ -36,6 +67,8 @@ struct CallOptions {
   bool compression = true;
   // Where the server's metadata goes, if wanted. Must outlive the call.
   ResponseMetadata* response_metadata = nullptr;
+  // Cancels the call when Cancel() is called on it (from any thread).
+  std::shared_ptr<Cancellation> cancellation;
 
   // The effective absolute deadline, InfiniteFuture if none.
   absl::Time EffectiveDeadline(absl::Time now) const {

@@ -53,6 +53,10 @@ absl::Status ClientCall::Open(const std::string* request, bool half_close,
   if (absl::Status s = rpc::ValidateMetadata(options_.metadata); !s.ok()) {
     return Report(s);
   }
+  if (options_.cancellation != nullptr && options_.cancellation->cancelled()) {
+    return Report(absl::CancelledError(
+        "the call was cancelled by the client before it started"));
+  }
   const absl::Time now = absl::Now();
   deadline_ = options_.EffectiveDeadline(now);
   if (deadline_ <= now) {
@@ -79,10 +83,30 @@ absl::Status ClientCall::Open(const std::string* request, bool half_close,
     connection_->Cancel(stream_.get(), s);
     return Report(stream_->final_status());
   }
+  if (options_.cancellation != nullptr) {
+    // Holds neither the stream nor the connection: a Cancellation may
+    // outlive both. The connection lives as long as its Bridge.
+    std::weak_ptr<rpc::CallStream> weak_stream = stream_;
+    std::weak_ptr<Bridge> weak_bridge = keep_alive_;
+    rpc::RpcConnection* connection = connection_;
+    cancel_id_ = options_.cancellation->OnCancel(
+        [weak_stream, weak_bridge, connection] {
+          std::shared_ptr<Bridge> bridge = weak_bridge.lock();
+          std::shared_ptr<rpc::CallStream> stream = weak_stream.lock();
+          if (bridge == nullptr || stream == nullptr) return;
+          connection->Cancel(stream.get(),
+                             absl::CancelledError("the call was cancelled by the client"));
+          // Its hook (an asynchronous call's completion) runs on the I/O
+          // loop, never on the thread that cancels (it may hold locks the
+          // callback takes).
+          bridge->event_loop()->Post([stream] { stream->FireEvent(); });
+        });
+  }
   return absl::OkStatus();
 }
 
 ClientCall::~ClientCall() {
+  if (cancel_id_ != 0) options_.cancellation->Forget(cancel_id_);
   if (stream_ != nullptr && !stream_->finished()) {
     connection_->Cancel(stream_.get(), absl::CancelledError(
                                            "the call was abandoned by the client"));

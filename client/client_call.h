@@ -81,6 +81,8 @@ class ClientCall {
   std::shared_ptr<rpc::CallStream> stream_;  // Null when the call never started.
   absl::Status start_status_;
   std::atomic<bool> reported_{false};
+  // The registration with options_.cancellation, 0 if none.
+  uint64_t cancel_id_ = 0;
 };
 
 // Unary calls on serialised messages.

@@ -91,6 +91,7 @@ absl::Status RpcDispatcher::OnNewCall(
     rpc::RpcConnection* connection,
     const std::shared_ptr<rpc::CallStream>& stream, rpc::CallHeaders headers) {
   Target target{};
+  bool streaming = false;
   {
     MutexLock lock(&mu_);
     if (draining_) return absl::UnavailableError("the server is shutting down");
@@ -100,6 +101,7 @@ absl::Status RpcDispatcher::OnNewCall(
           absl::StrCat("unknown method ", headers.method()));
     }
     target = it->second;
+    streaming = target.method->kind != internal::MethodKind::kUnary;
     // Handlers still running count, even for calls that ended on the wire
     // (cancelled, expired): a client cancelling in a loop cannot pile up
     // threads behind handlers that ignore cancellation.
@@ -109,14 +111,25 @@ absl::Status RpcDispatcher::OnNewCall(
           "too many calls still running on this connection "
           "(max_concurrent_streams ", options_.max_concurrent_streams, ")"));
     }
+    if (streaming && options_.max_streaming_handlers > 0 &&
+        streaming_handlers_ >= options_.max_streaming_handlers) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the server runs ", streaming_handlers_,
+          " streaming handlers, its limit (max_streaming_handlers): "
+          "retry later"));
+    }
     ++running;
     ++active_calls_;  // Under the lock that checked draining_ (Drain).
+    if (streaming) ++streaming_handlers_;
   }
-  absl::StatusOr<Metadata> metadata = rpc::FromWire(headers.metadata());
-  if (!metadata.ok()) {
+  // Until the call is handed to its handler, an error gives back its places.
+  auto refuse = [&](absl::Status status) {
+    if (streaming) StreamingHandlerEnded();
     CallEnded(connection);
-    return metadata.status();
-  }
+    return status;
+  };
+  absl::StatusOr<Metadata> metadata = rpc::FromWire(headers.metadata());
+  if (!metadata.ok()) return refuse(metadata.status());
   absl::Time deadline = absl::InfiniteFuture();
   if (headers.timeout_micros() > 0) {
     deadline = absl::Now() + absl::Microseconds(static_cast<int64_t>(
@@ -131,8 +144,7 @@ absl::Status RpcDispatcher::OnNewCall(
   for (const auto& interceptor : options_.interceptors) {
     if (absl::Status s = interceptor->OnCall(ctx); !s.ok()) {
       for (const auto& i : options_.interceptors) i->OnFinish(ctx, s);
-      CallEnded(connection);
-      return s;
+      return refuse(s);
     }
   }
   auto running = std::make_shared<Running>();
@@ -236,7 +248,13 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
 void RpcDispatcher::StartThread(std::shared_ptr<Running> running) {
   std::thread([self = shared_from_this(), running = std::move(running)] {
     self->Run(running, false);
+    self->StreamingHandlerEnded();
   }).detach();
+}
+
+void RpcDispatcher::StreamingHandlerEnded() {
+  MutexLock lock(&mu_);
+  --streaming_handlers_;
 }
 
 void RpcDispatcher::Enqueue(std::function<void()> task) {

@@ -8,7 +8,7 @@
 // `handler_threads` > 0, then on that pool. Streaming handlers block in
 // Read/Write, so each runs on a thread of its own for its duration (bounded
 // by max_concurrent_streams per connection, counting handlers that still run
-// after their call ended).
+// after their call ended, and by max_streaming_handlers for the server).
 #ifndef NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 #define NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 
@@ -35,6 +35,11 @@ struct RpcServerOptions {
   // 0: unary handlers run on the I/O thread (fast; they must not block).
   // N > 0: on a pool of N threads (for blocking work).
   int handler_threads = 0;
+  // Streaming handlers (client, server and bidi streaming) running at once
+  // on the whole server, each on a thread of its own; past it a new
+  // streaming call is RESOURCE_EXHAUSTED at once (a client retries later)
+  // rather than one more thread. 0 = no limit.
+  int max_streaming_handlers = 1024;
   // Run in order on every call.
   std::vector<std::shared_ptr<ServerInterceptor>> interceptors;
 };
@@ -74,6 +79,7 @@ class RpcDispatcher : public rpc::CallAcceptor,
   void StartThread(std::shared_ptr<Running> running);
   void Enqueue(std::function<void()> task);
   void CallEnded(const rpc::RpcConnection* connection);
+  void StreamingHandlerEnded();
 
   // The worker pool. Its threads are detached and own the pool's state: a
   // task may drop the last reference to this dispatcher (through the
@@ -95,6 +101,8 @@ class RpcDispatcher : public rpc::CallAcceptor,
   std::vector<std::shared_ptr<Service>> retained_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<rpc::RpcConnection>> connections_ ABSL_GUARDED_BY(mu_);
   size_t active_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  // Streaming calls admitted whose handler has not returned.
+  int streaming_handlers_ ABSL_GUARDED_BY(mu_) = 0;
   // Handlers not yet returned, per connection (only as a key).
   absl::flat_hash_map<const rpc::RpcConnection*, size_t> running_per_connection_
       ABSL_GUARDED_BY(mu_);
