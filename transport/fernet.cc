@@ -17,9 +17,10 @@ namespace {
 
 // IVs are drawn from the CSPRNG in batches: one RAND_bytes call costs about
 // 0.55 us whatever its size (shared/bench/limits/RESULTS.md), more than half
-// of sealing a 64 B frame, while 256 IVs cost little more than one. The pool
-// is per Fernet instance and each IV is used once.
-constexpr size_t kIvPoolBytes = 256 * kFernetIvBytes;
+// of sealing a 64 B frame, while 64 IVs cost little more than one. The pool
+// is per Fernet instance and each IV is used once. 64, not more: the pool
+// is 1 KiB of every connection that has sent a frame.
+constexpr size_t kIvPoolBytes = 64 * kFernetIvBytes;
 
 absl::Status InvalidToken() { return absl::DataLossError("invalid token"); }
 
@@ -124,29 +125,53 @@ bool operator==(const FernetKey& a, const FernetKey& b) {
 // ---- Fernet ----
 
 struct Fernet::Contexts {
+  // The cipher contexts are made on first use: a connection's sealer never
+  // decrypts and its opener never encrypts, and each context is 0.65 KiB of
+  // every idle connection (W6idle, docs/BENCHMARKS.md). Likewise the IV
+  // pool, which only sealing draws from.
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
   EVP_MAC_CTX* mac = nullptr;
-  bool ok = false;
-  std::array<uint8_t, kIvPoolBytes> iv_pool{};
+  bool ok = false;  // `mac` is keyed.
+  std::array<uint8_t, 16> enc_key{};  // Keys `enc` and `dec` when made.
+  std::unique_ptr<std::array<uint8_t, kIvPoolBytes>> iv_pool;
   size_t iv_pos = kIvPoolBytes;  // Empty: refill on first use.
 
   ~Contexts() {
     EVP_CIPHER_CTX_free(enc);
     EVP_CIPHER_CTX_free(dec);
     EVP_MAC_CTX_free(mac);
-    OPENSSL_cleanse(iv_pool.data(), iv_pool.size());
+    OPENSSL_cleanse(enc_key.data(), enc_key.size());
+    if (iv_pool != nullptr) OPENSSL_cleanse(iv_pool->data(), iv_pool->size());
+  }
+
+  // The AES-128-CBC context for encrypting or decrypting, keyed; nullptr
+  // if OpenSSL fails.
+  EVP_CIPHER_CTX* Cipher(bool encrypt) {
+    EVP_CIPHER_CTX*& c = encrypt ? enc : dec;
+    if (c != nullptr) return c;
+    EVP_CIPHER_CTX* made = EVP_CIPHER_CTX_new();
+    const uint8_t zero_iv[kFernetIvBytes] = {};
+    const bool keyed =
+        made != nullptr &&
+        (encrypt ? EVP_EncryptInit_ex(made, EVP_aes_128_cbc(), nullptr,
+                                      enc_key.data(), zero_iv)
+                 : EVP_DecryptInit_ex(made, EVP_aes_128_cbc(), nullptr,
+                                      enc_key.data(), zero_iv)) == 1;
+    if (!keyed) {
+      EVP_CIPHER_CTX_free(made);
+      return nullptr;
+    }
+    c = made;
+    return c;
   }
 };
 
 Fernet::Fernet(const FernetKey& key) : ctx_(std::make_unique<Contexts>()) {
-  const auto* enc_key =
-      reinterpret_cast<const uint8_t*>(key.encryption_key().data());
+  std::memcpy(ctx_->enc_key.data(), key.encryption_key().data(),
+              ctx_->enc_key.size());
   const auto* sign_key =
       reinterpret_cast<const uint8_t*>(key.signing_key().data());
-  const uint8_t zero_iv[kFernetIvBytes] = {};
-  ctx_->enc = EVP_CIPHER_CTX_new();
-  ctx_->dec = EVP_CIPHER_CTX_new();
   EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (hmac != nullptr) ctx_->mac = EVP_MAC_CTX_new(hmac);
   EVP_MAC_free(hmac);  // The context holds its own reference.
@@ -154,13 +179,8 @@ Fernet::Fernet(const FernetKey& key) : ctx_(std::make_unique<Contexts>()) {
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
       OSSL_PARAM_construct_end()};
-  ctx_->ok =
-      ctx_->enc != nullptr && ctx_->dec != nullptr && ctx_->mac != nullptr &&
-      EVP_EncryptInit_ex(ctx_->enc, EVP_aes_128_cbc(), nullptr, enc_key,
-                         zero_iv) == 1 &&
-      EVP_DecryptInit_ex(ctx_->dec, EVP_aes_128_cbc(), nullptr, enc_key,
-                         zero_iv) == 1 &&
-      EVP_MAC_init(ctx_->mac, sign_key, 16, params) == 1;
+  ctx_->ok = ctx_->mac != nullptr &&
+             EVP_MAC_init(ctx_->mac, sign_key, 16, params) == 1;
 }
 
 Fernet::Fernet(Fernet&&) noexcept = default;
@@ -168,16 +188,19 @@ Fernet& Fernet::operator=(Fernet&&) noexcept = default;
 Fernet::~Fernet() = default;
 
 absl::Status Fernet::NextIv(uint8_t* iv) {
-  if (ctx_->iv_pos + kFernetIvBytes > ctx_->iv_pool.size()) {
-    if (RAND_bytes(ctx_->iv_pool.data(),
-                   static_cast<int>(ctx_->iv_pool.size())) != 1) {
+  if (ctx_->iv_pool == nullptr) {
+    ctx_->iv_pool = std::make_unique<std::array<uint8_t, kIvPoolBytes>>();
+  }
+  std::array<uint8_t, kIvPoolBytes>& pool = *ctx_->iv_pool;
+  if (ctx_->iv_pos + kFernetIvBytes > pool.size()) {
+    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
       return absl::InternalError("the CSPRNG (RAND_bytes) failed");
     }
     ctx_->iv_pos = 0;
   }
-  std::memcpy(iv, ctx_->iv_pool.data() + ctx_->iv_pos, kFernetIvBytes);
+  std::memcpy(iv, pool.data() + ctx_->iv_pos, kFernetIvBytes);
   // Each IV is used once: wipe it from the pool.
-  std::memset(ctx_->iv_pool.data() + ctx_->iv_pos, 0, kFernetIvBytes);
+  std::memset(pool.data() + ctx_->iv_pos, 0, kFernetIvBytes);
   ctx_->iv_pos += kFernetIvBytes;
   return absl::OkStatus();
 }
@@ -206,12 +229,14 @@ absl::Status Fernet::SealTo(absl::string_view plaintext,
   int l1 = 0;
   int l2 = 0;
   size_t mac_len = 0;
+  EVP_CIPHER_CTX* const enc = ctx_->Cipher(/*encrypt=*/true);
   const bool ok =
-      EVP_EncryptInit_ex(ctx_->enc, nullptr, nullptr, nullptr, iv_out) == 1 &&
-      EVP_EncryptUpdate(ctx_->enc, p + kFernetHeaderBytes, &l1,
+      enc != nullptr &&
+      EVP_EncryptInit_ex(enc, nullptr, nullptr, nullptr, iv_out) == 1 &&
+      EVP_EncryptUpdate(enc, p + kFernetHeaderBytes, &l1,
                         reinterpret_cast<const uint8_t*>(plaintext.data()),
                         static_cast<int>(plaintext.size())) == 1 &&
-      EVP_EncryptFinal_ex(ctx_->enc, p + kFernetHeaderBytes + l1, &l2) == 1 &&
+      EVP_EncryptFinal_ex(enc, p + kFernetHeaderBytes + l1, &l2) == 1 &&
       kFernetHeaderBytes + static_cast<size_t>(l1 + l2) + kFernetHmacBytes ==
           token_bytes &&
       EVP_MAC_init(ctx_->mac, nullptr, 0, nullptr) == 1 &&
@@ -257,13 +282,18 @@ absl::Status Fernet::DecryptVerified(absl::string_view token, std::string* out,
   const auto* iv = reinterpret_cast<const uint8_t*>(token.data() + 9);
   int l1 = 0;
   int l2 = 0;
+  EVP_CIPHER_CTX* const dec = ctx_->Cipher(/*encrypt=*/false);
+  if (dec == nullptr) {
+    out->resize(start);
+    return absl::InternalError("OpenSSL failed to set up decryption");
+  }
   const bool ok =
-      EVP_DecryptInit_ex(ctx_->dec, nullptr, nullptr, nullptr, iv) == 1 &&
+      EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, iv) == 1 &&
       EVP_DecryptUpdate(
-          ctx_->dec, dst, &l1,
+          dec, dst, &l1,
           reinterpret_cast<const uint8_t*>(token.data() + kFernetHeaderBytes),
           static_cast<int>(ct_bytes)) == 1 &&
-      EVP_DecryptFinal_ex(ctx_->dec, dst + l1, &l2) == 1;
+      EVP_DecryptFinal_ex(dec, dst + l1, &l2) == 1;
   if (!ok) {
     OPENSSL_cleanse(dst, ct_bytes);
     out->resize(start);
