@@ -770,11 +770,14 @@ absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
     }
   }
   a = Assembly();
-  MutexLock state(&state_mu_);
-  inbox_bytes_ += item.message.size_;
-  last_activity_ = absl::Now();
-  inbox_.push_back(std::move(item));
-  state_cv_.SignalAll();
+  {
+    MutexLock state(&state_mu_);
+    inbox_bytes_ += item.message.size_;
+    last_activity_ = absl::Now();
+    inbox_.push_back(std::move(item));
+    state_cv_.SignalAll();
+  }
+  ScheduleDelivery();
   return absl::OkStatus();
 }
 
@@ -804,6 +807,11 @@ void Bridge::SendPendingCredit(bool force) {
 }
 
 absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
+  if (has_message_callback_.load()) {
+    return absl::FailedPreconditionError(
+        "this Bridge hands its messages to its message callback "
+        "(SetMessageCallback); RecvBuffer cannot take them");
+  }
   MutexLock recv_lock(&recv_mu_);
   const absl::Time deadline = options.timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
@@ -811,47 +819,52 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
   const uint64_t limit =
       options.max_bytes == 0 ? options_.max_message_bytes : options.max_bytes;
   for (;;) {
-    std::optional<absl::StatusOr<ReceivedMessage>> result;
-    bool credit_released = false;
-    {
-      MutexLock state(&state_mu_);
-      if (!inbox_.empty()) {
-        InboxItem& front = inbox_.front();
-        if (!front.status.ok()) {
-          result = front.status;
-          inbox_.pop_front();
-        } else if (front.message.size() > limit) {
-          return absl::ResourceExhaustedError(absl::StrCat(
-              "the next message has ", front.message.size(),
-              " bytes, more than max_bytes ", limit,
-              "; it stays queued (call again with a larger max_bytes)"));
-        } else {
-          inbox_bytes_ -= front.message.size();
-          result = std::move(front.message);
-          inbox_.pop_front();
-          last_activity_ = absl::Now();
-          if (deferred_credit_ > 0 && inbox_bytes_ < options_.max_inbox_bytes) {
-            unsent_credit_ += deferred_credit_;
-            deferred_credit_ = 0;
-            credit_released = true;
-          }
-        }
-      } else if (closed_) {
-        return closed_status_;
-      } else if (absl::Now() >= deadline) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "no message within ", absl::FormatDuration(options.timeout)));
-      }
+    if (std::optional<absl::StatusOr<ReceivedMessage>> next = TakeNext(limit)) {
+      return *std::move(next);
     }
-    if (result.has_value()) {
-      if (credit_released) SendPendingCredit(/*force=*/true);
-      return *std::move(result);
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "no message within ", absl::FormatDuration(options.timeout)));
     }
     // Read on this thread when no one else does (see Await).
     Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // state_mu_ is held.
       return !inbox_.empty() || closed_;
     }, deadline);
   }
+}
+
+std::optional<absl::StatusOr<ReceivedMessage>> Bridge::TakeNext(uint64_t limit) {
+  std::optional<absl::StatusOr<ReceivedMessage>> result;
+  bool credit_released = false;
+  {
+    MutexLock state(&state_mu_);
+    if (inbox_.empty()) {
+      if (closed_) return absl::StatusOr<ReceivedMessage>(closed_status_);
+      return std::nullopt;
+    }
+    InboxItem& front = inbox_.front();
+    if (!front.status.ok()) {
+      result = front.status;
+      inbox_.pop_front();
+    } else if (front.message.size() > limit) {
+      return absl::StatusOr<ReceivedMessage>(absl::ResourceExhaustedError(absl::StrCat(
+          "the next message has ", front.message.size(),
+          " bytes, more than max_bytes ", limit,
+          "; it stays queued (call again with a larger max_bytes)")));
+    } else {
+      inbox_bytes_ -= front.message.size();
+      result = std::move(front.message);
+      inbox_.pop_front();
+      last_activity_ = absl::Now();
+      if (deferred_credit_ > 0 && inbox_bytes_ < options_.max_inbox_bytes) {
+        unsent_credit_ += deferred_credit_;
+        deferred_credit_ = 0;
+        credit_released = true;
+      }
+    }
+  }
+  if (credit_released) SendPendingCredit(/*force=*/true);
+  return result;
 }
 
 absl::StatusOr<Value> Bridge::RecvBuffer(const RecvOptions& options) {
@@ -1244,6 +1257,7 @@ void Bridge::Fail(absl::Status status) {
       handler->OnConnectionClosed(status);
     }
   }
+  ScheduleDelivery();  // The end, after what is queued.
   if (callback) callback(this);
 }
 

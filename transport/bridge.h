@@ -189,7 +189,23 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status RecvBuffer(google::protobuf::Message* message,
                           const RecvOptions& options = {});
   // The next message unparsed (large ones stay in their temporary file).
+  // FAILED_PRECONDITION on a Bridge with a message callback.
   absl::StatusOr<ReceivedMessage> RecvRaw(const RecvOptions& options = {});
+
+  // Hands every message of the Bridge stream to `on_message` as it arrives,
+  // instead of queueing it for RecvBuffer, so that a server serves many
+  // Bridge sessions on its loops without a thread each: on the Bridge's
+  // event loop, one at a time and in order (a message over
+  // max_message_bytes as its RESOURCE_EXHAUSTED), messages queued before
+  // the callback was set first; then the end of the connection once (a
+  // status for which IsConnectionEnd is true: OUT_OF_RANGE after a clean
+  // close), after which it is not called again. The callback shares its
+  // loop with other connections: it must not block (SendBuffer of a message
+  // that fits the flow window does not). Set it once; RecvBuffer and
+  // RecvRaw are FAILED_PRECONDITION from then on. The Bridge lives until
+  // its end is delivered, even if no one else holds it.
+  void SetMessageCallback(
+      std::function<void(absl::StatusOr<ReceivedMessage>)> on_message);
 
   // Graceful close: sends GOAWAY after everything queued, then waits (at
   // most `timeout`) for the peer's GOAWAY in reply (flag ACK), which the
@@ -261,6 +277,16 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   transport::EventLoop* event_loop() const { return loop_.get(); }
 
  private:
+  // The inbox's next item, credit for it given back; the connection's end
+  // when it is closed and empty; nullopt when empty and open. A message over
+  // `limit` stays queued (RESOURCE_EXHAUSTED).
+  std::optional<absl::StatusOr<ReceivedMessage>> TakeNext(uint64_t limit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(recv_mu_);
+  // Posts one DeliverMessages to the loop (if a callback is set and none is
+  // pending). After a message is queued and after the close.
+  void ScheduleDelivery();
+  // Runs the message callback on the loop for what the inbox holds.
+  void DeliverMessages();
   struct InboxItem {
     absl::Status status;  // Non-OK: a failed message (over the limit).
     ReceivedMessage message;
@@ -381,6 +407,12 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   mutable Mutex state_mu_;
   CondVar state_cv_;  // Inbox, credit, drain, close and reader changes.
   Mutex recv_mu_;     // One receiver at a time.
+  // SetMessageCallback's: called by DeliverMessages, on the loop only.
+  std::function<void(absl::StatusOr<ReceivedMessage>)> message_callback_
+      ABSL_GUARDED_BY(state_mu_);
+  std::atomic<bool> has_message_callback_{false};
+  std::atomic<bool> delivery_posted_{false};
+  bool end_delivered_ ABSL_GUARDED_BY(recv_mu_) = false;
 
   // Reading side.
   transport::FrameDecoder decoder_ ABSL_GUARDED_BY(read_mu_);

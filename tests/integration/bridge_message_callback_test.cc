@@ -1,0 +1,200 @@
+// Bridge::SetMessageCallback on a real Server: sessions served from their
+// loops without a thread each (an echo of every value), in order, a message
+// over the limit as its error, the end once, and RecvBuffer refused.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "proto/python_literal.h"
+#include "proto/python_repr.h"
+#include "proto/value.h"
+#include "proto/value_codec.h"
+#include "service/server.h"
+#include "tests/testing/deadline.h"
+#include "tests/testing/thread_count.h"
+#include "transport/bridge.h"
+#include "transport/event_loop_group.h"
+#include "transport/mutex.h"
+#include "transport/work_pool.h"
+#include "gtest/gtest.h"
+
+namespace netstructer {
+namespace {
+
+using transport::FernetKey;
+
+RecvOptions Within(absl::Duration d) {
+  RecvOptions o;
+  o.timeout = d;
+  return o;
+}
+
+// What a session's callback saw.
+struct Seen {
+  Mutex mu;
+  std::vector<std::string> values ABSL_GUARDED_BY(mu);  // Python reprs.
+  std::vector<absl::Status> errors ABSL_GUARDED_BY(mu);  // Per message.
+  std::vector<absl::Status> ends ABSL_GUARDED_BY(mu);
+  int calls_after_end ABSL_GUARDED_BY(mu) = 0;
+};
+
+// Echoes every Value back on `session` and records what it saw.
+void Echo(const std::shared_ptr<Bridge>& session, std::shared_ptr<Seen> seen) {
+  Bridge* raw = session.get();  // The callback lives in the Bridge.
+  session->SetMessageCallback(
+      [raw, seen](absl::StatusOr<ReceivedMessage> message) {
+        MutexLock lock(&seen->mu);
+        if (!seen->ends.empty()) ++seen->calls_after_end;
+        if (!message.ok()) {
+          (IsConnectionEnd(message.status()) ? seen->ends : seen->errors)
+              .push_back(message.status());
+          return;
+        }
+        absl::StatusOr<std::string> body = message->ReadAll();
+        ASSERT_TRUE(body.ok()) << body.status();
+        absl::StatusOr<Value> value = DecodeValue(*body, ValueLimits());
+        ASSERT_TRUE(value.ok()) << value.status();
+        seen->values.push_back(Repr(*value));
+        EXPECT_TRUE(raw->SendBuffer(*value).ok());
+      });
+}
+
+class MessageCallbackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    key_ = FernetKey::Generate().value();
+    ServerOptions options;
+    options.keys = {key_};
+    options.io_loops = 2;
+    options.bridge.max_message_bytes = 4096;
+    options.policy.max_sessions_per_ip = 0;
+    options.policy.new_connections_per_ip_per_second = 0;
+    server_ = std::make_unique<Server>("127.0.0.1:0", options);
+    ASSERT_TRUE(server_->Init().ok());
+  }
+
+  std::shared_ptr<Bridge> Link() {
+    LinkOptions options;
+    options.key = key_;
+    absl::StatusOr<std::shared_ptr<Bridge>> bridge =
+        Bridge::Link(server_->address(), options);
+    EXPECT_TRUE(bridge.ok()) << bridge.status();
+    return bridge.ok() ? *bridge : nullptr;
+  }
+
+  // Links `n` clients; the server echoes on each with a callback.
+  std::vector<std::shared_ptr<Bridge>> LinkEchoed(
+      int n, std::vector<std::shared_ptr<Seen>>* seen) {
+    std::vector<std::shared_ptr<Bridge>> clients;
+    EXPECT_TRUE(server_
+                    ->ListenOn([&](Server& server) {
+                      for (int i = 0; i < n; ++i) {
+                        clients.push_back(Link());
+                        absl::StatusOr<std::shared_ptr<Bridge>> session =
+                            server.Accept(absl::Seconds(10));
+                        ASSERT_TRUE(session.ok()) << session.status();
+                        seen->push_back(std::make_shared<Seen>());
+                        Echo(*session, seen->back());
+                      }
+                    })
+                    .ok());
+    return clients;
+  }
+
+  FernetKey key_ = FernetKey::Generate().value();
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(MessageCallbackTest, ManySessionsAreServedInOrderWithoutAThreadEach) {
+  const int threads_before = test::ThreadCount();
+  std::vector<std::shared_ptr<Seen>> seen;
+  std::vector<std::shared_ptr<Bridge>> clients = LinkEchoed(40, &seen);
+  ASSERT_EQ(clients.size(), 40u);
+  const std::vector<std::string> literals = {
+      "0", "False", "''", "b''", "None", "[]", "{1, 2, 6, 4}",
+      "['hi im haytam', 128, {b'gg': 'gg'}, (False, True)]"};
+  for (const auto& client : clients) {
+    for (const std::string& literal : literals) {
+      ASSERT_TRUE(client->SendBuffer(ParseLiteral(literal).value()).ok());
+    }
+  }
+  for (const auto& client : clients) {
+    for (const std::string& literal : literals) {
+      absl::StatusOr<Value> echo = client->RecvBuffer(Within(absl::Seconds(10)));
+      ASSERT_TRUE(echo.ok()) << echo.status();
+      EXPECT_EQ(Repr(*echo), Repr(ParseLiteral(literal).value()));
+    }
+  }
+  for (const auto& s : seen) {
+    MutexLock lock(&s->mu);
+    ASSERT_EQ(s->values.size(), literals.size());
+    for (size_t i = 0; i < literals.size(); ++i) {
+      EXPECT_EQ(s->values[i], Repr(ParseLiteral(literals[i]).value()));
+    }
+  }
+  // 40 sessions and 40 clients: the server's loops and the clients' shared
+  // ones, not a thread per session (the sealing helpers may have started).
+  EXPECT_LE(test::ThreadCount() - threads_before,
+            2 + transport::EventLoopGroup::DefaultLoopCount() +
+                transport::kMaxWorkPoolHelpers);
+}
+
+TEST_F(MessageCallbackTest, AMessageOverTheLimitIsItsErrorAndTheEndComesOnce) {
+  std::vector<std::shared_ptr<Seen>> seen;
+  std::vector<std::shared_ptr<Bridge>> clients = LinkEchoed(1, &seen);
+  ASSERT_EQ(clients.size(), 1u);
+  std::shared_ptr<Bridge> client = clients[0];
+  Value big;
+  big.set_bytes_value(std::string(8000, 'x'));  // Over the server's 4096.
+  ASSERT_TRUE(client->SendBuffer(big).ok());
+  ASSERT_TRUE(client->SendBuffer(ParseLiteral("'after'").value()).ok());
+  absl::StatusOr<Value> echo = client->RecvBuffer(Within(absl::Seconds(10)));
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_EQ(Repr(*echo), "'after'");
+  EXPECT_TRUE(client->Close(absl::Seconds(5)).ok());
+  Seen& s = *seen[0];
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        MutexLock lock(&s.mu);
+        return !s.ends.empty();
+      },
+      absl::Seconds(10)))
+      << [&] {
+           MutexLock lock(&s.mu);
+           std::string what = absl::StrCat(s.values.size(), " values; errors:");
+           for (const absl::Status& e : s.errors) absl::StrAppend(&what, " ", e.ToString());
+           return what;
+         }();
+  server_->Shutdown(absl::Seconds(1));  // Nothing more may come after the end.
+  MutexLock lock(&s.mu);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].code(), absl::StatusCode::kResourceExhausted) << s.errors[0];
+  ASSERT_EQ(s.ends.size(), 1u);
+  EXPECT_EQ(s.ends[0].code(), absl::StatusCode::kOutOfRange) << s.ends[0];
+  EXPECT_EQ(s.calls_after_end, 0);
+  EXPECT_EQ(s.values.size(), 1u);
+}
+
+TEST_F(MessageCallbackTest, RecvBufferIsRefusedOnceACallbackIsSet) {
+  ASSERT_TRUE(server_->ListenOn([](Server&) {}).ok());
+  std::shared_ptr<Bridge> client = Link();
+  ASSERT_NE(client, nullptr);
+  // Queued before the callback is set: handed to it first.
+  ASSERT_TRUE(client->SendBuffer(ParseLiteral("1").value()).ok());
+  std::shared_ptr<Bridge> session;
+  ASSERT_TRUE(testing::PollUntil(
+      [&] { return (session = server_->Get("127.0.0.1")) != nullptr; },
+      absl::Seconds(10)));
+  auto seen = std::make_shared<Seen>();
+  Echo(session, seen);
+  absl::StatusOr<Value> echo = client->RecvBuffer(Within(absl::Seconds(10)));
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_EQ(Repr(*echo), "1");
+  absl::StatusOr<Value> taken = session->RecvBuffer(Within(absl::Seconds(1)));
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kFailedPrecondition)
+      << taken.status();
+}
+
+}  // namespace
+}  // namespace netstructer
