@@ -17,10 +17,20 @@ namespace {
 
 // IVs are drawn from the CSPRNG in batches: one RAND_bytes call costs about
 // 0.55 us whatever its size (shared/bench/limits/RESULTS.md), more than half
-// of sealing a 64 B frame, while 64 IVs cost little more than one. The pool
-// is per Fernet instance and each IV is used once. 64, not more: the pool
-// is 1 KiB of every connection that has sent a frame.
-constexpr size_t kIvPoolBytes = 64 * kFernetIvBytes;
+// of sealing a 64 B frame, while 256 IVs cost little more than one (16 at a
+// time cost W2 6% of its QPS). The pool is per thread, not per Fernet: one
+// per connection was 4 KiB of every idle connection (W6idle,
+// docs/BENCHMARKS.md). Each IV is used once and wiped from the pool.
+constexpr size_t kIvPoolBytes = 256 * kFernetIvBytes;
+
+struct IvPool {
+  std::array<uint8_t, kIvPoolBytes> bytes{};
+  size_t pos = kIvPoolBytes;  // Empty: refill on first use.
+  ~IvPool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+
+// Made on a thread's first seal.
+thread_local std::unique_ptr<IvPool> thread_iv_pool;
 
 absl::Status InvalidToken() { return absl::DataLossError("invalid token"); }
 
@@ -127,22 +137,18 @@ bool operator==(const FernetKey& a, const FernetKey& b) {
 struct Fernet::Contexts {
   // The cipher contexts are made on first use: a connection's sealer never
   // decrypts and its opener never encrypts, and each context is 0.65 KiB of
-  // every idle connection (W6idle, docs/BENCHMARKS.md). Likewise the IV
-  // pool, which only sealing draws from.
+  // every idle connection (W6idle, docs/BENCHMARKS.md).
   EVP_CIPHER_CTX* enc = nullptr;
   EVP_CIPHER_CTX* dec = nullptr;
   EVP_MAC_CTX* mac = nullptr;
   bool ok = false;  // `mac` is keyed.
   std::array<uint8_t, 16> enc_key{};  // Keys `enc` and `dec` when made.
-  std::unique_ptr<std::array<uint8_t, kIvPoolBytes>> iv_pool;
-  size_t iv_pos = kIvPoolBytes;  // Empty: refill on first use.
 
   ~Contexts() {
     EVP_CIPHER_CTX_free(enc);
     EVP_CIPHER_CTX_free(dec);
     EVP_MAC_CTX_free(mac);
     OPENSSL_cleanse(enc_key.data(), enc_key.size());
-    if (iv_pool != nullptr) OPENSSL_cleanse(iv_pool->data(), iv_pool->size());
   }
 
   // The AES-128-CBC context for encrypting or decrypting, keyed; nullptr
@@ -188,20 +194,18 @@ Fernet& Fernet::operator=(Fernet&&) noexcept = default;
 Fernet::~Fernet() = default;
 
 absl::Status Fernet::NextIv(uint8_t* iv) {
-  if (ctx_->iv_pool == nullptr) {
-    ctx_->iv_pool = std::make_unique<std::array<uint8_t, kIvPoolBytes>>();
-  }
-  std::array<uint8_t, kIvPoolBytes>& pool = *ctx_->iv_pool;
-  if (ctx_->iv_pos + kFernetIvBytes > pool.size()) {
-    if (RAND_bytes(pool.data(), static_cast<int>(pool.size())) != 1) {
+  if (thread_iv_pool == nullptr) thread_iv_pool = std::make_unique<IvPool>();
+  IvPool& pool = *thread_iv_pool;
+  if (pool.pos + kFernetIvBytes > pool.bytes.size()) {
+    if (RAND_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size())) != 1) {
       return absl::InternalError("the CSPRNG (RAND_bytes) failed");
     }
-    ctx_->iv_pos = 0;
+    pool.pos = 0;
   }
-  std::memcpy(iv, pool.data() + ctx_->iv_pos, kFernetIvBytes);
+  std::memcpy(iv, pool.bytes.data() + pool.pos, kFernetIvBytes);
   // Each IV is used once: wipe it from the pool.
-  std::memset(pool.data() + ctx_->iv_pos, 0, kFernetIvBytes);
-  ctx_->iv_pos += kFernetIvBytes;
+  std::memset(pool.bytes.data() + pool.pos, 0, kFernetIvBytes);
+  pool.pos += kFernetIvBytes;
   return absl::OkStatus();
 }
 
