@@ -16,8 +16,7 @@ using transport::FrameType;
 namespace big_endian = transport::big_endian;
 
 namespace {
-constexpr uint32_t kCreditBatchBytes = kStreamWindowBytes / 4;
-constexpr uint32_t kMaxWindowIncrement = 0x7fffffff;
+using transport::kMaxWindowIncrement;
 
 absl::Status ConnectionEnded(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kOutOfRange ||
@@ -34,8 +33,21 @@ absl::Status ConnectionEnded(const absl::Status& status) {
 
 // ---- CallStream ------------------------------------------------------------
 
+namespace {
+transport::AssemblerOptions CallAssemblerOptions(uint64_t max_message_bytes) {
+  transport::AssemblerOptions a;
+  a.kind_mask = uint32_t{1} << kMethodMessageKind;
+  a.max_message_bytes = max_message_bytes;
+  a.discard_oversized = false;  // The call fails; the connection goes on.
+  a.stream_name = " on a call stream";
+  return a;
+}
+}  // namespace
+
 CallStream::CallStream(RpcConnection* connection, bool compression)
-    : connection_(connection), compression_(compression) {}
+    : connection_(connection),
+      compression_(compression),
+      assembler_(CallAssemblerOptions(connection->max_message_bytes())) {}
 
 absl::Status CallStream::Send(absl::string_view headers,
                               const absl::string_view* message,
@@ -207,16 +219,8 @@ std::optional<std::string> CallStream::TryRead() {
     if (inbox_.empty()) return std::nullopt;
     out = std::move(inbox_.front());
     inbox_.pop_front();
-    inbox_bytes_ -= out->size();
-    if (deferred_credit_ > 0 && inbox_bytes_ < kStreamWindowBytes) {
-      owed_credit_ += deferred_credit_;
-      deferred_credit_ = 0;
-    }
-    if (!finished_ && !input_ended_ && owed_credit_ >= kCreditBatchBytes) {
-      credit = static_cast<uint32_t>(std::min<uint64_t>(owed_credit_, kMaxWindowIncrement));
-      owed_credit_ -= credit;
-      recv_available_ += credit;
-    }
+    window_.Dequeued(out->size());
+    if (!finished_ && !input_ended_) credit = window_.TakeCredit(/*force=*/false);
   }
   if (credit > 0) {
     char p[4];
@@ -255,7 +259,7 @@ bool CallStream::Finish(absl::Status status, bool drop_queued) {
     status_ = DetachedStatus(status);
     if (drop_queued) {
       inbox_.clear();
-      inbox_bytes_ = 0;
+      window_.ClearQueue();
     }
   }
   connection_->Notify();
@@ -289,54 +293,38 @@ bool CallStream::output_ended() const {
 
 absl::Status CallStream::OnMessageBytes(absl::string_view bytes,
                                         bool end_message) {
-  const uint64_t limit = connection_->max_message_bytes();
   bool completed = false;
   {
     MutexLock lock(&mu_);
     if (input_ended_) {
       return absl::DataLossError("a message after the end of a call stream");
     }
-    if (bytes.size() > recv_available_) {
+    if (!window_.Receive(bytes.size())) {
       return absl::DataLossError(
           "the peer sent more than a call stream's flow-control window");
     }
-    recv_available_ -= bytes.size();
-    const uint64_t frame_bytes = bytes.size();
-    if (!assembling_) {
-      if (bytes.empty()) {
-        if (end_message) return absl::DataLossError("an empty message frame");
-        return absl::OkStatus();
-      }
-      if (bytes.size() < transport::kMessageHeaderBytes) {
-        return absl::DataLossError("a message's first frame lacks its header");
-      }
-      if (static_cast<uint8_t>(bytes[8]) != kMethodMessageKind) {
-        return absl::DataLossError("unknown message kind on a call stream");
-      }
-      expected_ = big_endian::Load64(bytes.data());
-      if (expected_ > limit) {
-        // Not a protocol error: the call fails, the connection goes on.
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "message of ", expected_, " bytes exceeds max_message_bytes ",
-            limit));
-      }
-      bytes.remove_prefix(transport::kMessageHeaderBytes);
-      assembling_ = true;
-      partial_ = transport::TakeBuffer(expected_);
+    if (!assembler_.active() && bytes.empty()) {
+      // A HEADERS or TRAILERS frame without message bytes.
+      if (end_message) return absl::DataLossError("an empty message frame");
+      return absl::OkStatus();
     }
-    if (bytes.size() > expected_ - partial_.size()) {
-      return absl::DataLossError("a message is longer than its header says");
+    using Outcome = transport::MessageAssembler::Outcome;
+    transport::MessageAssembler::Result fed =
+        assembler_.Feed(bytes, end_message);
+    switch (fed.outcome) {
+      case Outcome::kIncomplete:
+      case Outcome::kComplete:
+        break;
+      case Outcome::kTooLarge:  // The call fails, the connection goes on.
+      case Outcome::kPeerError:
+      case Outcome::kStorageError:  // Calls never spill.
+        return fed.status;
     }
-    partial_.append(bytes.data(), bytes.size());
-    ReturnCreditLocked(frame_bytes);
-    if (end_message) {
-      if (partial_.size() != expected_) {
-        return absl::DataLossError("a message is shorter than its header says");
-      }
-      assembling_ = false;
-      inbox_bytes_ += partial_.size();
-      inbox_.push_back(std::move(partial_));
-      partial_ = std::string();
+    window_.Stored(bytes.size());
+    if (fed.outcome == Outcome::kComplete) {
+      transport::AssembledMessage whole = assembler_.Take();
+      window_.Queued(whole.size);
+      inbox_.push_back(std::move(whole.memory));
       completed = true;
     }
   }
@@ -344,23 +332,10 @@ absl::Status CallStream::OnMessageBytes(absl::string_view bytes,
   return absl::OkStatus();
 }
 
-void CallStream::ReturnCreditLocked(uint64_t bytes) {
-  if (inbox_bytes_ >= kStreamWindowBytes) {
-    deferred_credit_ += bytes;
-  } else {
-    owed_credit_ += bytes;
-  }
-}
-
 uint32_t CallStream::TakeCredit(bool force) {
   MutexLock lock(&mu_);
-  if (finished_ || input_ended_ || owed_credit_ == 0) return 0;
-  if (!force && owed_credit_ < kCreditBatchBytes) return 0;
-  const uint32_t credit = static_cast<uint32_t>(
-      std::min<uint64_t>(owed_credit_, kMaxWindowIncrement));
-  owed_credit_ -= credit;
-  recv_available_ += credit;
-  return credit;
+  if (finished_ || input_ended_) return 0;
+  return window_.TakeCredit(force);
 }
 
 void CallStream::AddReceivedMetadata(bool trailing, Metadata metadata) {

@@ -26,7 +26,9 @@
 #include "rpc/call_wire.h"
 #include "rpc/rpc.pb.h"
 #include "transport/bridge.h"
+#include "transport/message_assembler.h"
 #include "transport/mutex.h"
+#include "transport/receive_window.h"
 #include "transport/stream_handler.h"
 
 namespace netstructer::rpc {
@@ -105,7 +107,6 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   friend class RpcConnection;
 
   bool ReadyToRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReturnCreditLocked(uint64_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   RpcConnection* const connection_;
   const bool compression_;
@@ -118,14 +119,11 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   bool cancel_owed_ ABSL_GUARDED_BY(mu_) = false;
   // Receiving.
   std::deque<std::string> inbox_ ABSL_GUARDED_BY(mu_);
-  uint64_t inbox_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool assembling_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t expected_ ABSL_GUARDED_BY(mu_) = 0;  // Body size of the message.
-  std::string partial_ ABSL_GUARDED_BY(mu_);     // Header bytes, then body.
+  transport::MessageAssembler assembler_ ABSL_GUARDED_BY(mu_);
   bool input_ended_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t owed_credit_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t deferred_credit_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t recv_available_ ABSL_GUARDED_BY(mu_) = kStreamWindowBytes;
+  // Queued messages are counted here: past a window's worth, credit waits.
+  transport::ReceiveWindow window_ ABSL_GUARDED_BY(mu_){kStreamWindowBytes,
+                                                       kStreamWindowBytes};
   // Sending.
   int64_t send_credit_ ABSL_GUARDED_BY(mu_) = kStreamWindowBytes;
   bool output_ended_ ABSL_GUARDED_BY(mu_) = false;

@@ -36,10 +36,9 @@ namespace {
 constexpr absl::Duration kCallerModeLinger = absl::Milliseconds(50);
 constexpr absl::Duration kServerCallerModeLinger = absl::Milliseconds(2);
 
-// WINDOW_UPDATEs are batched: one per quarter window absorbed, so small
-// messages never cost an extra frame.
-constexpr uint64_t kCreditBatchBytes = transport::kInitialWindowBytes / 4;
-constexpr uint32_t kMaxWindowIncrement = 0x7fffffff;
+// WINDOW_UPDATEs are batched (transport::ReceiveWindow): one per quarter
+// window absorbed, so small messages never cost an extra frame.
+using transport::kMaxWindowIncrement;
 constexpr size_t kMaxStatusReasonBytes = 512;
 constexpr size_t kReadChunkBytes = 64 * 1024;
 
@@ -114,6 +113,16 @@ transport::FrameOpener MakeOpener(const std::optional<transport::FernetKey>& key
   return key.has_value() ? transport::FrameOpener::Secure(*key, o)
                          : transport::FrameOpener::Insecure(o);
 }
+transport::AssemblerOptions BridgeAssemblerOptions(const BridgeOptions& options) {
+  transport::AssemblerOptions a;
+  a.kind_mask = (uint32_t{1} << static_cast<int>(MessageKind::kValue)) |
+                (uint32_t{1} << static_cast<int>(MessageKind::kTyped));
+  a.max_message_bytes = options.max_message_bytes;
+  a.memory_threshold_bytes = options.memory_threshold_bytes;
+  a.spill_directory = options.spill_directory;
+  a.discard_oversized = true;  // The stream goes on; the receiver is told.
+  return a;
+}
 }  // namespace
 
 Bridge::Bridge(transport::Socket socket,
@@ -128,7 +137,9 @@ Bridge::Bridge(transport::Socket socket,
       loop_(std::move(loop)),
       decoder_(transport::FrameDecoderOptions{options.max_frame_bytes}),
       opener_(MakeOpener(recv_key, options)),
-      sealer_(MakeSealer(send_key, options)) {
+      assembler_(BridgeAssemblerOptions(options)),
+      sealer_(MakeSealer(send_key, options)),
+      window_(transport::kInitialWindowBytes, options.max_inbox_bytes) {
   if (absl::StatusOr<transport::SocketAddress> peer =
           transport::PeerAddress(socket_.fd());
       peer.ok()) {
@@ -707,72 +718,41 @@ absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
   const uint64_t frame_bytes = frame.payload.size();
   {
     MutexLock state(&state_mu_);
-    if (frame_bytes > recv_available_) {
+    if (!window_.Receive(frame_bytes)) {
       return absl::DataLossError("the peer sent more than its flow-control window");
     }
-    recv_available_ -= frame_bytes;
   }
-  absl::string_view payload = frame.payload;
-  Assembly& a = assembly_;
-  if (!a.active) {
-    if (payload.size() < transport::kMessageHeaderBytes) {
-      return absl::DataLossError("a message's first frame lacks its header");
-    }
-    a = Assembly();
-    a.active = true;
-    a.body_size = big_endian::Load64(payload.data());
-    const auto kind = static_cast<uint8_t>(payload[8]);
-    if (kind != static_cast<uint8_t>(MessageKind::kValue) &&
-        kind != static_cast<uint8_t>(MessageKind::kTyped)) {
-      return absl::DataLossError("unknown message kind");
-    }
-    a.kind = static_cast<MessageKind>(kind);
-    payload.remove_prefix(transport::kMessageHeaderBytes);
-    if (a.body_size > options_.max_message_bytes) {
-      a.discarding = true;
-    } else if (a.body_size > options_.memory_threshold_bytes) {
-      absl::StatusOr<transport::SpillFile> file =
-          transport::SpillFile::Create(options_.spill_directory);
-      if (!file.ok()) return LocalStorageFailure(file.status());
-      a.file = *std::move(file);
-    } else {
-      a.memory.reserve(a.body_size);
-    }
-  }
-  if (payload.size() > a.body_size - a.received) {
-    return absl::DataLossError("a message is longer than its header says");
-  }
-  a.received += payload.size();
-  if (a.file.has_value()) {
-    if (absl::Status s = a.file->Append(payload); !s.ok()) {
-      return LocalStorageFailure(s);
-    }
-  } else if (!a.discarding) {
-    a.memory.append(payload.data(), payload.size());
+  using Outcome = transport::MessageAssembler::Outcome;
+  transport::MessageAssembler::Result fed = assembler_.Feed(
+      frame.payload, frame.header.has_flag(transport::kFlagEndMessage));
+  switch (fed.outcome) {
+    case Outcome::kIncomplete:
+    case Outcome::kComplete:
+      break;
+    case Outcome::kStorageError:
+      return LocalStorageFailure(std::move(fed.status));
+    case Outcome::kPeerError:
+    case Outcome::kTooLarge:  // Not with discard_oversized; fatal if it were.
+      return fed.status;
   }
   ReturnCredit(frame_bytes);
-  if (!frame.header.has_flag(transport::kFlagEndMessage)) return absl::OkStatus();
-  if (a.received != a.body_size) {
-    return absl::DataLossError("a message is shorter than its header says");
-  }
+  if (fed.outcome == Outcome::kIncomplete) return absl::OkStatus();
+  transport::AssembledMessage whole = assembler_.Take();
   InboxItem item;
-  if (a.discarding) {
-    item.status = absl::ResourceExhaustedError(absl::StrCat(
-        "message of ", a.body_size, " bytes exceeds max_message_bytes ",
-        options_.max_message_bytes, "; it was discarded"));
+  if (!whole.discarded.ok()) {
+    item.status = std::move(whole.discarded);
   } else {
-    item.message.kind_ = a.kind;
-    item.message.size_ = a.body_size;
-    if (a.file.has_value()) {
-      item.message.file_ = std::move(a.file);
+    item.message.kind_ = static_cast<MessageKind>(whole.kind);
+    item.message.size_ = whole.size;
+    if (whole.file.has_value()) {
+      item.message.file_ = std::move(whole.file);
     } else {
-      item.message.memory_ = std::move(a.memory);
+      item.message.memory_ = std::move(whole.memory);
     }
   }
-  a = Assembly();
   {
     MutexLock state(&state_mu_);
-    inbox_bytes_ += item.message.size_;
+    window_.Queued(item.message.size_);
     last_activity_ = absl::Now();
     inbox_.push_back(std::move(item));
     state_cv_.SignalAll();
@@ -783,25 +763,19 @@ absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
 
 void Bridge::ReturnCredit(uint64_t bytes) {
   MutexLock state(&state_mu_);
-  if (inbox_bytes_ >= options_.max_inbox_bytes) {
-    deferred_credit_ += bytes;
-  } else {
-    unsent_credit_ += bytes;
-  }
+  window_.Stored(bytes);
 }
 
 void Bridge::SendPendingCredit(bool force) {
-  uint64_t credit = 0;
+  uint32_t credit = 0;
   {
     MutexLock state(&state_mu_);
-    if (closed_ || unsent_credit_ == 0) return;
-    if (!force && unsent_credit_ < kCreditBatchBytes) return;
-    credit = std::min<uint64_t>(unsent_credit_, kMaxWindowIncrement);
-    unsent_credit_ -= credit;
-    recv_available_ += credit;
+    if (closed_) return;
+    credit = window_.TakeCredit(force);
+    if (credit == 0) return;
   }
   char payload[transport::kWindowUpdateBytes];
-  big_endian::Store32(static_cast<uint32_t>(credit), payload);
+  big_endian::Store32(credit, payload);
   (void)SendFrame(transport::kConnectionStreamId, FrameType::kWindowUpdate, 0,
                   absl::string_view(payload, sizeof(payload)), false);
 }
@@ -852,15 +826,10 @@ std::optional<absl::StatusOr<ReceivedMessage>> Bridge::TakeNext(uint64_t limit) 
           " bytes, more than max_bytes ", limit,
           "; it stays queued (call again with a larger max_bytes)")));
     } else {
-      inbox_bytes_ -= front.message.size();
+      credit_released = window_.Dequeued(front.message.size());
       result = std::move(front.message);
       inbox_.pop_front();
       last_activity_ = absl::Now();
-      if (deferred_credit_ > 0 && inbox_bytes_ < options_.max_inbox_bytes) {
-        unsent_credit_ += deferred_credit_;
-        deferred_credit_ = 0;
-        credit_released = true;
-      }
     }
   }
   if (credit_released) SendPendingCredit(/*force=*/true);

@@ -39,7 +39,9 @@
 #include "transport/fernet.h"
 #include "transport/frame_codec.h"
 #include "transport/frame_sealer.h"
+#include "transport/message_assembler.h"
 #include "transport/mutex.h"
+#include "transport/receive_window.h"
 #include "transport/socket.h"
 #include "transport/spill_file.h"
 #include "transport/stream_handler.h"
@@ -291,16 +293,6 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
     absl::Status status;  // Non-OK: a failed message (over the limit).
     ReceivedMessage message;
   };
-  // Reassembly of the message in progress on the Bridge stream.
-  struct Assembly {
-    bool active = false;
-    bool discarding = false;  // Over max_message_bytes.
-    uint64_t body_size = 0;
-    uint64_t received = 0;    // Body bytes so far.
-    transport::MessageKind kind = transport::MessageKind::kValue;
-    std::string memory;
-    std::optional<transport::SpillFile> file;
-  };
 
   Bridge(transport::Socket socket, std::shared_ptr<transport::EventLoop> loop,
          Role role, std::optional<transport::FernetKey> send_key,
@@ -417,7 +409,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Reading side.
   transport::FrameDecoder decoder_ ABSL_GUARDED_BY(read_mu_);
   transport::FrameOpener opener_ ABSL_GUARDED_BY(read_mu_);
-  Assembly assembly_ ABSL_GUARDED_BY(read_mu_);
+  // The message in progress on the Bridge stream.
+  transport::MessageAssembler assembler_ ABSL_GUARDED_BY(read_mu_);
   bool eof_seen_ ABSL_GUARDED_BY(read_mu_) = false;
   absl::Duration receive_timeout_ ABSL_GUARDED_BY(read_mu_) = absl::ZeroDuration();
   // Set by the loop when input arrived while another thread held read_mu_.
@@ -452,17 +445,13 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
 
   // Shared state.
   std::deque<InboxItem> inbox_ ABSL_GUARDED_BY(state_mu_);
-  uint64_t inbox_bytes_ ABSL_GUARDED_BY(state_mu_) = 0;
   int64_t send_credit_ ABSL_GUARDED_BY(state_mu_) = transport::kInitialWindowBytes;
   size_t queued_bytes_ ABSL_GUARDED_BY(state_mu_) = 0;
   absl::Status closed_status_ ABSL_GUARDED_BY(state_mu_);
   bool closed_ ABSL_GUARDED_BY(state_mu_) = false;
-  // Credit owed to the peer: deferred while the inbox is full, unsent until
-  // a WINDOW_UPDATE carries it; what the peer may still send.
-  uint64_t deferred_credit_ ABSL_GUARDED_BY(state_mu_) = 0;
-  uint64_t unsent_credit_ ABSL_GUARDED_BY(state_mu_) = 0;
-  uint64_t recv_available_ ABSL_GUARDED_BY(state_mu_) =
-      transport::kInitialWindowBytes;
+  // What the peer may still send on the Bridge stream and the credit owed
+  // back to it (deferred while the inbox holds max_inbox_bytes).
+  transport::ReceiveWindow window_ ABSL_GUARDED_BY(state_mu_);
   // What the peer's GOAWAY said, reported at the end of the stream.
   absl::Status peer_goaway_ ABSL_GUARDED_BY(state_mu_);
   bool peer_goaway_seen_ ABSL_GUARDED_BY(state_mu_) = false;
