@@ -8,11 +8,27 @@
 
 namespace netstructer::transport {
 
+// How many assignments still hold the group. Kept apart from the group so
+// that an assignment can count itself out after letting the group go: a
+// waiter (AwaitReleased) that then lets go of its own reference is the
+// group's last holder, and joins the loops on its own thread.
+struct EventLoopGroup::Holders {
+  Mutex mu;
+  CondVar cv;
+  int count ABSL_GUARDED_BY(mu) = 0;
+};
+
 // What Assign hands out: the loop, through an aliasing pointer to this.
 struct EventLoopGroup::Assignment {
   std::shared_ptr<EventLoopGroup> group;
+  std::shared_ptr<Holders> holders;
   int index;
-  ~Assignment() { group->Release(index); }
+  ~Assignment() {
+    group->Release(index);
+    group.reset();
+    MutexLock lock(&holders->mu);
+    if (--holders->count == 0) holders->cv.SignalAll();
+  }
 };
 
 absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Create(
@@ -69,7 +85,7 @@ int EventLoopGroup::DefaultLoopCount() {
 }
 
 EventLoopGroup::EventLoopGroup(std::vector<std::unique_ptr<EventLoop>> loops)
-    : loops_(std::move(loops)) {
+    : loops_(std::move(loops)), holders_(std::make_shared<Holders>()) {
   MutexLock lock(&mu_);
   assigned_.assign(loops_.size(), 0);
 }
@@ -101,7 +117,12 @@ std::shared_ptr<EventLoop> EventLoopGroup::Assign() {
   }
   auto assignment = std::make_shared<Assignment>();
   assignment->group = shared_from_this();
+  assignment->holders = holders_;
   assignment->index = chosen;
+  {
+    MutexLock lock(&holders_->mu);
+    ++holders_->count;
+  }
   return std::shared_ptr<EventLoop>(std::move(assignment),
                                     loops_[chosen].get());
 }
@@ -109,6 +130,16 @@ std::shared_ptr<EventLoop> EventLoopGroup::Assign() {
 void EventLoopGroup::Release(int index) {
   MutexLock lock(&mu_);
   --assigned_[index];
+}
+
+bool EventLoopGroup::AwaitReleased(absl::Time deadline) const {
+  MutexLock lock(&holders_->mu);
+  while (holders_->count > 0) {
+    if (holders_->cv.WaitWithDeadline(&holders_->mu, deadline)) {
+      return holders_->count == 0;
+    }
+  }
+  return true;
 }
 
 int EventLoopGroup::assigned(int index) const {

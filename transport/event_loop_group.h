@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "transport/event_loop.h"
 #include "transport/mutex.h"
 
@@ -45,6 +46,11 @@ class EventLoopGroup : public std::enable_shared_from_this<EventLoopGroup> {
   // (ties: the next in turn). The returned pointer holds the loop and the
   // group; releasing it ends the assignment.
   std::shared_ptr<EventLoop> Assign();
+  // Waits until every assignment has let the group go, or until
+  // `deadline`; true if none holds it. A holder that then lets go of its
+  // own reference last joins the loops on its thread (~Server does, so no
+  // loop thread outlives the server).
+  bool AwaitReleased(absl::Time deadline) const;
   // Connections assigned to loop `index` now.
   int assigned(int index) const;
   EventLoop* loop(int index) const { return loops_[index].get(); }
@@ -53,10 +59,12 @@ class EventLoopGroup : public std::enable_shared_from_this<EventLoopGroup> {
 
  private:
   struct Assignment;
+  struct Holders;
   explicit EventLoopGroup(std::vector<std::unique_ptr<EventLoop>> loops);
   void Release(int index);
 
   std::vector<std::unique_ptr<EventLoop>> loops_;
+  const std::shared_ptr<Holders> holders_;
   mutable Mutex mu_;
   std::vector<int> assigned_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;  // Where the tie-break starts.

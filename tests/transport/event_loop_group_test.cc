@@ -109,6 +109,37 @@ TEST(EventLoopGroup, TheLastHolderMayLetGoOnOneOfItsThreads) {
       absl::Seconds(10)));
 }
 
+TEST(EventLoopGroup, AwaitReleasedLeavesTheWaiterAsTheLastHolder) {
+  std::shared_ptr<EventLoopGroup> group = EventLoopGroup::Create(1).value();
+  EXPECT_TRUE(group->AwaitReleased(absl::Now()));  // Nothing assigned.
+  std::shared_ptr<EventLoop> loop = group->Assign();
+  EventLoop* raw = loop.get();
+  // Held: the deadline passes.
+  EXPECT_FALSE(group->AwaitReleased(absl::Now() + absl::Milliseconds(20)));
+  Mutex mu;
+  CondVar cv;
+  bool may_release = false;
+  // The last assignment is let go on the loop's own thread, as a session's
+  // last task does after a server's shutdown.
+  raw->Post([&, loop = std::move(loop)]() mutable {
+    {
+      MutexLock lock(&mu);
+      while (!may_release) cv.Wait(&mu);
+    }
+    loop.reset();
+  });
+  {
+    MutexLock lock(&mu);
+    may_release = true;
+    cv.SignalAll();
+  }
+  ASSERT_TRUE(group->AwaitReleased(absl::Now() + absl::Seconds(10)));
+  // The assignment let the group go before it counted itself out: this
+  // thread's reference is the last, so resetting it joins the loop here.
+  EXPECT_EQ(group.use_count(), 1);
+  EXPECT_EQ(group->assigned(0), 0);
+}
+
 TEST(EventLoopGroup, SharedIsOneGroupForTheProcess) {
   std::shared_ptr<EventLoopGroup> a = EventLoopGroup::Shared().value();
   EXPECT_EQ(a->size(), EventLoopGroup::DefaultLoopCount());
