@@ -1,0 +1,265 @@
+#include "transport/bridge.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <thread>
+#include <utility>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "proto/status_macros.h"
+#include "proto/value_codec.h"
+#include "proto/value_validate.h"
+#include "transport/bridge_internal.h"
+#include "transport/frame_format.h"
+#include "transport/handshake_messages.h"
+#include "transport/work_pool.h"
+
+namespace netstructer {
+
+using transport::FrameType;
+using transport::MessageKind;
+namespace big_endian = transport::big_endian;
+using bridge_internal::NowSeconds;
+
+namespace {
+// Batched output larger than this is written at once (see SendFrame).
+constexpr size_t kBatchFlushBytes = size_t{128} << 10;
+}  // namespace
+
+// ---- Sending ----
+
+absl::Status Bridge::SendBuffer(const Value& value) {
+  ValueLimits limits = options_.value_limits;
+  limits.max_input_bytes = options_.max_message_bytes;
+  if (absl::Status s = Validate(value, limits); !s.ok()) return s;
+  return SendMessage(MessageKind::kValue, "", EncodeValue(value));
+}
+
+absl::Status Bridge::SendBuffer(const google::protobuf::Message& message) {
+  const std::string& name = message.GetDescriptor()->full_name();
+  if (name.size() > 0xffff) {
+    return absl::InvalidArgumentError("message type name too long");
+  }
+  std::string prefix(2, '\0');
+  big_endian::Store16(static_cast<uint16_t>(name.size()), prefix.data());
+  prefix += name;
+  std::string bytes;
+  if (!message.SerializeToString(&bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot serialize a ", name, " (missing required fields?)"));
+  }
+  return SendMessage(MessageKind::kTyped, prefix, bytes);
+}
+
+absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
+                                 absl::string_view body) {
+  const uint64_t body_size = prefix.size() + body.size();
+  if (body_size > options_.max_message_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "message of ", body_size, " bytes exceeds max_message_bytes ",
+        options_.max_message_bytes));
+  }
+  MutexLock send_lock(&send_mu_);
+  {
+    MutexLock lock(&write_mu_);
+    if (goaway_sent_) return ClosedForSendingLocked();
+  }
+  // The first fragment carries the 9-byte header and the prefix.
+  std::string first(transport::kMessageHeaderBytes, '\0');
+  big_endian::Store64(body_size, first.data());
+  first[8] = static_cast<char>(kind);
+  first.append(prefix.data(), prefix.size());
+  const size_t chunk = std::max<size_t>(options_.fragment_bytes, 64);
+  size_t taken = std::min(body.size(), chunk > first.size() ? chunk - first.size() : 0);
+  first.append(body.data(), taken);
+  absl::string_view rest = body.substr(taken);
+  absl::string_view payload = first;
+  for (;;) {
+    const bool last = rest.empty();
+    // Flow control: wait for credit for this fragment, and for room in the
+    // send queue.
+    {
+      MutexLock lock(&state_mu_);
+      while (!closed_ && (send_credit_ < static_cast<int64_t>(payload.size()) ||
+                          queued_bytes_ > options_.max_queued_send_bytes)) {
+        state_cv_.Wait(&state_mu_);
+      }
+      if (closed_) return closed_status_;
+      send_credit_ -= static_cast<int64_t>(payload.size());
+      last_activity_ = absl::Now();
+    }
+    absl::Status s = SendFrame(transport::kBridgeStreamId, FrameType::kData,
+                               last ? transport::kFlagEndMessage : 0, payload,
+                               options_.compression);
+    if (!s.ok()) return s;
+    if (last) return absl::OkStatus();
+    payload = rest.substr(0, chunk);
+    rest.remove_prefix(payload.size());
+  }
+}
+
+absl::Status Bridge::SendStreamFrame(uint32_t stream, FrameType type,
+                                     uint8_t flags, absl::string_view payload,
+                                     bool allow_compression) {
+  return SendFrame(stream, type, flags, payload,
+                   allow_compression && options_.compression);
+}
+
+absl::Status Bridge::SendStreamFrames(
+    absl::Span<const transport::FrameToSeal> frames) {
+  absl::InlinedVector<transport::FrameToSeal, 16> checked(frames.begin(),
+                                                          frames.end());
+  // Side by side only where it pays (measured, W3 of docs/BENCHMARKS.md):
+  // two or more frames of 16 KiB and up whose payloads compress, where lz4
+  // costs more than Fernet and the peer's opening is cheap. Fernet alone is
+  // not worth it on two cores: the peer's opening needs the other core.
+  constexpr size_t kParallelMinPayloadBytes = 16 << 10;
+  int large = 0;
+  for (transport::FrameToSeal& f : checked) {
+    f.allow_compression = f.allow_compression && options_.compression;
+    if (f.allow_compression && f.payload.size() >= kParallelMinPayloadBytes) {
+      ++large;
+    }
+  }
+  MutexLock lock(&write_mu_);
+  const int lanes = large >= 2 && sealer_.last_compressed()
+                        ? transport::WorkPoolLanes()
+                        : 1;
+  return SendFramesLocked(checked, lanes);
+}
+
+
+absl::Status Bridge::ClosedForSendingLocked() const {
+  // Closing with an error (the idle timeout): a send racing with the close
+  // reports it, as it will once the close is complete. Our GOAWAY answered
+  // the peer's, which carried an error (its lifetime limit, a revoked key):
+  // that error says why.
+  if (!goaway_error_.ok()) return MarkConnectionEnd(DetachedStatus(goaway_error_));
+  {
+    MutexLock state(&state_mu_);
+    if (peer_goaway_seen_ && !peer_goaway_.ok() &&
+        peer_goaway_.code() != absl::StatusCode::kOutOfRange) {
+      return MarkConnectionEnd(DetachedStatus(peer_goaway_));
+    }
+  }
+  return MarkConnectionEnd(absl::FailedPreconditionError(
+      "this Bridge was closed for sending (GOAWAY sent)"));
+}
+
+absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
+                               absl::string_view payload,
+                               bool allow_compression) {
+  const transport::FrameToSeal frame{stream, type, flags, payload,
+                                     allow_compression};
+  MutexLock lock(&write_mu_);
+  return SendFramesLocked(absl::MakeConstSpan(&frame, 1), 1);
+}
+
+absl::Status Bridge::SendFramesLocked(
+    absl::Span<const transport::FrameToSeal> frames, int lanes) {
+  if (goaway_sent_) return ClosedForSendingLocked();
+  {
+    MutexLock state(&state_mu_);
+    if (closed_) return closed_status_;
+  }
+  // After each frame: batched output waits for the end of the batch, unless
+  // it holds a large message's worth already: then it goes now, so the peer
+  // opens these frames while we seal the next ones (a 1 MiB response is 16
+  // frames). Anyone else's output goes at once.
+  absl::Status flushed;
+  auto appended = [&] {
+    write_mu_.AssertHeld();
+    if (bridge_internal::tls_batching_bridge == this &&
+        out_.size() - out_pos_ < kBatchFlushBytes) {
+      batched_output_.store(true);  // Written when the batch ends.
+      return;
+    }
+    if (absl::Status f = FlushLocked(); !f.ok() && flushed.ok()) flushed = f;
+  };
+  if (lanes == 1) {  // In turn, straight into the output buffer.
+    for (const transport::FrameToSeal& f : frames) {
+      if (absl::Status s =
+              sealer_.Seal(f.stream_id, f.type, f.flags, f.payload,
+                           f.allow_compression, NowSeconds(), &out_);
+          !s.ok()) {
+        return s;
+      }
+      appended();
+    }
+    return flushed;
+  }
+  absl::Status s =
+      sealer_.SealBatch(frames, lanes, NowSeconds(), &out_, appended);
+  return s.ok() ? flushed : s;
+}
+
+absl::Status Bridge::FlushLocked(bool fail_on_error) {
+  absl::Status status;
+  while (out_pos_ < out_.size()) {
+    const ssize_t n = send(socket_.fd(), out_.data() + out_pos_,
+                           out_.size() - out_pos_, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      out_pos_ += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    status = MarkConnectionEnd(transport::ErrnoStatus(
+        absl::StatusCode::kUnavailable, n < 0 ? errno : EPIPE,
+        "the connection was lost while sending"));
+    break;
+  }
+  if (out_pos_ == out_.size()) {
+    out_.clear();
+    out_pos_ = 0;
+    // Our GOAWAY is on the wire: shut down our sending side (SendGoAway).
+    if (goaway_sent_) shutdown(socket_.fd(), SHUT_WR);
+  } else if (out_pos_ >= (size_t{1} << 20) && out_pos_ * 2 >= out_.size()) {
+    out_.erase(0, out_pos_);
+    out_pos_ = 0;
+  }
+  {
+    MutexLock state(&state_mu_);
+    const size_t before = queued_bytes_;
+    queued_bytes_ = out_.size() - out_pos_;
+    if (queued_bytes_ < before) state_cv_.SignalAll();
+    // Reading resumes once the peer has taken half of what paused it (see
+    // ProcessInput); the re-armed EPOLLIN reports input that waited.
+    if (input_paused_ && queued_bytes_ <= options_.max_queued_send_bytes / 2) {
+      input_paused_ = false;
+      SetInterest(kInputPaused, false);
+    }
+  }
+  const bool pending = out_pos_ < out_.size();
+  if (pending != output_pending_.load()) SetInterest(kOutputPending, pending);
+
+  if (!status.ok() && fail_on_error) Fail(status);
+  return status;
+}
+
+void Bridge::SetInterest(int bit, bool on) {
+  MutexLock lock(&interest_mu_);
+  if (bit == kOutputPending) output_pending_.store(on);
+  interest_flags_ = on ? (interest_flags_ | bit) : (interest_flags_ & ~bit);
+  // The loop reads only when no caller does; it writes only when a full
+  // socket left output behind. Fewer armed events, fewer loop wake-ups: on
+  // two cores a needless wake-up costs more than the crypto of a message.
+  uint32_t events = 0;
+  if ((interest_flags_ & (kCallerReading | kInputPaused)) == 0) {
+    events |= EPOLLIN | EPOLLRDHUP;
+  }
+  if ((interest_flags_ & kOutputPending) != 0) events |= EPOLLOUT;
+  if (events != armed_events_) {
+    armed_events_ = events;
+    (void)loop_->Modify(socket_.fd(), events);
+  }
+}
+
+}  // namespace netstructer
