@@ -20,11 +20,17 @@ namespace {
 constexpr char kBenchUsage[] =
     "usage: netstructer bench [--seconds S] [--security fernet|insecure|both]\n"
     "                         [--content random|protobuf_like]\n"
-    "                         [--workloads W1,W2,W3,W4]\n"
+    "                         [--workloads W1,W2,W3,W4,W5,W6,W6idle]\n"
+    "                         [--w5-conns 1,16,64,256] [--w6-openers 1,8]\n"
+    "                         [--w6-idle-conns 1000]\n"
     "Runs the RPC workloads of ../shared/bench/WORKLOADS.md against a server\n"
     "child process on 127.0.0.1 and prints one JSON line per (workload,\n"
-    "security) on stdout. Defaults: --seconds 3 (window of W1, W2, W4),\n"
-    "--security both, --content random, all workloads. protobuf_like reads\n"
+    "security, and W5's connections or W6's openers) on stdout. Defaults:\n"
+    "--seconds 3 (window of W1, W2, W4, W5, W6), --security both, --content\n"
+    "random, W1-W4; the connection workloads (W5 many connections, W6\n"
+    "connection setup, W6idle idle connection memory) run when named, against\n"
+    "a server without per-IP limits (all connections come from 127.0.0.1).\n"
+    "protobuf_like (W1-W4 only) reads\n"
     "${BENCH_BUILD:-/tmp/netstructer-bench}/limits/corpus_pb.bin, written by\n"
     "../shared/bench/limits/run.sh. Exit 1 if any call fails.\n"
     "For quick tests only: --warmup S (W1, W2, W4; default 0.5),\n"
@@ -33,6 +39,7 @@ constexpr char kBenchUsage[] =
 constexpr char kBenchServerUsage[] =
     "usage: netstructer bench-server --security insecure\n"
     "       netstructer bench-server --security fernet --key-file PATH\n"
+    "       (either may add --no-ip-limits: no per-IP session cap or rate)\n"
     "(internal, run by `netstructer bench`) Serves the benchmark's Echo on\n"
     "127.0.0.1:0, prints the port, serves until stdin ends or says \"stop\".\n";
 
@@ -46,13 +53,28 @@ bool ParseCount(const std::optional<std::string>& v, int min, int* out) {
   return absl::SimpleAtoi(*v, out) && *out >= min;
 }
 
+// "1,16,64": counts >= 1, at least one.
+bool ParseCounts(const std::optional<std::string>& v, std::vector<int>* out) {
+  if (!v.has_value()) return true;
+  std::vector<int> counts;
+  for (absl::string_view part : absl::StrSplit(*v, ',')) {
+    int n = 0;
+    if (!absl::SimpleAtoi(part, &n) || n < 1) return false;
+    counts.push_back(n);
+  }
+  *out = std::move(counts);
+  return true;
+}
+
 int RunBenchClient(const Args& args, Io io) {
   auto usage = [&](const std::string& problem) {
     return UsageError(io, "bench", kBenchUsage, problem);
   };
   FlagSpec spec;
-  spec.with_value = {"seconds", "security", "content",        "workloads",
-                     "warmup",  "w3-calls", "w3-warmup-calls"};
+  spec.with_value = {"seconds",        "security",  "content",
+                     "workloads",      "warmup",    "w3-calls",
+                     "w3-warmup-calls", "w5-conns", "w6-openers",
+                     "w6-idle-conns"};
   absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
   if (!parsed.ok()) return usage(std::string(parsed.status().message()));
   if (!parsed->positional().empty()) {
@@ -76,6 +98,16 @@ int RunBenchClient(const Args& args, Io io) {
                   &options.w3_warmup_calls)) {
     return usage("--w3-warmup-calls takes a count >= 0");
   }
+  if (!ParseCounts(parsed->Get("w5-conns"), &options.w5_connections)) {
+    return usage("--w5-conns takes counts >= 1, comma-separated");
+  }
+  if (!ParseCounts(parsed->Get("w6-openers"), &options.w6_openers)) {
+    return usage("--w6-openers takes counts >= 1, comma-separated");
+  }
+  if (!ParseCount(parsed->Get("w6-idle-conns"), 1,
+                  &options.w6idle_connections)) {
+    return usage("--w6-idle-conns takes a count >= 1");
+  }
   const std::string security = parsed->Get("security").value_or("both");
   if (security == "both") {
     options.securities = {bench::Security::kInsecure, bench::Security::kFernet};
@@ -97,9 +129,10 @@ int RunBenchClient(const Args& args, Io io) {
   if (std::optional<std::string> v = parsed->Get("workloads"); v.has_value()) {
     options.workloads.clear();
     for (absl::string_view w : absl::StrSplit(*v, ',', absl::SkipEmpty())) {
-      if (w != "W1" && w != "W2" && w != "W3" && w != "W4") {
-        return usage(
-            absl::StrCat("unknown workload '", w, "' (W1, W2, W3, W4)"));
+      if (w != "W1" && w != "W2" && w != "W3" && w != "W4" && w != "W5" &&
+          w != "W6" && w != "W6idle") {
+        return usage(absl::StrCat("unknown workload '", w,
+                                  "' (W1, W2, W3, W4, W5, W6, W6idle)"));
       }
       options.workloads.emplace_back(w);
     }
@@ -119,9 +152,11 @@ int RunBenchServer(const Args& args, Io io) {
   };
   FlagSpec spec;
   spec.with_value = {"security", "key-file"};
+  spec.boolean = {"no-ip-limits"};
   absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
   if (!parsed.ok()) return usage(std::string(parsed.status().message()));
   bench::BenchServerOptions options;
+  options.ip_limits = !parsed->Has("no-ip-limits");
   const std::string security = parsed->Get("security").value_or("");
   if (security == "insecure" && !parsed->Has("key-file")) {
     options.insecure = true;

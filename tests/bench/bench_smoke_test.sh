@@ -1,6 +1,6 @@
 #!/bin/bash
 # `netstructer bench` with tiny windows: exit 0 and exactly one JSON line per
-# (workload, security) with the fields shared/bench/WORKLOADS.md requires and
+# (workload, security[, concurrency]) with the fields shared/bench/WORKLOADS.md requires and
 # sane (not timed) values; usage and missing-corpus errors. Usage:
 # bench_smoke_test.sh PATH_TO_NETSTRUCTER
 set -euo pipefail
@@ -48,13 +48,58 @@ assert seen == want, f"got {sorted(seen)}"
 print("8 lines ok")
 PY
 
+# The connection workloads, when named: one line per (workload, security,
+# concurrency) with their own fields.
+"$NS" bench --seconds 0.2 --warmup 0.05 --workloads W5,W6,W6idle \
+  --w5-conns 1,3 --w6-openers 2 --w6-idle-conns 5 --security both \
+  >"$T/conn.jsonl" 2>"$T/err.txt" || {
+  echo "netstructer bench (W5, W6) failed:"; cat "$T/err.txt"; exit 1; }
+python3 - "$T/conn.jsonl" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+got = sorted((o["workload"], o["security"], o["concurrency"]) for o in lines)
+want = sorted((w, s, c) for s in ("insecure", "fernet")
+              for w, c in (("W5", 1), ("W5", 3), ("W6", 2), ("W6idle", 1)))
+assert got == want, got
+for o in lines:
+    assert o["payload_bytes"] == 64 and o["calls"] > 0, o
+    assert "per-IP cap and rate limit off" in o["server_api"], o
+    if o["workload"] == "W5":
+        assert o["connections"] == o["concurrency"], o
+        assert o["client_threads"] == 2, o
+        # Every connection was served; the server held them all at once.
+        assert 0 < o["conn_calls_min"] <= o["conn_calls_max"], o
+        assert o["server_fds_setup"] >= o["connections"], o
+        assert o["server_rss_setup_kib"] > 0, o
+        for f in ("server_cpu_s_per_1k_calls", "host_busy_cpu_s",
+                  "host_other_cpu_s"):
+            assert isinstance(o[f], (int, float)), (f, o)
+    elif o["workload"] == "W6":
+        assert o["connections_per_s"] == round(o["calls"] / o["seconds"], 1), o
+        assert o["close_p50_us"] > 0, o
+        assert o["latency_measures"] == "connect+handshake+call", o
+        assert o["server_cpu_us_per_conn"] >= 0, o
+    else:
+        assert o["connections"] == 5 and o["calls"] == 5, o
+        assert o["server_rss_after_kib"] > 0 and o["server_rss_before_kib"] > 0, o
+        assert isinstance(o["rss_per_conn_kib"], (int, float)), o
+        assert isinstance(o["server_fds_delta"], int), o
+print(f"{len(lines)} connection lines ok")
+PY
+
 # Usage errors exit 2 and print the usage.
 set +e
-"$NS" bench --workloads W5 >/dev/null 2>"$T/usage.txt"
+"$NS" bench --workloads W7 >/dev/null 2>"$T/usage.txt"
 rc=$?
 set -e
 [[ $rc == 2 ]] || { echo "bad workload: exit $rc, want 2"; exit 1; }
-grep -q "unknown workload 'W5'" "$T/usage.txt"
+grep -q "unknown workload 'W7'" "$T/usage.txt"
+set +e
+"$NS" bench --workloads W5 --w5-conns 0 >/dev/null 2>"$T/usage.txt"
+rc=$?
+set -e
+[[ $rc == 2 ]] || { echo "bad --w5-conns: exit $rc, want 2"; exit 1; }
+grep -q "w5-conns takes counts" "$T/usage.txt"
 
 # protobuf_like without the corpus: exit 1 naming the script that makes it.
 mkdir -p "$T/empty"

@@ -46,8 +46,38 @@ cp "$T/rss.jsonl" "$D/peer-rss-1.jsonl"
 python3 "$COMPARE" "$D" >"$T/table.md"
 cat "$T/table.md"
 grep -q "fake-peer (1 runs)" "$T/table.md"
-grep -Eq '^\| W3 \| server_peak_rss_kib \| fernet \| tls \| 20480 \| [0-9]+ \| 0\.[0-9]+ \|$' "$T/table.md"
-grep -Eq '^\| W3 \| mib_per_s \| fernet \| tls \| 400 \| 200 \| 2\.00 \|$' "$T/table.md"
+grep -Eq '^\| W3 \|  \| server_peak_rss_kib \| lower \| fernet \| tls \| 20480 \| [0-9]+ \| 0\.[0-9]+ \|$' "$T/table.md"
+grep -Eq '^\| W3 \|  \| mib_per_s \| higher \| fernet \| tls \| 400 \| 200 \| 2\.00 \|$' "$T/table.md"
+
+# The connection workloads: W5 and W6 compared at each concurrency, W5's
+# fairness (fewest / most calls of a connection) computed per line; W6idle
+# against the peer's W6idle line.
+D="$T/cmp56"; mkdir -p "$D"
+{
+  for c in 16 256; do
+    echo "{\"system\":\"netstructer\",\"workload\":\"W5\",\"security\":\"fernet\",\"concurrency\":$c,\"qps\":$((c * 100)),\"conn_calls_min\":50,\"conn_calls_max\":100}"
+  done
+  echo '{"system":"netstructer","workload":"W6","security":"fernet","concurrency":8,"connections_per_s":2000,"close_p50_us":200}'
+  echo '{"system":"netstructer","workload":"W6idle","security":"fernet","concurrency":1,"rss_per_conn_kib":8}'
+} >"$D/ours-1.jsonl"
+{
+  for c in 16 256; do
+    echo "{\"system\":\"fake-peer\",\"workload\":\"W5\",\"security\":\"tls\",\"concurrency\":$c,\"qps\":$((c * 50)),\"conn_calls_min\":99,\"conn_calls_max\":100}"
+  done
+  echo '{"system":"fake-peer","workload":"W6","security":"tls","concurrency":8,"connections_per_s":500,"close_p50_us":100}'
+  echo '{"system":"fake-peer","workload":"W6idle","security":"tls","concurrency":1,"rss_per_conn_kib":80}'
+} >"$D/peer-1.jsonl"
+python3 "$COMPARE" "$D" >"$T/table56.md"
+cat "$T/table56.md"
+grep -Eq '^\| W5 \| 16 \| qps \| higher \| fernet \| tls \| 1600 \| 800 \| 2\.00 \|$' "$T/table56.md"
+grep -Eq '^\| W5 \| 256 \| qps \| higher \| fernet \| tls \| 25600 \| 12800 \| 2\.00 \|$' "$T/table56.md"
+grep -Eq '^\| W5 \| 256 \| fairness \| higher \| fernet \| tls \| 0\.5 \| 0\.99 \| 0\.51 \|$' "$T/table56.md"
+grep -Eq '^\| W6 \| 8 \| connections_per_s \| higher \| fernet \| tls \| 2000 \| 500 \| 4\.00 \|$' "$T/table56.md"
+grep -Eq '^\| W6 \| 8 \| close_p50_us \| lower \| fernet \| tls \| 200 \| 100 \| 2\.00 \|$' "$T/table56.md"
+grep -Eq '^\| W6idle \|  \| rss_per_conn_kib \| lower \| fernet \| tls \| 8 \| 80 \| 0\.10 \|$' "$T/table56.md"
+if grep -Eq '^\| W1 ' "$T/table56.md"; then
+  echo "compare.py listed a workload nobody ran"; exit 1
+fi
 
 # A peer that fails is an error, not an empty result.
 printf '#!/bin/sh\nexit 3\n' >"$T/broken_peer.sh"; chmod +x "$T/broken_peer.sh"

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
 #include "tools/bench/bench_server.h"
+#include "tools/bench/connection_workloads.h"
 #include "tools/bench/measure.h"
 #include "tools/bench/report.h"
 #include "tools/bench/server_process.h"
@@ -74,15 +76,33 @@ struct Mode {
   std::string key_file;
 };
 
+// Raises the soft RLIMIT_NOFILE to `want` (or the hard limit, if lower).
+absl::Status RaiseDescriptorLimit(rlim_t want) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return absl::InternalError(absl::StrCat("getrlimit: ", strerror(errno)));
+  }
+  if (limit.rlim_cur >= want) return absl::OkStatus();
+  limit.rlim_cur = limit.rlim_max == RLIM_INFINITY
+                       ? want
+                       : std::min<rlim_t>(want, limit.rlim_max);
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return absl::InternalError(absl::StrCat("setrlimit: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 bool Selected(const BenchOptions& options, absl::string_view workload) {
   return std::find(options.workloads.begin(), options.workloads.end(),
                    workload) != options.workloads.end();
 }
 
-absl::StatusOr<WorkloadResult> RunOne(const BenchOptions& options,
-                                      const Mode& mode,
-                                      absl::string_view workload,
-                                      const std::string& payload) {
+bool IsConnectionWorkload(absl::string_view workload) {
+  return workload == "W5" || workload == "W6" || workload == "W6idle";
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> StartServer(
+    const BenchOptions& options, const Mode& mode, bool ip_limits) {
   std::vector<std::string> argv = options.server_command;
   argv.push_back("--security");
   argv.push_back(SecurityName(mode.security));
@@ -90,8 +110,69 @@ absl::StatusOr<WorkloadResult> RunOne(const BenchOptions& options,
     argv.push_back("--key-file");
     argv.push_back(mode.key_file);
   }
+  if (!ip_limits) argv.push_back("--no-ip-limits");
+  return ServerProcess::Start(argv, absl::Seconds(10));
+}
+
+// W5 with `concurrency` connections, W6 with `concurrency` openers, or
+// W6idle, against a fresh server.
+absl::StatusOr<WorkloadResult> RunConnectionWorkload(
+    const BenchOptions& options, const Mode& mode, absl::string_view workload,
+    int concurrency, const std::string& payload) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      ServerProcess::Start(argv, absl::Seconds(10));
+      StartServer(options, mode, /*ip_limits=*/false);
+  if (!server.ok()) return server.status();
+  ConnectionTarget target;
+  target.address = absl::StrCat("127.0.0.1:", (*server)->port());
+  target.key = mode.key;
+  target.server_pid = (*server)->pid();
+  absl::StatusOr<ConnectionMeasurement> m;
+  if (workload == "W5") {
+    m = RunManyConnections(target, payload, concurrency,
+                           options.w5_driver_threads, options.warmup_seconds,
+                           options.seconds);
+  } else if (workload == "W6") {
+    m = RunConnectionSetup(target, payload, concurrency,
+                           options.warmup_seconds, options.seconds);
+  } else {
+    m = RunIdleConnections(target, payload, options.w6idle_connections);
+  }
+  WorkloadResult r;
+  r.workload = std::string(workload);
+  r.security = SecurityName(mode.security);
+  if (!m.ok()) {
+    return absl::Status(m.status().code(),
+                        absl::StrCat(workload, " ", r.security, " (",
+                                     concurrency, "): ", m.status().message()));
+  }
+  absl::StatusOr<int64_t> rss = PeakRssKib((*server)->pid());
+  if (!rss.ok()) return rss.status();
+  if (absl::Status s = (*server)->Stop(); !s.ok()) return s;
+  r.payload_bytes = payload.size();
+  r.concurrency = workload == "W6idle" ? 1 : concurrency;
+  r.calls = m->m.calls;
+  r.seconds = m->m.seconds;
+  r.latencies_us = std::move(m->m.latencies_us);
+  r.client_cpu_s = m->m.client_cpu_s;
+  r.server_cpu_s = m->m.server_cpu_s;
+  r.server_peak_rss_kib = *rss;
+  r.mib_per_s = 2.0 * payload.size() * r.calls / r.seconds / 1048576.0;
+  r.bytes_counted = "request+response payload";
+  r.client_api = std::move(m->client_api);
+  r.server_api = absl::StrCat(
+      kServerApi, "; accept policy: per-IP cap and rate limit off");
+  r.compression = kCompression;
+  r.content = ContentName(Content::kRandom);
+  r.extra_fields = std::move(m->fields);
+  return r;
+}
+
+absl::StatusOr<WorkloadResult> RunOne(const BenchOptions& options,
+                                      const Mode& mode,
+                                      absl::string_view workload,
+                                      const std::string& payload) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+      StartServer(options, mode, /*ip_limits=*/true);
   if (!server.ok()) return server.status();
 
   // One connection, linked (and keyed) before anything is timed.
@@ -182,6 +263,7 @@ absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
   struct Job {
     const char* workload;
     std::string payload;
+    int concurrency = 1;  // W5: connections; W6: openers.
   };
   std::vector<Job> jobs;
   for (auto [workload, size] :
@@ -193,6 +275,23 @@ absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
     absl::StatusOr<std::string> payload = MakePayload(options.content, size);
     if (!payload.ok()) return payload.status();
     jobs.push_back({workload, *std::move(payload)});
+  }
+  // The connection workloads: random 64 B payloads whatever --content says
+  // (WORKLOADS.md defines no variant for them).
+  absl::StatusOr<std::string> small = MakePayload(Content::kRandom, kSmallBytes);
+  if (!small.ok()) return small.status();
+  if (Selected(options, "W5")) {
+    for (int c : options.w5_connections) jobs.push_back({"W5", *small, c});
+  }
+  if (Selected(options, "W6")) {
+    for (int c : options.w6_openers) jobs.push_back({"W6", *small, c});
+  }
+  if (Selected(options, "W6idle")) jobs.push_back({"W6idle", *small, 1});
+  if (Selected(options, "W5") || Selected(options, "W6") ||
+      Selected(options, "W6idle")) {
+    // 256 connections (W5) and 1000 (W6idle) need more descriptors than the
+    // usual soft limit of 1024, here and in the server child (inherited).
+    if (absl::Status s = RaiseDescriptorLimit(8192); !s.ok()) return s;
   }
 
   // One key for the run, handed to each server through a key file.
@@ -220,7 +319,10 @@ absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
   for (const Mode& mode : modes) {
     for (const Job& job : jobs) {
       absl::StatusOr<WorkloadResult> r =
-          RunOne(options, mode, job.workload, job.payload);
+          IsConnectionWorkload(job.workload)
+              ? RunConnectionWorkload(options, mode, job.workload,
+                                      job.concurrency, job.payload)
+              : RunOne(options, mode, job.workload, job.payload);
       if (!r.ok()) return r.status();
       out << ToJsonLine(*r) << "\n" << std::flush;
     }

@@ -1,6 +1,6 @@
-// `netstructer bench`: workloads W1-W4 of shared/bench/WORKLOADS.md against
+// `netstructer bench`: workloads W1-W6 of shared/bench/WORKLOADS.md against
 // a server in a second process on 127.0.0.1, one JSON line per (workload,
-// security mode). The CLI (tools/cmd_bench.cc) parses flags into
+// security mode, and for W5 and W6 connection or opener count). The CLI (tools/cmd_bench.cc) parses flags into
 // BenchOptions; this runs them.
 #ifndef NETSTRUCTER_TOOLS_BENCH_BENCH_H_
 #define NETSTRUCTER_TOOLS_BENCH_BENCH_H_
@@ -34,8 +34,17 @@ struct BenchOptions {
   // Modes in the order run.
   std::vector<Security> securities = {Security::kInsecure, Security::kFernet};
   Content content = Content::kRandom;
-  // A subset of W1..W4; run in that order whatever the order here.
+  // A subset of W1..W4, W5, W6, W6idle; run in that order whatever the
+  // order here. The connection workloads run on request only, as
+  // WORKLOADS.md says.
   std::vector<std::string> workloads = {"W1", "W2", "W3", "W4"};
+  // W5: one point per connection count; the threads issuing first calls.
+  std::vector<int> w5_connections = {1, 16, 64, 256};
+  int w5_driver_threads = 2;
+  // W6: one point per number of opener threads.
+  std::vector<int> w6_openers = {1, 8};
+  // W6idle: connections kept open.
+  int w6idle_connections = 1000;
   // How to start the server: a program (and arguments) that behaves as
   // `netstructer bench-server`; this appends `--security insecure` or
   // `--security fernet --key-file PATH`. E.g. {"/proc/self/exe",

@@ -51,6 +51,10 @@ absl::Status RunBenchServer(const BenchServerOptions& options, std::istream& in,
     if (!keys.ok()) return keys.status();
     server_options.keys = *std::move(keys);
   }
+  if (!options.ip_limits) {
+    server_options.policy.max_sessions_per_ip = 0;                 // None.
+    server_options.policy.new_connections_per_ip_per_second = 0;  // None.
+  }
   EchoService service;
   Server server("127.0.0.1:0", server_options);
   if (absl::Status s = server.RegisterService(&service); !s.ok()) return s;

@@ -30,13 +30,19 @@ class EchoService final : public ::bench::Echo::Service {
 
 // How the server child's RPC side runs, for the `server_api` field.
 inline constexpr char kServerApi[] =
-    "sync handlers: unary on the server's I/O thread (handler_threads=0), "
-    "each stream on its own thread; 1 event loop thread";
+    "sync handlers: unary on the session's event loop (handler_threads=0), "
+    "each stream on a thread of its own; one event loop per core for "
+    "sessions, one for accepting and handshakes";
 
 struct BenchServerOptions {
   // Plaintext frames; else `key_file` (chmod 600, transport/key_file.h).
   bool insecure = false;
   std::string key_file;
+  // The accept policy's per-IP session cap and connection rate limit. Off
+  // for the connection workloads (W5, W6): every connection there comes
+  // from 127.0.0.1, and the shipped limits (64 sessions, 20 new
+  // connections/s per IP) would refuse them.
+  bool ip_limits = true;
 };
 
 // The body of `netstructer bench-server`: serves EchoService on

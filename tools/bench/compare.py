@@ -17,15 +17,29 @@ import sys
 
 FIELDS = ["qps", "mib_per_s", "p50_us", "p99_us", "cpu_us_per_call",
           "server_peak_rss_kib"]
+# The connection workloads' own fields (WORKLOADS.md, W5 and W6), kept for
+# the ratio table; "fairness" is conn_calls_min / conn_calls_max of a line.
+CONNECTION_FIELDS = ["fairness", "connections_per_s", "close_p50_us",
+                     "server_cpu_us_per_conn", "rss_per_conn_kib"]
+# W5 and W6 are measured at several concurrencies (connections, openers):
+# one group per concurrency.
+BY_CONCURRENCY = ("W5", "W6")
 # The primary metric of each workload (WORKLOADS.md) and which way is better.
 PRIMARY = [("W1", "p50_us", "lower"), ("W2", "qps", "higher"),
-           ("W3", "mib_per_s", "higher"), ("W4", "mib_per_s", "higher")]
+           ("W3", "mib_per_s", "higher"), ("W4", "mib_per_s", "higher"),
+           ("W5", "qps", "higher"), ("W5", "p99_us", "lower"),
+           ("W5", "fairness", "higher"),
+           ("W6", "connections_per_s", "higher"),
+           ("W6", "close_p50_us", "lower"),
+           ("W6", "server_cpu_us_per_conn", "lower"),
+           ("W6idle", "rss_per_conn_kib", "lower")]
 # Our mode -> the peer's mode it is compared with.
 MODE_PAIRS = [("fernet", "tls"), ("insecure", "insecure")]
 
 
 def load(pattern):
-    """{(workload, security): {field: [values]}}, the system names, runs."""
+    """{(workload, security, concurrency or None): {field: [values]}}, the
+    system names, runs."""
     groups, systems = {}, set()
     files = sorted(glob.glob(pattern))
     for path in files:
@@ -36,8 +50,13 @@ def load(pattern):
                     continue
                 o = json.loads(line)
                 systems.add(o.get("system", "?"))
-                g = groups.setdefault((o["workload"], o["security"]), {})
-                for k in FIELDS:
+                level = (o.get("concurrency")
+                         if o["workload"] in BY_CONCURRENCY else None)
+                g = groups.setdefault(
+                    (o["workload"], o["security"], level), {})
+                if o.get("conn_calls_max"):
+                    o["fairness"] = o["conn_calls_min"] / o["conn_calls_max"]
+                for k in FIELDS + CONNECTION_FIELDS:
                     v = o.get(k)
                     if isinstance(v, (int, float)) and not isinstance(v, bool):
                         g.setdefault(k, []).append(float(v))
@@ -74,28 +93,39 @@ def main():
 
     print(f"Medians [min–max] over runs: {our_name} ({our_runs} runs), "
           f"{peer_name} ({peer_runs} runs). From {d}.\n")
-    print("| system | workload | security | " + " | ".join(FIELDS) + " |")
-    print("|---|---|---|" + "---|" * len(FIELDS))
+    print("| system | workload | security | concurrency | " +
+          " | ".join(FIELDS) + " |")
+    print("|---|---|---|---|" + "---|" * len(FIELDS))
+    order = lambda k: (k[0], k[1], k[2] or 0)
     for name, groups in ((our_name, ours), (peer_name, peer)):
-        for key in sorted(groups):
-            print(f"| {name} | {key[0]} | {key[1]} | " +
+        for key in sorted(groups, key=order):
+            level = "" if key[2] is None else key[2]
+            print(f"| {name} | {key[0]} | {key[1]} | {level} | " +
                   " | ".join(cell(groups[key].get(f, [])) for f in FIELDS) +
                   " |")
 
-    print("\nours / peer (medians; for p50_us lower is better, "
-          "for the others higher is better):\n")
-    print("| workload | metric | ours mode | peer mode | ours | peer | "
-          "ours/peer |")
-    print("|---|---|---|---|---|---|---|")
-    rows = [(w, f) for w, f, _ in PRIMARY] + [("W3", "server_peak_rss_kib")]
-    for workload, field in rows:
-        for our_mode, peer_mode in MODE_PAIRS:
-            a = median(ours, (workload, our_mode), field)
-            b = median(peer, (workload, peer_mode), field)
-            ratio = f"{a / b:.2f}" if a is not None and b else "n/a"
-            print(f"| {workload} | {field} | {our_mode} | {peer_mode} | "
-                  f"{fmt(a) if a is not None else 'n/a'} | "
-                  f"{fmt(b) if b is not None else 'n/a'} | {ratio} |")
+    print("\nours / peer (medians; the better way is in the `better` "
+          "column):\n")
+    print("| workload | concurrency | metric | better | ours mode | peer mode "
+          "| ours | peer | ours/peer |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = PRIMARY + [("W3", "server_peak_rss_kib", "lower")]
+    ran = {k[0] for k in ours}
+    for workload, field, better in rows:
+        if workload not in ran:
+            continue
+        levels = sorted({k[2] for k in ours if k[0] == workload},
+                        key=lambda x: x or 0)
+        for level in levels:
+            for our_mode, peer_mode in MODE_PAIRS:
+                a = median(ours, (workload, our_mode, level), field)
+                b = median(peer, (workload, peer_mode, level), field)
+                ratio = f"{a / b:.2f}" if a is not None and b else "n/a"
+                shown = "" if level is None else level
+                print(f"| {workload} | {shown} | {field} | {better} | "
+                      f"{our_mode} | {peer_mode} | "
+                      f"{fmt(a) if a is not None else 'n/a'} | "
+                      f"{fmt(b) if b is not None else 'n/a'} | {ratio} |")
 
 
 if __name__ == "__main__":

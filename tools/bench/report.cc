@@ -22,17 +22,21 @@ std::string ToJsonLine(WorkloadResult& r) {
   const std::string rss = r.server_peak_rss_kib >= 0
                               ? absl::StrCat(r.server_peak_rss_kib)
                               : std::string("null");
+  std::string extra;
+  for (const auto& [name, value] : r.extra_fields) {
+    absl::StrAppend(&extra, ",\"", name, "\":", value);
+  }
   return absl::StrFormat(
       "{\"system\":\"netstructer\",\"workload\":\"%s\",\"security\":\"%s\","
       "\"payload_bytes\":%d,\"concurrency\":%d,\"calls\":%d,\"seconds\":%.3f,"
       "\"qps\":%.1f,\"mib_per_s\":%.2f,%s,\"bytes_counted\":\"%s\","
       "\"client_api\":\"%s\",\"server_api\":\"%s\",\"compression\":\"%s\","
       "\"content\":\"%s\",\"client_cpu_s\":%.3f,\"server_cpu_s\":%.3f,"
-      "\"cpu_us_per_call\":%.1f,\"server_peak_rss_kib\":%s}",
+      "\"cpu_us_per_call\":%.1f,\"server_peak_rss_kib\":%s%s}",
       r.workload, r.security, r.payload_bytes, r.concurrency, r.calls,
       r.seconds, qps, r.mib_per_s, latency, r.bytes_counted, r.client_api,
       r.server_api, r.compression, r.content, r.client_cpu_s, r.server_cpu_s,
-      cpu_us_per_call, rss);
+      cpu_us_per_call, rss, extra);
 }
 
 }  // namespace netstructer::bench

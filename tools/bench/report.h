@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace netstructer::bench {
@@ -30,6 +31,9 @@ struct WorkloadResult {
   double client_cpu_s = 0;
   double server_cpu_s = 0;
   int64_t server_peak_rss_kib = -1;  // -1: unknown (printed as null).
+  // A workload's own fields (W5, W6, W6idle), appended in this order: a
+  // name and its JSON literal (a number, or a quoted string of ours).
+  std::vector<std::pair<std::string, std::string>> extra_fields;
 };
 
 // `{"system":"netstructer",...}` without a newline. Sorts latencies_us.

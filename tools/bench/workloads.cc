@@ -9,8 +9,6 @@
 
 namespace netstructer::bench {
 
-namespace {
-
 using ::bench::Payload;
 
 absl::Status CallFailed(absl::string_view what, const absl::Status& status) {
@@ -30,6 +28,8 @@ absl::Status CheckFirstEcho(const Payload& response, const std::string& want) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 void SetCpu(Measurement* m, const CpuMark& before, const CpuMark& after) {
   m->client_cpu_s = after.client_s - before.client_s;

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "tools/bench/echo.ns.h"
 #include "tools/bench/measure.h"
 
@@ -32,6 +34,13 @@ struct Measurement {
   double client_cpu_s = 0;
   double server_cpu_s = 0;
 };
+
+// The errors every workload reports: `what` failed with `status`; a
+// response of the wrong length; a checked response that is not the request.
+absl::Status CallFailed(absl::string_view what, const absl::Status& status);
+absl::Status WrongLength(size_t got, size_t want);
+absl::Status CheckFirstEcho(const ::bench::Payload& response,
+                            const std::string& want);
 
 // Every failure below fails the run (WORKLOADS.md: "a run with any failed
 // call is invalid"): a call's error, a response of the wrong length, a first
