@@ -20,9 +20,9 @@ namespace {
 constexpr char kBenchUsage[] =
     "usage: netstructer bench [--seconds S] [--security fernet|insecure|both]\n"
     "                         [--content random|protobuf_like]\n"
-    "                         [--workloads W1,W2,W3,W4,W5,W6,W6idle]\n"
+    "                         [--workloads W1,W1flood,W2,W3,W4,W5,W6,W6idle]\n"
     "                         [--w5-conns 1,16,64,256] [--w6-openers 1,8]\n"
-    "                         [--w6-idle-conns 1000]\n"
+    "                         [--w6-idle-conns 1000] [--flood-rate 2000]\n"
     "Runs the RPC workloads of ../shared/bench/WORKLOADS.md against a server\n"
     "child process on 127.0.0.1 and prints one JSON line per (workload,\n"
     "security, and W5's connections or W6's openers) on stdout. Defaults:\n"
@@ -30,6 +30,8 @@ constexpr char kBenchUsage[] =
     "random, W1-W4; the connection workloads (W5 many connections, W6\n"
     "connection setup, W6idle idle connection memory) run when named, against\n"
     "a server without per-IP limits (all connections come from 127.0.0.1).\n"
+    "W1flood is W1 while --flood-rate ClientHellos/s with forged binders\n"
+    "reach the same server (per-IP limits off too).\n"
     "protobuf_like (W1-W4 only) reads\n"
     "${BENCH_BUILD:-/tmp/netstructer-bench}/limits/corpus_pb.bin, written by\n"
     "../shared/bench/limits/run.sh. Exit 1 if any call fails.\n"
@@ -74,7 +76,7 @@ int RunBenchClient(const Args& args, Io io) {
   spec.with_value = {"seconds",        "security",  "content",
                      "workloads",      "warmup",    "w3-calls",
                      "w3-warmup-calls", "w5-conns", "w6-openers",
-                     "w6-idle-conns"};
+                     "w6-idle-conns", "flood-rate"};
   absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
   if (!parsed.ok()) return usage(std::string(parsed.status().message()));
   if (!parsed->positional().empty()) {
@@ -108,6 +110,10 @@ int RunBenchClient(const Args& args, Io io) {
                   &options.w6idle_connections)) {
     return usage("--w6-idle-conns takes a count >= 1");
   }
+  if (!ParseCount(parsed->Get("flood-rate"), 1,
+                  &options.flood_hellos_per_second)) {
+    return usage("--flood-rate takes a count >= 1 (hellos per second)");
+  }
   const std::string security = parsed->Get("security").value_or("both");
   if (security == "both") {
     options.securities = {bench::Security::kInsecure, bench::Security::kFernet};
@@ -129,10 +135,11 @@ int RunBenchClient(const Args& args, Io io) {
   if (std::optional<std::string> v = parsed->Get("workloads"); v.has_value()) {
     options.workloads.clear();
     for (absl::string_view w : absl::StrSplit(*v, ',', absl::SkipEmpty())) {
-      if (w != "W1" && w != "W2" && w != "W3" && w != "W4" && w != "W5" &&
-          w != "W6" && w != "W6idle") {
-        return usage(absl::StrCat("unknown workload '", w,
-                                  "' (W1, W2, W3, W4, W5, W6, W6idle)"));
+      if (w != "W1" && w != "W1flood" && w != "W2" && w != "W3" &&
+          w != "W4" && w != "W5" && w != "W6" && w != "W6idle") {
+        return usage(absl::StrCat(
+            "unknown workload '", w,
+            "' (W1, W1flood, W2, W3, W4, W5, W6, W6idle)"));
       }
       options.workloads.emplace_back(w);
     }

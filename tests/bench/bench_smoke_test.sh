@@ -87,6 +87,20 @@ for o in lines:
 print(f"{len(lines)} connection lines ok")
 PY
 
+# W1 under a handshake flood: every hello of the flood was refused.
+"$NS" bench --seconds 0.2 --warmup 0.05 --workloads W1flood --flood-rate 200 \
+  --security fernet >"$T/flood.jsonl" 2>"$T/err.txt" || {
+  echo "netstructer bench (W1flood) failed:"; cat "$T/err.txt"; exit 1; }
+python3 - "$T/flood.jsonl" <<'PY'
+import json, sys
+(o,) = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+assert o["workload"] == "W1flood" and o["security"] == "fernet", o
+assert o["calls"] > 0 and 0 < o["p50_us"] <= o["p99_us"], o
+assert o["flood_hellos_per_s_target"] == 200, o
+assert 0 < o["flood_refused"] <= o["flood_hellos_sent"], o
+print("flood line ok")
+PY
+
 # Usage errors exit 2 and print the usage.
 set +e
 "$NS" bench --workloads W7 >/dev/null 2>"$T/usage.txt"

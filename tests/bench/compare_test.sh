@@ -75,6 +75,16 @@ grep -Eq '^\| W5 \| 256 \| fairness \| higher \| fernet \| tls \| 0\.5 \| 0\.99 
 grep -Eq '^\| W6 \| 8 \| connections_per_s \| higher \| fernet \| tls \| 2000 \| 500 \| 4\.00 \|$' "$T/table56.md"
 grep -Eq '^\| W6 \| 8 \| close_p50_us \| lower \| fernet \| tls \| 200 \| 100 \| 2\.00 \|$' "$T/table56.md"
 grep -Eq '^\| W6idle \|  \| rss_per_conn_kib \| lower \| fernet \| tls \| 8 \| 80 \| 0\.10 \|$' "$T/table56.md"
+# W1flood beside our own W1.
+D="$T/cmpflood"; mkdir -p "$D"
+{
+  echo '{"system":"netstructer","workload":"W1","security":"fernet","p99_us":100}'
+  echo '{"system":"netstructer","workload":"W1flood","security":"fernet","p99_us":150}'
+} >"$D/ours-1.jsonl"
+echo '{"system":"fake-peer","workload":"W1","security":"tls","p99_us":200}' >"$D/peer-1.jsonl"
+python3 "$COMPARE" "$D" >"$T/tableflood.md"
+cat "$T/tableflood.md"
+grep -Eq '^\| fernet \| 100 \| 150 \| 1\.50 \|$' "$T/tableflood.md"
 if grep -Eq '^\| W1 ' "$T/table56.md"; then
   echo "compare.py listed a workload nobody ran"; exit 1
 fi

@@ -14,9 +14,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/channel.h"
 #include "tools/bench/bench_server.h"
 #include "tools/bench/connection_workloads.h"
+#include "tools/bench/handshake_flood.h"
 #include "tools/bench/measure.h"
 #include "tools/bench/report.h"
 #include "tools/bench/server_process.h"
@@ -171,8 +173,11 @@ absl::StatusOr<WorkloadResult> RunOne(const BenchOptions& options,
                                       const Mode& mode,
                                       absl::string_view workload,
                                       const std::string& payload) {
+  const bool flood = workload == "W1flood";
+  // The flood's connections all come from 127.0.0.1: without per-IP limits
+  // they reach the handshake, which is what W1flood measures.
   absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      StartServer(options, mode, /*ip_limits=*/true);
+      StartServer(options, mode, /*ip_limits=*/!flood);
   if (!server.ok()) return server.status();
 
   // One connection, linked (and keyed) before anything is timed.
@@ -196,7 +201,21 @@ absl::StatusOr<WorkloadResult> RunOne(const BenchOptions& options,
   r.compression = kCompression;
   r.content = ContentName(options.content);
   absl::StatusOr<Measurement> m;
-  if (workload == "W1") {
+  std::unique_ptr<HandshakeFlood> flooding;
+  if (flood) {
+    // The attacker saw a hello of the server's key (insecure: of a key the
+    // server does not have; its refusal is cheaper still).
+    absl::StatusOr<transport::FernetKey> key =
+        mode.key.has_value() ? absl::StatusOr<transport::FernetKey>(*mode.key)
+                             : transport::FernetKey::Generate();
+    if (!key.ok()) return key.status();
+    absl::StatusOr<std::unique_ptr<HandshakeFlood>> started =
+        HandshakeFlood::Start(absl::StrCat("127.0.0.1:", (*server)->port()),
+                              *key, options.flood_hellos_per_second);
+    if (!started.ok()) return started.status();
+    flooding = *std::move(started);
+  }
+  if (workload == "W1" || flood) {
     m = RunPingPong(*stub, payload, options.warmup_seconds, 0, options.seconds,
                     0, probe);
     r.client_api = kBlockingClientApi;
@@ -218,6 +237,26 @@ absl::StatusOr<WorkloadResult> RunOne(const BenchOptions& options,
     return absl::Status(
         m.status().code(),
         absl::StrCat(workload, " ", r.security, ": ", m.status().message()));
+  }
+  if (flooding != nullptr) {
+    const HandshakeFlood::Counts counts = flooding->Stop();
+    if (counts.refused == 0) {
+      return absl::InternalError(absl::StrCat(
+          "W1flood ", r.security, ": no hello of the flood was refused (",
+          counts.other, " failed otherwise): it never reached a handshake"));
+    }
+    r.extra_fields = {
+        {"flood_hellos_per_s_target", absl::StrCat(options.flood_hellos_per_second)},
+        {"flood_hellos_sent", absl::StrCat(counts.sent)},
+        {"flood_hellos_per_s",
+         absl::StrFormat("%.1f", counts.sent / counts.seconds)},
+        {"flood_refused", absl::StrCat(counts.refused)},
+        {"flood_other", absl::StrCat(counts.other)},
+    };
+    r.client_api = absl::StrCat(
+        kBlockingClientApi, "; meanwhile 2 threads of the client process open "
+        "connections and send ClientHellos with the server's key id and a "
+        "forged binder, read the REFUSAL and close");
   }
   absl::StatusOr<int64_t> rss = PeakRssKib((*server)->pid());
   if (!rss.ok()) return rss.status();
@@ -268,6 +307,7 @@ absl::Status RunBench(const BenchOptions& options, std::ostream& out) {
   std::vector<Job> jobs;
   for (auto [workload, size] :
        {std::pair<const char*, size_t>{"W1", kSmallBytes},
+        {"W1flood", kSmallBytes},
         {"W2", kSmallBytes},
         {"W3", kLargeBytes},
         {"W4", kStreamBytes}}) {

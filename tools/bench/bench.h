@@ -34,9 +34,9 @@ struct BenchOptions {
   // Modes in the order run.
   std::vector<Security> securities = {Security::kInsecure, Security::kFernet};
   Content content = Content::kRandom;
-  // A subset of W1..W4, W5, W6, W6idle; run in that order whatever the
-  // order here. The connection workloads run on request only, as
-  // WORKLOADS.md says.
+  // A subset of W1, W1flood, W2..W4, W5, W6, W6idle; run in that order
+  // whatever the order here. W1flood (ours, not in WORKLOADS.md) and the
+  // connection workloads run on request only, as WORKLOADS.md says.
   std::vector<std::string> workloads = {"W1", "W2", "W3", "W4"};
   // W5: one point per connection count; the threads issuing first calls.
   std::vector<int> w5_connections = {1, 16, 64, 256};
@@ -45,6 +45,9 @@ struct BenchOptions {
   std::vector<int> w6_openers = {1, 8};
   // W6idle: connections kept open.
   int w6idle_connections = 1000;
+  // W1flood: W1 while a handshake flood of this many ClientHellos per
+  // second (forged binders under the server's key id) runs beside it.
+  int flood_hellos_per_second = 2000;
   // How to start the server: a program (and arguments) that behaves as
   // `netstructer bench-server`; this appends `--security insecure` or
   // `--security fernet --key-file PATH`. E.g. {"/proc/self/exe",

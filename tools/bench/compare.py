@@ -127,6 +127,20 @@ def main():
                       f"{fmt(a) if a is not None else 'n/a'} | "
                       f"{fmt(b) if b is not None else 'n/a'} | {ratio} |")
 
+    if any(k[0] == "W1flood" for k in ours):
+        print("\nW1 under a handshake flood (ours only; issue 13's bar: p99 "
+              "at most 2x W1's):\n")
+        print("| security | W1 p99_us | W1flood p99_us | W1flood / W1 |")
+        print("|---|---|---|---|")
+        for mode, _ in MODE_PAIRS:
+            a = median(ours, ("W1flood", mode, None), "p99_us")
+            b = median(ours, ("W1", mode, None), "p99_us")
+            if a is None:
+                continue
+            ratio = f"{a / b:.2f}" if b else "n/a"
+            print(f"| {mode} | {fmt(b) if b is not None else 'n/a'} | "
+                  f"{fmt(a)} | {ratio} |")
+
 
 if __name__ == "__main__":
     main()
