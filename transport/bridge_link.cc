@@ -91,6 +91,7 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
     }
   }
   std::shared_ptr<transport::EventLoopGroup> group = options.loops;
+  const bool shared_group = group == nullptr;
   if (group == nullptr) {
     absl::StatusOr<std::shared_ptr<transport::EventLoopGroup>> shared =
         transport::EventLoopGroup::Shared();
@@ -104,29 +105,31 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
     recv_key = keys->s2c;
   }
   // The caller's shared_ptr owns the Bridge and its loop assignment. When
-  // the last reference goes, the Bridge is aborted and destroyed once no
-  // loop callback can still be running it; the assignment goes last, and
-  // with the group's last holder the loop threads are joined (so none runs
-  // during process exit).
+  // the last reference goes, the Bridge is aborted (its peer sees the close
+  // at once) and let go. A loop callback running it holds it (weak_ptr ->
+  // shared_ptr), so it is destroyed by whoever lets go last: the caller, or
+  // the loop after that callback. With the process's shared group that is
+  // all: the group outlives every connection (and passes a barrier on each
+  // loop at exit, so no callback is left holding one then). With a group of
+  // the caller's own, which the caller may let go next, the release waits
+  // until the loop has passed a barrier, so that the caller is the last
+  // holder and joins the loop threads itself (a group released on one of its
+  // own threads is joined by a detached thread, which process exit does not
+  // wait for). Waiting for a busy loop made closing 2x slower than gRPC's
+  // (docs/BENCHMARKS.md, W6).
   struct Owner {
     std::shared_ptr<transport::EventLoop> loop;
     std::shared_ptr<Bridge> bridge;
+    bool shared_group = false;
     ~Owner() {
-      // Abort unwatches the socket and cancels the timers; a loop callback
-      // already running may still hold the Bridge.
+      // Abort unwatches the socket and cancels the timers.
       bridge->Abort(absl::CancelledError("the Bridge was released"));
-      if (transport::EventLoop::Current() == nullptr) {
-        // Wait for the loop to pass a barrier.
-        auto barrier = std::make_shared<std::pair<Mutex, bool>>();
-        auto cv = std::make_shared<CondVar>();
-        loop->Post([barrier, cv] {
-          MutexLock lock(&barrier->first);
-          barrier->second = true;
-          cv->SignalAll();
-        });
-        MutexLock lock(&barrier->first);
-        while (!barrier->second) cv->Wait(&barrier->first);
-      } else if (!loop->InLoopThread()) {
+      if (shared_group || loop->InLoopThread()) {
+        bridge.reset();
+        loop.reset();
+        return;
+      }
+      if (transport::EventLoop::Current() != nullptr) {
         // On another loop's thread, which must never wait for a loop (two
         // loops releasing each other's Bridges would wait forever): the
         // Bridge's own loop lets it go after the callback it runs now.
@@ -134,11 +137,24 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
         raw->Post([bridge = std::move(bridge), loop = std::move(loop)] {});
         return;
       }
+      // Wait for the loop to pass a barrier.
+      auto barrier = std::make_shared<std::pair<Mutex, bool>>();
+      auto cv = std::make_shared<CondVar>();
+      loop->Post([barrier, cv] {
+        MutexLock lock(&barrier->first);
+        barrier->second = true;
+        cv->SignalAll();
+      });
+      {
+        MutexLock lock(&barrier->first);
+        while (!barrier->second) cv->Wait(&barrier->first);
+      }
       bridge.reset();
       loop.reset();
     }
   };
   auto owner = std::make_shared<Owner>();
+  owner->shared_group = shared_group;
   owner->loop = group->Assign();
   owner->bridge = Adopt(*std::move(socket), owner->loop, Role::kClient,
                         send_key, recv_key, options.bridge);

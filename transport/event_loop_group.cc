@@ -63,6 +63,24 @@ void ReleaseSharedGroup() {
     MutexLock lock(shared_mu);
     group.swap(*shared_group);
   }
+  // (exit() called inside a loop callback: that loop cannot pass a barrier.)
+  if (group == nullptr || group->OwnsCurrentThread()) return;
+  // A loop callback may still hold a connection released just before (a
+  // callback holds its Bridge while it runs): each loop finishes it before
+  // this barrier, so the group's last holder is normally this thread.
+  for (int i = 0; i < group->size(); ++i) {
+    EventLoop* loop = group->loop(i);
+    Mutex mu;
+    CondVar cv;
+    bool passed = false;
+    loop->Post([&] {
+      MutexLock lock(&mu);
+      passed = true;
+      cv.SignalAll();
+    });
+    MutexLock lock(&mu);
+    while (!passed) cv.Wait(&mu);
+  }
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "transport/event_loop_group.h"
 #include "transport/mutex.h"
 #include "transport/work_pool.h"
+#include "tests/testing/deadline.h"
 #include "tests/testing/thread_count.h"
 #include "gtest/gtest.h"
 
@@ -273,6 +274,60 @@ TEST(SharedClientLoops, ChannelsReleasedOnEachOthersLoopsDoNotWaitForEachOther) 
     if (cv.WaitWithDeadline(&mu, give_up)) break;
   }
   EXPECT_EQ(released, 2);
+}
+
+TEST(SharedClientLoops, ReleasingAChannelNeverWaitsForABusyLoop) {
+  // Every loop of the process's shared group is held by a task; a channel on
+  // that group is released meanwhile. The release returns at once (it used
+  // to wait for its loop to pass a barrier), and the server sees the
+  // connection end although no client loop has run since.
+  EchoService service;
+  std::unique_ptr<Server> server = StartServer(&service, 1);
+  std::shared_ptr<Channel> channel = Connect(*server);
+  ASSERT_NE(channel, nullptr);
+  ASSERT_TRUE(::netstructer::testing::PollUntil(
+      [&] { return server->Count() == 1; }, absl::Seconds(10)));
+  std::shared_ptr<transport::EventLoopGroup> group =
+      transport::EventLoopGroup::Shared().value();
+  Mutex mu;
+  CondVar cv;
+  int held = 0;
+  bool let_go = false;
+  for (int i = 0; i < group->size(); ++i) {
+    group->loop(i)->Post([&] {
+      MutexLock lock(&mu);
+      ++held;
+      cv.SignalAll();
+      while (!let_go) cv.Wait(&mu);
+    });
+  }
+  {
+    MutexLock lock(&mu);
+    while (held < group->size()) cv.Wait(&mu);
+  }
+  bool released = false;
+  std::thread releaser([&] {
+    channel.reset();
+    MutexLock lock(&mu);
+    released = true;
+    cv.SignalAll();
+  });
+  {
+    const absl::Time give_up = absl::Now() + absl::Seconds(10);
+    MutexLock lock(&mu);
+    while (!released && !cv.WaitWithDeadline(&mu, give_up)) {
+    }
+    EXPECT_TRUE(released) << "the release waited for a loop held busy";
+  }
+  EXPECT_TRUE(::netstructer::testing::PollUntil(
+      [&] { return server->Count() == 0; }, absl::Seconds(10)))
+      << "the server did not see the released connection end";
+  {
+    MutexLock lock(&mu);
+    let_go = true;
+    cv.SignalAll();
+  }
+  releaser.join();
 }
 
 }  // namespace
