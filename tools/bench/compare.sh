@@ -52,9 +52,15 @@ RSS_ARGS=("${PEER_ARGS[@]}")  # peer_rss.py runs W3 itself.
 WANT_RSS=1
 if [[ -n $WORKLOADS ]]; then
   OURS_ARGS+=(--workloads "$WORKLOADS")
-  # The gRPC peer's W6 includes W6idle and knows no W6idle of its own.
-  peer_list=$(tr ',' '\n' <<<"$WORKLOADS" | sed 's/^W6idle$/W6/' | sort -u | paste -sd, -)
-  PEER_ARGS+=(--workloads "$peer_list")
+  # The gRPC peer's W6 includes W6idle and knows no W6idle of its own;
+  # W1flood is ours alone (compare.py sets it beside our W1).
+  peer_list=$(tr ',' '\n' <<<"$WORKLOADS" | sed 's/^W6idle$/W6/' |
+    grep -v '^W1flood$' | sort -u | paste -sd, - || true)
+  if [[ -z $peer_list ]]; then
+    PEER=""
+  else
+    PEER_ARGS+=(--workloads "$peer_list")
+  fi
   [[ ,$WORKLOADS, == *,W3,* ]] || WANT_RSS=0
 fi
 OUT=${OUT:-${BENCH_BUILD:-/tmp/netstructer-bench}/compare-$(date -u +%Y%m%dT%H%M%SZ)}
