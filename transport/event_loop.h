@@ -63,13 +63,20 @@ class EventLoop {
   // that must never block waiting for another loop asks this first.
   static EventLoop* Current();
 
+  // One of an EventLoopGroup's loops (its shared_ptrs are assignments, whose
+  // release on the loop's own thread the group handles), not a loop of its
+  // own whose last owner must not destroy it on its own thread.
+  bool in_group() const { return in_group_; }
+
  private:
+  friend class EventLoopGroup;  // Sets in_group_ before any thread sees it.
   EventLoop(int epoll_fd, int wake_fd);
   void Run();
   void Wake();
 
   const int epoll_fd_;
   const int wake_fd_;
+  bool in_group_ = false;
   Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);

@@ -41,6 +41,7 @@ absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Create(
   for (int i = 0; i < loops; ++i) {
     absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
     if (!loop.ok()) return loop.status();  // `made` joins the others.
+    (*loop)->in_group_ = true;
     made.push_back(*std::move(loop));
   }
   return std::shared_ptr<EventLoopGroup>(new EventLoopGroup(std::move(made)));
@@ -68,18 +69,25 @@ void ReleaseSharedGroup() {
   // A loop callback may still hold a connection released just before (a
   // callback holds its Bridge while it runs): each loop finishes it before
   // this barrier, so the group's last holder is normally this thread.
+  // Bounded: a callback that blocks on something the exiting thread holds
+  // must not turn exit into a hang.
+  const absl::Time give_up = absl::Now() + absl::Seconds(1);
   for (int i = 0; i < group->size(); ++i) {
-    EventLoop* loop = group->loop(i);
-    Mutex mu;
-    CondVar cv;
-    bool passed = false;
-    loop->Post([&] {
-      MutexLock lock(&mu);
-      passed = true;
-      cv.SignalAll();
+    struct Barrier {
+      Mutex mu;
+      CondVar cv;
+      bool passed ABSL_GUARDED_BY(mu) = false;
+    };
+    auto barrier = std::make_shared<Barrier>();
+    group->loop(i)->Post([barrier] {
+      MutexLock lock(&barrier->mu);
+      barrier->passed = true;
+      barrier->cv.SignalAll();
     });
-    MutexLock lock(&mu);
-    while (!passed) cv.Wait(&mu);
+    MutexLock lock(&barrier->mu);
+    while (!barrier->passed) {
+      if (barrier->cv.WaitWithDeadline(&barrier->mu, give_up)) break;
+    }
   }
 }
 

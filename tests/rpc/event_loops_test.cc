@@ -299,6 +299,8 @@ TEST(SharedClientLoops, ReleasingAChannelNeverWaitsForABusyLoop) {
       ++held;
       cv.SignalAll();
       while (!let_go) cv.Wait(&mu);
+      --held;  // Counted out: the test's state outlives every task.
+      cv.SignalAll();
     });
   }
   {
@@ -326,6 +328,7 @@ TEST(SharedClientLoops, ReleasingAChannelNeverWaitsForABusyLoop) {
     MutexLock lock(&mu);
     let_go = true;
     cv.SignalAll();
+    while (held > 0) cv.Wait(&mu);
   }
   releaser.join();
 }

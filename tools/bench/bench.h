@@ -45,8 +45,9 @@ struct BenchOptions {
   std::vector<int> w6_openers = {1, 8};
   // W6idle: connections kept open.
   int w6idle_connections = 1000;
-  // W1flood: W1 while a handshake flood of this many ClientHellos per
-  // second (forged binders under the server's key id) runs beside it.
+  // W1flood (fernet mode only): W1 while a handshake flood of this many
+  // ClientHellos per second (forged binders under the server's key id)
+  // runs beside it.
   int flood_hellos_per_second = 2000;
   // How to start the server: a program (and arguments) that behaves as
   // `netstructer bench-server`; this appends `--security insecure` or

@@ -36,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --w5-conns|--w6-openers|--w6-idle-conns)
       OURS_ARGS+=("$1" "$2"); PEER_ARGS+=("$1" "$2"); shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "compare.sh: unknown flag $1" >&2; exit 2 ;;
     *) PEER=$1; shift ;;
   esac

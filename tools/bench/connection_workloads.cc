@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/channel.h"
+#include "transport/event_loop_group.h"
 #include "transport/mutex.h"
 
 namespace netstructer::bench {
@@ -243,6 +244,9 @@ absl::StatusOr<ConnectionMeasurement> RunManyConnections(
   r.fields = {
       {"connections", absl::StrCat(connections)},
       {"client_threads", absl::StrCat(driver_threads)},
+      // The shared loops that read every connection and run the callbacks.
+      {"client_io_threads",
+       absl::StrCat(transport::EventLoopGroup::DefaultLoopCount())},
       {"server_cpu_s_per_1k_calls",
        Fixed(r.m.calls > 0 ? r.m.server_cpu_s / r.m.calls * 1000 : 0, 4)},
       {"server_rss_setup_kib", absl::StrCat(rss_setup)},

@@ -26,8 +26,8 @@ class HandshakeFlood {
  public:
   struct Counts {
     uint64_t sent = 0;     // Hellos sent.
-    uint64_t refused = 0;  // Answered with a REFUSAL.
-    uint64_t other = 0;    // Closed without one, or any other failure.
+    uint64_t refused = 0;  // Refused UNAUTHENTICATED (the forged binder).
+    uint64_t other = 0;    // Any other answer or failure.
     double seconds = 0;    // From Start to Stop.
   };
 
