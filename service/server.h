@@ -158,6 +158,9 @@ class Server {
   void AcceptOne(transport::Socket socket, const transport::SocketAddress& peer);
   void OnPendingReadable(int fd);
   void FinishPending(int fd, absl::Status status);
+  // Takes the handshake of `fd` out of pending_ and off the handshake loop
+  // (watch, timer); null if none.
+  std::unique_ptr<Pending> TakePending(int fd);
   void Promote(int fd);
   void RemoveSession(Bridge* bridge);
 

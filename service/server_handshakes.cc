@@ -171,25 +171,25 @@ void Server::OnPendingReadable(int fd) {
   }
 }
 
-void Server::FinishPending(int fd, absl::Status status) {
+std::unique_ptr<Server::Pending> Server::TakePending(int fd) {
   auto it = pending_.find(fd);
-  if (it == pending_.end()) return;
+  if (it == pending_.end()) return nullptr;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
   pending_by_age_.erase(p->order);
   handshake_loop_->Unwatch(fd);
   if (p->timer != 0) handshake_loop_->CancelTimer(p->timer);
-  // Dropping `p` closes the socket and releases the admission slot.
+  return p;
+}
+
+void Server::FinishPending(int fd, absl::Status status) {
+  // Dropping the handshake closes the socket and releases the admission slot.
+  (void)TakePending(fd);
 }
 
 void Server::Promote(int fd) {
-  auto it = pending_.find(fd);
-  if (it == pending_.end()) return;
-  std::unique_ptr<Pending> p = std::move(it->second);
-  pending_.erase(it);
-  pending_by_age_.erase(p->order);
-  handshake_loop_->Unwatch(fd);
-  if (p->timer != 0) handshake_loop_->CancelTimer(p->timer);
+  std::unique_ptr<Pending> p = TakePending(fd);
+  if (p == nullptr) return;
   p->admission.Establish();
   std::optional<transport::FernetKey> send_key;
   std::optional<transport::FernetKey> recv_key;
