@@ -9,6 +9,7 @@
 #include "transport/buffer_pool.h"
 #include "transport/compression.h"
 #include "transport/frame_format.h"
+#include "transport/sync_point.h"
 
 namespace netstructer::rpc {
 
@@ -299,6 +300,9 @@ absl::Status RpcConnection::OnStreamFrame(transport::OpenedFrame frame) {
       // trailers' status, and a thread that learns of the connection's end
       // must find the call finished once it has left streams_.
       stream->Finish(std::move(status));
+      // (Test hook, arg: the CallStream: where a woken Read would look.)
+      transport::SyncPoint("RpcConnection::OnTrailers:between_steps",
+                           stream.get());
       stream->OnInputEnd();
       Remove(id);
       stream->FireEvent();
@@ -366,6 +370,8 @@ absl::Status RpcConnection::OnNewStream(transport::OpenedFrame frame) {
   auto stream = std::make_shared<CallStream>(this, !headers.no_compression());
   stream->id_.store(id, std::memory_order_release);
   stream->on_wire_.store(true, std::memory_order_release);
+  // (Test hook, arg: this connection: where its end may come in.)
+  transport::SyncPoint("RpcConnection::OnNewStream:before_register", this);
   {
     // Registered before the acceptor sees it: a handler it starts may end
     // the call (and Remove it) at once.
@@ -412,6 +418,9 @@ void RpcConnection::FinishCalls(const absl::Status& status) {
 }
 
 void RpcConnection::OnConnectionClosed(const absl::Status& status) {
+  // (Test hook, arg: this connection: the notice comes later than a
+  // caller's own discovery of the end.)
+  transport::SyncPoint("RpcConnection::OnConnectionClosed:start", this);
   FinishCalls(status);
   std::vector<std::shared_ptr<CallStream>> unfired;
   {

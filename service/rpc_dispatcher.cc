@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "rpc/call_wire.h"
+#include "transport/sync_point.h"
 
 namespace netstructer {
 
@@ -181,6 +182,9 @@ absl::Status RpcDispatcher::OnNewCall(
     StartThread(running);
     return absl::OkStatus();
   }
+  // (Test hook, arg: the ServerCall: where its deadline timer may fire.)
+  transport::SyncPoint("RpcDispatcher::OnNewCall:before_start_hook",
+                       call.get());
   // Unary and server streaming start once the request is complete.
   rpc::CallStream* s = stream.get();  // The hook lives in *s.
   stream->set_on_event([this, running, s, kind] {
