@@ -336,11 +336,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // How long the loop stays disarmed after a caller's last read.
   absl::Duration CallerModeLinger() const;
 
-  // Reads until EAGAIN and dispatches every frame. REQUIRES read_mu_.
+  // Reads until the socket is empty (EAGAIN, or a short read: recv returned
+  // less than asked) and dispatches every frame. REQUIRES read_mu_.
   enum class ReadMode {
-    kUntilEagain,    // The edge-triggered loop: read until EAGAIN.
-    kUntilShortRead, // A caller that will wait again: stop at a short read.
-    kBlockFirst,     // A caller with an empty inbox: block in the first recv.
+    kUntilShortRead,  // The loop, or a caller that will wait again.
+    kBlockFirst,      // A caller with an empty inbox: block in the first recv.
   };
   void ProcessInput(ReadMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   // Sets SO_RCVTIMEO for a blocking recv ending at `deadline`; false if the

@@ -114,7 +114,7 @@ void Bridge::HandReadingToLoop() {
   caller_mode_.store(false);
   SetInterest(kCallerReading, false);
   input_pending_.store(false);
-  ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
+  ProcessInput(ReadMode::kUntilShortRead);  // What arrived while no one read.
   read_mu_.Unlock();
   // Input that the loop saw while we held read_mu_ (its TryLock failed and
   // left input_pending_): the edge-triggered loop will not report it again.
@@ -125,7 +125,7 @@ void Bridge::HandReadingToLoop() {
 void Bridge::ReadPendingInput() {
   while (input_pending_.load() && read_mu_.TryLock()) {
     input_pending_.store(false);
-    ProcessInput(ReadMode::kUntilEagain);
+    ProcessInput(ReadMode::kUntilShortRead);
     read_mu_.Unlock();
   }
 }
@@ -207,10 +207,15 @@ void Bridge::ProcessInput(ReadMode mode) {
       return;
     }
     decoder_.Feed(absl::string_view(buf, static_cast<size_t>(n)));
-    // A short read emptied the socket; only an edge-triggered reader (the
-    // loop) must prove it with EAGAIN. A caller reads again when it waits.
-    const bool drained = mode != ReadMode::kUntilEagain &&
-                         static_cast<size_t>(n) < sizeof(buf);
+    // A short read emptied the socket: no recv to prove it with EAGAIN,
+    // for the loop too. What arrives after it raises a new edge (epoll
+    // reports every arrival on an edge-triggered descriptor, also data
+    // the kernel queued while our recv held the socket). Reading on until
+    // EAGAIN cost a system call per event and was W5's unfairness: the
+    // extra recv often caught the peer's next request, so a few
+    // connections got two calls a round while the rest got one
+    // (docs/BENCHMARKS.md, W5 fairness 0.41-0.63 -> 0.96-0.99).
+    const bool drained = static_cast<size_t>(n) < sizeof(buf);
     OutputBatch batch(this);
     // The keepalive counts authenticated frames, not bytes: bytes that
     // never complete a frame (a corrupt length prefix, a cut stream) are

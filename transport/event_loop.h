@@ -1,7 +1,8 @@
 // An epoll event loop on one thread, with timers and cross-thread tasks.
 //
 // Descriptors are watched edge-triggered: a callback must read (or write)
-// until EAGAIN, or arrange to come back. Callbacks, tasks and timers run on
+// until the descriptor is empty (EAGAIN; for a stream socket's input, a
+// short read also proves it), or arrange to come back. Callbacks, tasks and timers run on
 // the loop's thread, never concurrently with each other.
 #ifndef NETSTRUCTER_TRANSPORT_EVENT_LOOP_H_
 #define NETSTRUCTER_TRANSPORT_EVENT_LOOP_H_
