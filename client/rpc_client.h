@@ -17,6 +17,7 @@
 #include "client/channel.h"
 #include "client/client_call.h"
 #include "google/protobuf/message_lite.h"
+#include "rpc/typed_message.h"
 #include "transport/buffer_pool.h"
 #include "transport/mutex.h"
 
@@ -28,22 +29,22 @@ template <typename T>
 absl::StatusOr<T> ParseAs(absl::StatusOr<std::string> bytes) {
   if (!bytes.ok()) return bytes.status();
   T message;
-  const bool parsed = message.ParseFromString(*bytes);
+  absl::Status s = rpc::ParseMessage(*bytes, &message,
+                                     absl::StatusCode::kInternal, "the response");
   transport::ReturnBuffer(*std::move(bytes));
-  if (!parsed) {
-    return absl::InternalError(absl::StrCat("the response does not parse as ",
-                                            message.GetTypeName()));
-  }
+  if (!s.ok()) return s;
   return message;
 }
 
+// A request: INVALID_ARGUMENT naming the missing required fields, if any.
 inline absl::StatusOr<std::string> Serialize(
     const google::protobuf::MessageLite& message) {
   std::string out = transport::TakeBuffer(message.ByteSizeLong());
-  if (!message.AppendToString(&out)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot serialize a ", message.GetTypeName(),
-        " (missing required fields?)"));
+  if (absl::Status s = rpc::AppendMessage(
+          message, absl::StatusCode::kInvalidArgument, "the request", &out);
+      !s.ok()) {
+    transport::ReturnBuffer(std::move(out));
+    return s;
   }
   return out;
 }
@@ -54,12 +55,12 @@ absl::StatusOr<bool> ReadTyped(ClientCall* call, T* out) {
   absl::StatusOr<std::optional<std::string>> m = call->Read();
   if (!m.ok()) return m.status();
   if (!m->has_value()) return false;
-  const bool parsed = out->ParseFromString(**m);
+  absl::Status s = rpc::ParseMessage(**m, out, absl::StatusCode::kInternal,
+                                     "a response");
   transport::ReturnBuffer(std::move(**m));
-  if (!parsed) {
+  if (!s.ok()) {
     call->Cancel();
-    return absl::InternalError(
-        absl::StrCat("a response does not parse as ", out->GetTypeName()));
+    return s;
   }
   return true;
 }

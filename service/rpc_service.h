@@ -21,6 +21,7 @@
 #include "transport/buffer_pool.h"
 #include "rpc/connection.h"
 #include "rpc/metadata.h"
+#include "rpc/typed_message.h"
 #include "transport/bridge.h"
 #include "transport/mutex.h"
 
@@ -151,12 +152,10 @@ class ServerReader {
     absl::StatusOr<std::optional<std::string>> m = call_->Read();
     if (!m.ok()) return m.status();
     if (!m->has_value()) return false;
-    const bool parsed = request->ParseFromString(**m);
+    absl::Status s = rpc::ParseMessage(
+        **m, request, absl::StatusCode::kInvalidArgument, "a request");
     transport::ReturnBuffer(std::move(**m));
-    if (!parsed) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("a request does not parse as ", request->GetTypeName()));
-    }
+    if (!s.ok()) return s;
     return true;
   }
 
@@ -171,9 +170,11 @@ class ServerWriter {
   // Blocks while the client's window is full; CANCELLED once the call is.
   absl::Status Write(const Resp& response) {
     std::string bytes = transport::TakeBuffer(response.ByteSizeLong());
-    if (!response.AppendToString(&bytes)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot serialize a ", response.GetTypeName()));
+    if (absl::Status s = rpc::AppendMessage(
+            response, absl::StatusCode::kInternal, "a response", &bytes);
+        !s.ok()) {
+      transport::ReturnBuffer(std::move(bytes));
+      return s;
     }
     absl::Status s = call_->Write(bytes);
     transport::ReturnBuffer(std::move(bytes));
@@ -230,21 +231,20 @@ absl::Status ReadSingleRequest(ServerCall* call, Req* request) {
   if (!m->has_value()) {
     return absl::InvalidArgumentError("the call carried no request message");
   }
-  const bool parsed = request->ParseFromString(**m);
+  absl::Status s = rpc::ParseMessage(
+      **m, request, absl::StatusCode::kInvalidArgument, "the request");
   transport::ReturnBuffer(std::move(**m));
-  if (!parsed) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the request does not parse as ", request->GetTypeName()));
-  }
-  return absl::OkStatus();
+  return s;
 }
 
 template <typename Resp>
 absl::Status SetTypedResponse(ServerCall* call, const Resp& response) {
   std::string bytes = transport::TakeBuffer(response.ByteSizeLong());
-  if (!response.AppendToString(&bytes)) {
-    return absl::InternalError(
-        absl::StrCat("cannot serialize the ", response.GetTypeName()));
+  if (absl::Status s = rpc::AppendMessage(
+          response, absl::StatusCode::kInternal, "the response", &bytes);
+      !s.ok()) {
+    transport::ReturnBuffer(std::move(bytes));
+    return s;
   }
   call->SetResponse(std::move(bytes));
   return absl::OkStatus();
