@@ -398,6 +398,27 @@ void AppendServiceDeclaration(std::string* out,
   *out += "};\n";
 }
 
+// protoc's C++ generator's name for `filename` in identifiers (its
+// FilenameIdentifier): every character but [A-Za-z0-9] becomes '_' and its
+// hex code. The file's descriptor table, defined in its .pb.cc, is
+// "descriptor_table_" followed by it.
+std::string FilenameIdentifier(const std::string& filename) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : filename) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9')) {
+      out.push_back(static_cast<char>(c));
+      continue;
+    }
+    out.push_back('_');
+    if (c >= 16) out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
 void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
                              const std::vector<Method>& methods) {
   const std::string& svc = service->name();
@@ -423,6 +444,11 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
   *out += svc +
           "::Service::Service() : ::netstructer::Service(kServiceName) "
           "{\n";
+  // A file of services only has nothing else that refers to its .pb.o: a
+  // static link would drop it, and reflection would never see the service.
+  *out += "  ::google::protobuf::internal::AssignDescriptors(\n";
+  *out += "      &::descriptor_table_" +
+          FilenameIdentifier(service->file()->name()) + ");\n";
   for (const Method& m : methods) {
     const std::string handler = std::string("::netstructer::internal::") +
                                 HandlerTemplate(m.kind) + "<Service, " +
@@ -547,6 +573,7 @@ bool NetStructerGenerator::Generate(const FileDescriptor* file,
   cc += "#include \"" + header_name + "\"\n";
   if (!services.empty()) {
     cc += "\n#include <memory>\n#include <utility>\n\n";
+    cc += "#include \"google/protobuf/generated_message_reflection.h\"\n\n";
     if (!ns.empty()) cc += "namespace " + ns + " {\n";
     cc += "namespace {\n\n";
     for (const std::vector<Method>& methods : services) {
