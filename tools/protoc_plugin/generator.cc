@@ -167,6 +167,9 @@ struct Method {
   std::string request;   // "::pkg::Req"
   std::string response;  // "::pkg::Resp"
   std::string constant;  // "kSvc_M", unique in the .cc file
+  // The constant from inside the classes, where a method of any name
+  // (even "kSvc_M") may hide the bare one: "::pkg::kSvc_M".
+  std::string qualified_constant;
 };
 
 constexpr char kOptionsDecl[] =
@@ -197,17 +200,17 @@ std::vector<StubSignature> StubSignatures(const Method& m, bool declaration) {
            {request, options}},
       };
     case Kind::kClientStreaming:
-      return {{"std::unique_ptr<::netstructer::ClientWriter<" + m.request +
+      return {{"::std::unique_ptr<::netstructer::ClientWriter<" + m.request +
                    ", " + m.response + ">>",
                m.name,
                {options}}};
     case Kind::kServerStreaming:
       return {
-          {"std::unique_ptr<::netstructer::ClientReader<" + m.response + ">>",
+          {"::std::unique_ptr<::netstructer::ClientReader<" + m.response + ">>",
            m.name,
            {request, options}}};
     case Kind::kBidiStreaming:
-      return {{"std::unique_ptr<::netstructer::ClientReaderWriter<" +
+      return {{"::std::unique_ptr<::netstructer::ClientReaderWriter<" +
                    m.request + ", " + m.response + ">>",
                m.name,
                {options}}};
@@ -234,13 +237,13 @@ std::vector<std::string> StubCalls(const Method& m) {
 }
 
 std::vector<std::string> StubCallArgs(const Method& m, size_t overload) {
-  std::vector<std::string> args = {"channel_.get()", m.constant};
+  std::vector<std::string> args = {"channel_.get()", m.qualified_constant};
   const bool has_request =
       m.kind == Kind::kUnary || m.kind == Kind::kServerStreaming;
   if (has_request) args.push_back("request");
   args.push_back("options");
   if (m.kind == Kind::kUnary && overload == 1)
-    args.push_back("std::move(done)");
+    args.push_back("::std::move(done)");
   return args;
 }
 
@@ -309,6 +312,18 @@ bool CollectMethods(const ServiceDescriptor* service,
              "keyword; rename it";
     return false;
   }
+  // Names of the generated class's own members: a nested class or member
+  // cannot share its enclosing class's name.
+  for (const char* reserved : {"Stub", "Service", "kServiceName"}) {
+    if (service->name() == reserved) {
+      *error = "service '" + service->full_name() +
+               "' cannot be named " + reserved +
+               ": the generated class " + reserved + " has a member of that "
+               "name (" + reserved + "::Stub, " + reserved + "::Service, " +
+               reserved + "::kServiceName); rename it";
+      return false;
+    }
+  }
   std::set<std::string> method_names;
   for (int i = 0; i < service->method_count(); ++i) {
     method_names.insert(service->method(i)->name());
@@ -325,6 +340,12 @@ bool CollectMethods(const ServiceDescriptor* service,
       *error = "method '" + d->full_name() +
                "' is named after a C++ keyword; "
                "rename it";
+      return false;
+    }
+    if (m.name == "channel_") {
+      *error = "method '" + d->full_name() +
+               "' collides with the generated member " + service->name() +
+               "::Stub::channel_; rename it";
       return false;
     }
     if (m.name == "Stub" || m.name == "Service") {
@@ -368,7 +389,7 @@ void AppendServiceDeclaration(std::string* out,
   *out += "  class Stub final {\n";
   *out += "   public:\n";
   *out +=
-      "    explicit Stub(std::shared_ptr<::netstructer::Channel> "
+      "    explicit Stub(::std::shared_ptr<::netstructer::Channel> "
       "channel);\n";
   for (const Method& m : methods) {
     *out += "\n    " + RpcComment(m) + "\n";
@@ -378,7 +399,7 @@ void AppendServiceDeclaration(std::string* out,
   }
   *out += "\n";
   *out += "   private:\n";
-  *out += "    std::shared_ptr<::netstructer::Channel> channel_;\n";
+  *out += "    ::std::shared_ptr<::netstructer::Channel> channel_;\n";
   *out += "  };\n";
   *out += "\n";
   *out +=
@@ -424,9 +445,9 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
   const std::string& svc = service->name();
   *out += "// " + service->full_name() + "\n\n";
   *out += svc +
-          "::Stub::Stub(std::shared_ptr<::netstructer::Channel> "
+          "::Stub::Stub(::std::shared_ptr<::netstructer::Channel> "
           "channel)\n";
-  *out += "    : channel_(std::move(channel)) {}\n";
+  *out += "    : channel_(::std::move(channel)) {}\n";
   for (const Method& m : methods) {
     const std::vector<StubSignature> signatures =
         StubSignatures(m, /*declaration=*/false);
@@ -441,9 +462,12 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
     }
   }
   *out += "\n";
-  *out += svc +
-          "::Service::Service() : ::netstructer::Service(kServiceName) "
-          "{\n";
+  // Qualified: a method may be named kServiceName.
+  const std::string ns = CppNamespace(service->file());
+  *out += svc + "::Service::Service()\n";
+  *out += "    : ::netstructer::Service(" +
+          (ns.empty() ? std::string("::") : "::" + ns + "::") + svc +
+          "::kServiceName) {\n";
   // A file of services only has nothing else that refers to its .pb.o: a
   // static link would drop it, and reflection would never see the service.
   *out += "  ::google::protobuf::internal::AssignDescriptors(\n";
@@ -457,7 +481,7 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
     AppendCall(out, 2, "::netstructer::Service::AddMethod",
                {std::string("::netstructer::internal::MethodKind::") +
                     KindEnumerator(m.kind),
-                m.constant, handler},
+                m.qualified_constant, handler},
                ";");
   }
   *out += "}\n";
@@ -519,7 +543,11 @@ bool NetStructerGenerator::Generate(const FileDescriptor* file,
     return false;
   }
 
+  // Constants never take a service's name (both live in the namespace).
   std::set<std::string> used_constants;
+  for (int i = 0; i < file->service_count(); ++i) {
+    used_constants.insert(file->service(i)->name());
+  }
   std::vector<std::vector<Method>> services;
   for (int i = 0; i < file->service_count(); ++i) {
     services.emplace_back();
@@ -527,6 +555,12 @@ bool NetStructerGenerator::Generate(const FileDescriptor* file,
                         error)) {
       return false;
     }
+  }
+
+  const std::string scope =
+      CppNamespace(file).empty() ? "::" : "::" + CppNamespace(file) + "::";
+  for (std::vector<Method>& methods : services) {
+    for (Method& m : methods) m.qualified_constant = scope + m.constant;
   }
 
   const std::string base = StripProtoExtension(file->name());

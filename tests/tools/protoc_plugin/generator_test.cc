@@ -179,6 +179,49 @@ TEST(NetStructerGenerator, MethodNamedStubIsAnError) {
   EXPECT_NE(error.find("Svc::Stub"), std::string::npos) << error;
 }
 
+// Every name the generated code cannot hold is refused with a message that
+// names the proto element and the generated member it collides with; every
+// other name compiles and runs (reserved_names_test).
+TEST(NetStructerGenerator, EveryNameTheCodeCannotHoldIsRefusedClearly) {
+  struct Case {
+    std::string proto;     // The service, in package a.
+    std::string element;   // What the message must name.
+    std::string collides;  // And the generated name.
+  };
+  const Case cases[] = {
+      {"service Stub { rpc Get(M) returns (M); }", "'a.Stub'", "Stub::Stub"},
+      {"service Service { rpc Get(M) returns (M); }", "'a.Service'",
+       "Service::Service"},
+      {"service kServiceName { rpc Get(M) returns (M); }", "'a.kServiceName'",
+       "kServiceName::kServiceName"},
+      {"service Svc { rpc Stub(M) returns (M); }", "'a.Svc.Stub'", "Svc::Stub"},
+      {"service Svc { rpc Service(M) returns (M); }", "'a.Svc.Service'",
+       "Svc::Service"},
+      {"service Svc { rpc channel_(M) returns (M); }", "'a.Svc.channel_'",
+       "Svc::Stub::channel_"},
+      {"service Svc { rpc Get(M) returns (M); rpc GetAsync(M) returns (M); }",
+       "'a.Svc.GetAsync'", "asynchronous stub method"},
+      {"service class { rpc Get(M) returns (M); }", "'a.class'", "C++ keyword"},
+      {"service Svc { rpc delete(M) returns (M); }", "'a.Svc.delete'",
+       "C++ keyword"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    DescriptorPool pool;
+    const std::string name = "x/reserved" + std::to_string(n++) + ".proto";
+    const FileDescriptor* file = BuildFile(
+        &pool, name,
+        "syntax = \"proto3\"; package a; message M {} " + c.proto);
+    ASSERT_NE(file, nullptr) << c.proto;
+    MemoryGeneratorContext context;
+    std::string error;
+    EXPECT_FALSE(NetStructerGenerator().Generate(file, "", &context, &error))
+        << c.proto;
+    EXPECT_NE(error.find(c.element), std::string::npos) << c.proto << ": " << error;
+    EXPECT_NE(error.find(c.collides), std::string::npos) << c.proto << ": " << error;
+  }
+}
+
 TEST(NetStructerGenerator, MethodConstantsNeverCollide) {
   DescriptorPool pool;
   const FileDescriptor* file = BuildFile(&pool, "x/names.proto", R"(
