@@ -14,9 +14,11 @@ Usage, next to the native proto rules (as gRPC's cc_grpc_library):
 
 For every NAME.proto of the proto_library, protoc-gen-netstructer writes
 NAME.ns.h and NAME.ns.cc (always both, even for a file without services);
-`#include "path/to/NAME.ns.h"`. The proto_library must be in the same
-package as the cc_netstructer_library, and may not use import_prefix or
-strip_import_prefix.
+`#include "IMPORT/PATH/NAME.ns.h"`, where IMPORT/PATH/NAME.proto is the
+path protoc knows the file by (as for NAME.pb.h). The proto_library may be
+in any package (an `apis/` package of shared protos, another repository)
+and may use import_prefix and strip_import_prefix, as with
+cc_grpc_library.
 
 Targets: `<name>` (the cc_library) and `<name>_codegen` (only the generated
 files; it needs no RPC runtime, so golden tests build it alone).
@@ -44,34 +46,35 @@ def _import_path(src, proto_info):
         fail("%s is not under its proto_source_root %s" % (path, root))
     return path[len(root) + 1:]
 
+def _output_prefix(codegen_name):
+    """Where a codegen target's files go, relative to its package."""
+    return "_ns/" + codegen_name + "/"
+
 def _netstructer_codegen_impl(ctx):
     if len(ctx.attr.srcs) != 1:
         fail("srcs must name exactly one proto_library", attr = "srcs")
     proto_info = ctx.attr.srcs[0][ProtoInfo]
-    package = ctx.label.package
 
     headers = []
     sources = []
     file_args = []
     out_root = None
+
+    # Outputs go under _ns/<name>/<import path>, whatever package the
+    # proto_library is in and however it rewrites import paths; the
+    # cc_library strips `_ns/<name>`, so `#include "<import path>.ns.h"`
+    # works as the cc_proto_library's `<import path>.pb.h` does.
     for src in proto_info.direct_sources:
-        import_path = _import_path(src, proto_info)
-        in_package = src.short_path if src.owner.workspace_name == "" else src.short_path.split("/", 2)[2]
-        if package and not in_package.startswith(package + "/"):
-            fail(("%s is not in package %s: put the proto_library in the " +
-                  "same package as the cc_netstructer_library") % (src.short_path, package))
-        relative = _strip_proto(in_package[len(package) + 1:] if package else in_package)
-        if import_path != (package + "/" if package else "") + relative + ".proto":
-            fail(("%s is imported as %s: import_prefix and strip_import_prefix " +
-                  "are not supported") % (src.short_path, import_path))
-        header = ctx.actions.declare_file(relative + ".ns.h")
-        source = ctx.actions.declare_file(relative + ".ns.cc")
+        import_base = _strip_proto(_import_path(src, proto_info))
+        prefix = _output_prefix(ctx.label.name)
+        header = ctx.actions.declare_file(prefix + import_base + ".ns.h")
+        source = ctx.actions.declare_file(prefix + import_base + ".ns.cc")
         headers.append(header)
         sources.append(source)
         file_args.append(src.path)
 
         # protoc writes <out_root>/<import path minus .proto>.ns.h.
-        root = header.path[:-len(_strip_proto(import_path) + ".ns.h")].rstrip("/")
+        root = header.path[:-len(import_base + ".ns.h")].rstrip("/")
         if out_root != None and out_root != root:
             fail("internal error: output roots differ: %s vs %s" % (out_root, root))
         out_root = root
@@ -171,6 +174,7 @@ def cc_netstructer_library(
         name = name,
         srcs = [":" + codegen + "_srcs"],
         hdrs = [":" + codegen + "_hdrs"],
+        strip_include_prefix = _output_prefix(codegen),
         deps = deps + [runtime if runtime != None else _RUNTIME],
         visibility = visibility,
         testonly = testonly,
