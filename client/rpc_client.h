@@ -152,7 +152,10 @@ class ClientReader {
  public:
   explicit ClientReader(std::unique_ptr<internal::ClientCall> call)
       : call_(std::move(call)) {}
-  // true: a response; false: the clean end; an error: the call failed.
+  // true: a response; false: the clean end (the server's OK); an error:
+  // the call failed. Responses that arrived before a failure are read
+  // first; from then on every Read returns the failure (never false), and
+  // so does Finish.
   absl::StatusOr<bool> Read(Resp* response) {
     return internal::ReadTyped(call_.get(), response);
   }

@@ -89,6 +89,33 @@ TEST(RpcTest, ServerStreamingRanges) {
   EXPECT_TRUE(reader->Finish().ok());
 }
 
+// Read's contract after the server fails mid-stream: the messages that
+// arrived first are read, then every Read returns the call's error (never
+// false, which means a clean end), and Finish returns the same error.
+TEST(RpcTest, AfterAMidStreamServerErrorEveryReadAndFinishReturnIt) {
+  EchoFixture f;
+  EchoRequest request;
+  request.set_count(3);
+  request.set_fail_code(static_cast<int>(absl::StatusCode::kAborted));
+  request.set_text("stopped after three");
+  auto reader = f.stub().Range(request);
+  EchoReply reply;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<bool> more = reader->Read(&reply);
+    ASSERT_TRUE(more.ok() && *more) << i << ": " << more.status();
+    EXPECT_EQ(reply.n(), i);
+  }
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<bool> more = reader->Read(&reply);
+    ASSERT_FALSE(more.ok()) << "Read " << i << " after the error said "
+                            << (*more ? "a message" : "a clean end");
+    EXPECT_EQ(more.status().code(), absl::StatusCode::kAborted);
+    EXPECT_EQ(more.status().message(), "stopped after three");
+  }
+  absl::Status finished = reader->Finish();
+  EXPECT_EQ(finished.code(), absl::StatusCode::kAborted) << finished;
+}
+
 TEST(RpcTest, BidiChats) {
   EchoFixture f;
   auto stream = f.stub().Chat();
