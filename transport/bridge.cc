@@ -221,7 +221,7 @@ absl::Status Bridge::Close(absl::Duration timeout) {
     if (absl::Now() >= deadline) break;
     if (read_mu_.TryLock()) {
       input_pending_.store(false);
-      ProcessInput(ReadMode::kUntilShortRead);
+      ProcessInput(ReadMode::kUntilEagain);
       read_mu_.Unlock();
       bool done;
       {

@@ -339,8 +339,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Reads until the socket is empty (EAGAIN, or a short read: recv returned
   // less than asked) and dispatches every frame. REQUIRES read_mu_.
   enum class ReadMode {
-    kUntilShortRead,  // The loop, or a caller that will wait again.
-    kBlockFirst,      // A caller with an empty inbox: block in the first recv.
+    // The loop on an event: a short read ends it, unless the event said the
+    // peer hung up (peer_hangup_seen_): its end may wait behind the data.
+    kUntilShortRead,
+    kUntilEagain,  // No event in hand (after a caller, a close): to EAGAIN.
+    kBlockFirst,   // A caller with an empty inbox: block in the first recv.
   };
   void ProcessInput(ReadMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(read_mu_);
   // Sets SO_RCVTIMEO for a blocking recv ending at `deadline`; false if the
@@ -415,6 +418,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Duration receive_timeout_ ABSL_GUARDED_BY(read_mu_) = absl::ZeroDuration();
   // Set by the loop when input arrived while another thread held read_mu_.
   std::atomic<bool> input_pending_{false};
+  // The loop saw EPOLLRDHUP, EPOLLHUP or EPOLLERR: the peer's FIN or reset
+  // is queued, and a short read may stop before it with no edge to come.
+  std::atomic<bool> peer_hangup_seen_{false};
   std::atomic<bool> output_pending_{false};
   // kInputPaused is set; changed only under state_mu_ (ProcessInput,
   // FlushLocked), so a pause and the resume that ends it cannot cross.

@@ -68,6 +68,9 @@ absl::Status DecodeGoAway(absl::string_view payload) {
 // ---- Receiving ----
 
 void Bridge::OnLoopEvent(uint32_t events) {
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+    peer_hangup_seen_.store(true);
+  }
   if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
     input_pending_.store(true);
     ReadPendingInput();
@@ -114,7 +117,7 @@ void Bridge::HandReadingToLoop() {
   caller_mode_.store(false);
   SetInterest(kCallerReading, false);
   input_pending_.store(false);
-  ProcessInput(ReadMode::kUntilShortRead);  // What arrived while no one read.
+  ProcessInput(ReadMode::kUntilEagain);  // What arrived while no one read.
   read_mu_.Unlock();
   // Input that the loop saw while we held read_mu_ (its TryLock failed and
   // left input_pending_): the edge-triggered loop will not report it again.
@@ -207,15 +210,21 @@ void Bridge::ProcessInput(ReadMode mode) {
       return;
     }
     decoder_.Feed(absl::string_view(buf, static_cast<size_t>(n)));
-    // A short read emptied the socket: no recv to prove it with EAGAIN,
-    // for the loop too. What arrives after it raises a new edge (epoll
-    // reports every arrival on an edge-triggered descriptor, also data
-    // the kernel queued while our recv held the socket). Reading on until
-    // EAGAIN cost a system call per event and was W5's unfairness: the
-    // extra recv often caught the peer's next request, so a few
-    // connections got two calls a round while the rest got one
-    // (docs/BENCHMARKS.md, W5 fairness 0.41-0.63 -> 0.96-0.99).
-    const bool drained = static_cast<size_t>(n) < sizeof(buf);
+    // A short read emptied the socket of data: no recv to prove it with
+    // EAGAIN, for the loop on an event too. What arrives after the event
+    // raises a new edge (epoll reports every arrival on an edge-triggered
+    // descriptor). Not the peer's FIN or reset queued before the event:
+    // recv returns the data before it and the end only on the next call,
+    // and no edge comes for it; the event then carried EPOLLRDHUP/HUP/ERR
+    // (peer_hangup_seen_), so read on. Without that exception a session
+    // whose peer sent its last bytes and FIN together stayed open
+    // (connection_fuzzer, CI 2026-12-05). Reading on until EAGAIN always
+    // cost a system call per event and was W5's unfairness: the extra recv
+    // often caught the peer's next request, so a few connections got two
+    // calls a round (docs/BENCHMARKS.md, W5 fairness 0.41-0.63 -> 0.96).
+    const bool drained = mode != ReadMode::kUntilEagain &&
+                         !peer_hangup_seen_.load() &&
+                         static_cast<size_t>(n) < sizeof(buf);
     OutputBatch batch(this);
     // The keepalive counts authenticated frames, not bytes: bytes that
     // never complete a frame (a corrupt length prefix, a cut stream) are
