@@ -1,5 +1,6 @@
 #include "tools/protoc_plugin/generator.h"
 
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/io/printer.h>
 #include <google/protobuf/io/zero_copy_stream.h>
 
@@ -440,6 +441,11 @@ std::string FilenameIdentifier(const std::string& filename) {
   return out;
 }
 
+bool IsLite(const FileDescriptor* file) {
+  return file->options().optimize_for() ==
+         google::protobuf::FileOptions::LITE_RUNTIME;
+}
+
 void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
                              const std::vector<Method>& methods) {
   const std::string& svc = service->name();
@@ -470,9 +476,12 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
           "::kServiceName) {\n";
   // A file of services only has nothing else that refers to its .pb.o: a
   // static link would drop it, and reflection would never see the service.
-  *out += "  ::google::protobuf::internal::AssignDescriptors(\n";
-  *out += "      &::descriptor_table_" +
-          FilenameIdentifier(service->file()->name()) + ");\n";
+  // (A LITE_RUNTIME file has no descriptor table, and no reflection.)
+  if (!IsLite(service->file())) {
+    *out += "  ::google::protobuf::internal::AssignDescriptors(\n";
+    *out += "      &::descriptor_table_" +
+            FilenameIdentifier(service->file()->name()) + ");\n";
+  }
   for (const Method& m : methods) {
     const std::string handler = std::string("::netstructer::internal::") +
                                 HandlerTemplate(m.kind) + "<Service, " +
@@ -607,7 +616,9 @@ bool NetStructerGenerator::Generate(const FileDescriptor* file,
   cc += "#include \"" + header_name + "\"\n";
   if (!services.empty()) {
     cc += "\n#include <memory>\n#include <utility>\n\n";
-    cc += "#include \"google/protobuf/generated_message_reflection.h\"\n\n";
+    if (!IsLite(file)) {
+      cc += "#include \"google/protobuf/generated_message_reflection.h\"\n\n";
+    }
     if (!ns.empty()) cc += "namespace " + ns + " {\n";
     cc += "namespace {\n\n";
     for (const std::vector<Method>& methods : services) {
