@@ -6,12 +6,12 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "rpc/metadata.h"
-#include "transport/mutex.h"
+#include "netstructer/rpc/metadata.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer {
 

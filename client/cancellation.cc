@@ -1,7 +1,7 @@
 #include <utility>
 #include <vector>
 
-#include "client/call_options.h"
+#include "netstructer/client/call_options.h"
 
 namespace netstructer {
 

@@ -1,4 +1,4 @@
-#include "client/channel.h"
+#include "netstructer/client/channel.h"
 
 #include <utility>
 

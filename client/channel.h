@@ -16,9 +16,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/call_options.h"
-#include "rpc/connection.h"
-#include "transport/bridge.h"
+#include "netstructer/client/call_options.h"
+#include "netstructer/rpc/connection.h"
+#include "netstructer/transport/bridge.h"
 
 namespace netstructer {
 

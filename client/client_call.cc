@@ -1,10 +1,10 @@
-#include "client/client_call.h"
+#include "netstructer/client/client_call.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "rpc/call_wire.h"
-#include "transport/mutex.h"
+#include "netstructer/rpc/call_wire.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::internal {
 

@@ -14,9 +14,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "client/call_options.h"
-#include "client/channel.h"
-#include "rpc/connection.h"
+#include "netstructer/client/call_options.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/rpc/connection.h"
 
 namespace netstructer::internal {
 

@@ -13,13 +13,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/call_options.h"
-#include "client/channel.h"
-#include "client/client_call.h"
 #include "google/protobuf/message_lite.h"
-#include "rpc/typed_message.h"
-#include "transport/buffer_pool.h"
-#include "transport/mutex.h"
+#include "netstructer/client/call_options.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/client/client_call.h"
+#include "netstructer/rpc/typed_message.h"
+#include "netstructer/transport/buffer_pool.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer {
 

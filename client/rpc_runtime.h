@@ -5,9 +5,9 @@
 
 #define NETSTRUCTER_RPC_RUNTIME_VERSION 1
 
-#include "client/call_options.h"
-#include "client/channel.h"
-#include "client/rpc_client.h"
-#include "service/rpc_service.h"
+#include "netstructer/client/call_options.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/client/rpc_client.h"
+#include "netstructer/service/rpc_service.h"
 
 #endif  // NETSTRUCTER_CLIENT_RPC_RUNTIME_H_

@@ -1,4 +1,4 @@
-#include "proto/python_literal.h"
+#include "netstructer/proto/python_literal.h"
 
 #include <cstdint>
 #include <string>
@@ -8,9 +8,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "proto/unicode.h"
-#include "proto/value_canonical.h"
-#include "proto/value_validate.h"
+#include "netstructer/proto/unicode.h"
+#include "netstructer/proto/value_canonical.h"
+#include "netstructer/proto/value_validate.h"
 
 namespace netstructer {
 namespace {

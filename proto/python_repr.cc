@@ -1,4 +1,4 @@
-#include "proto/python_repr.h"
+#include "netstructer/proto/python_repr.h"
 
 #include <charconv>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
-#include "proto/unicode.h"
+#include "netstructer/proto/unicode.h"
 
 namespace netstructer {
 namespace {

@@ -1,8 +1,8 @@
-#include "proto/terminal_text.h"
+#include "netstructer/proto/terminal_text.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "proto/unicode.h"
+#include "netstructer/proto/unicode.h"
 
 namespace netstructer {
 

@@ -1,4 +1,4 @@
-#include "proto/unicode.h"
+#include "netstructer/proto/unicode.h"
 
 #include <algorithm>
 #include <cstdint>

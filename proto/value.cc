@@ -1,8 +1,8 @@
-#include "proto/value.h"
+#include "netstructer/proto/value.h"
 
 #include <string>
 
-#include "proto/value_canonical.h"
+#include "netstructer/proto/value_canonical.h"
 
 namespace netstructer {
 namespace {

@@ -1,11 +1,11 @@
-#include "proto/value_canonical.h"
+#include "netstructer/proto/value_canonical.h"
 
 #include <utility>
 #include <vector>
 
-#include "proto/status_macros.h"
-#include "proto/value_compare.h"
-#include "proto/value_validate.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/proto/value_compare.h"
+#include "netstructer/proto/value_validate.h"
 
 namespace netstructer {
 namespace {

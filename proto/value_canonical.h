@@ -3,8 +3,8 @@
 #define NETSTRUCTER_PROTO_VALUE_CANONICAL_H_
 
 #include "absl/status/statusor.h"
+#include "netstructer/proto/value_limits.h"
 #include "proto/value.pb.h"
-#include "proto/value_limits.h"
 
 namespace netstructer {
 

@@ -1,4 +1,4 @@
-#include "proto/value_codec.h"
+#include "netstructer/proto/value_codec.h"
 
 #include <algorithm>
 #include <climits>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "proto/value_canonical.h"
+#include "netstructer/proto/value_canonical.h"
 
 namespace netstructer {
 namespace {

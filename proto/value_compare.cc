@@ -1,4 +1,4 @@
-#include "proto/value_compare.h"
+#include "netstructer/proto/value_compare.h"
 
 #include <algorithm>
 #include <cmath>

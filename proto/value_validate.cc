@@ -1,4 +1,4 @@
-#include "proto/value_validate.h"
+#include "netstructer/proto/value_validate.h"
 
 #include <string>
 #include <vector>
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "proto/unicode.h"
+#include "netstructer/proto/unicode.h"
 
 namespace netstructer {
 namespace {

@@ -5,8 +5,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "netstructer/proto/value_limits.h"
 #include "proto/value.pb.h"
-#include "proto/value_limits.h"
 
 namespace netstructer {
 

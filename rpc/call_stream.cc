@@ -1,14 +1,14 @@
-#include "rpc/call_stream.h"
+#include "netstructer/rpc/call_stream.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
-#include "proto/status_macros.h"
-#include "rpc/connection.h"
-#include "transport/buffer_pool.h"
-#include "transport/frame_format.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/rpc/connection.h"
+#include "netstructer/transport/buffer_pool.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::rpc {
 

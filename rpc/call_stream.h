@@ -20,11 +20,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "rpc/call_wire.h"
-#include "rpc/metadata.h"
-#include "transport/message_assembler.h"
-#include "transport/mutex.h"
-#include "transport/receive_window.h"
+#include "netstructer/rpc/call_wire.h"
+#include "netstructer/rpc/metadata.h"
+#include "netstructer/transport/message_assembler.h"
+#include "netstructer/transport/mutex.h"
+#include "netstructer/transport/receive_window.h"
 
 namespace netstructer::rpc {
 

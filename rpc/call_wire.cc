@@ -1,8 +1,8 @@
-#include "rpc/call_wire.h"
+#include "netstructer/rpc/call_wire.h"
 
 #include "absl/strings/str_cat.h"
-#include "transport/frame_format.h"
-#include "transport/handshake_messages.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/handshake_messages.h"
 
 namespace netstructer::rpc {
 

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "rpc/metadata.h"
+#include "netstructer/rpc/metadata.h"
 #include "rpc/rpc.pb.h"
 
 namespace netstructer::rpc {

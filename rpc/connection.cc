@@ -1,15 +1,15 @@
-#include "rpc/connection.h"
+#include "netstructer/rpc/connection.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
-#include "proto/status_macros.h"
-#include "transport/buffer_pool.h"
-#include "transport/compression.h"
-#include "transport/frame_format.h"
-#include "transport/sync_point.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/transport/buffer_pool.h"
+#include "netstructer/transport/compression.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/sync_point.h"
 
 namespace netstructer::rpc {
 

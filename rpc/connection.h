@@ -24,12 +24,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "rpc/call_stream.h"
-#include "rpc/call_wire.h"
+#include "netstructer/rpc/call_stream.h"
+#include "netstructer/rpc/call_wire.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/mutex.h"
+#include "netstructer/transport/stream_handler.h"
 #include "rpc/rpc.pb.h"
-#include "transport/bridge.h"
-#include "transport/mutex.h"
-#include "transport/stream_handler.h"
 
 namespace netstructer::rpc {
 

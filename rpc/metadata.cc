@@ -1,4 +1,4 @@
-#include "rpc/metadata.h"
+#include "netstructer/rpc/metadata.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"

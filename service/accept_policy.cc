@@ -1,4 +1,4 @@
-#include "service/accept_policy.h"
+#include "netstructer/service/accept_policy.h"
 
 #include <algorithm>
 #include <utility>
@@ -6,8 +6,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "proto/status_macros.h"
-#include "transport/mutex.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer {
 namespace service {

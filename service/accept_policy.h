@@ -21,9 +21,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "service/cidr.h"
-#include "service/ip_address.h"
-#include "service/rate_limiter.h"
+#include "netstructer/service/cidr.h"
+#include "netstructer/service/ip_address.h"
+#include "netstructer/service/rate_limiter.h"
 
 namespace netstructer {
 namespace service {

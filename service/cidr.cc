@@ -1,4 +1,4 @@
-#include "service/cidr.h"
+#include "netstructer/service/cidr.h"
 
 #include <algorithm>
 #include <array>

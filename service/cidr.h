@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "service/ip_address.h"
+#include "netstructer/service/ip_address.h"
 
 namespace netstructer {
 namespace service {

@@ -1,4 +1,4 @@
-#include "service/rate_limiter.h"
+#include "netstructer/service/rate_limiter.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "service/ip_address.h"
+#include "netstructer/service/ip_address.h"
 
 namespace netstructer {
 namespace service {

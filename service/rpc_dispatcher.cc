@@ -1,11 +1,11 @@
-#include "service/rpc_dispatcher.h"
+#include "netstructer/service/rpc_dispatcher.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "rpc/call_wire.h"
-#include "transport/sync_point.h"
+#include "netstructer/rpc/call_wire.h"
+#include "netstructer/transport/sync_point.h"
 
 namespace netstructer {
 

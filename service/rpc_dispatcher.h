@@ -22,10 +22,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "rpc/connection.h"
-#include "service/rpc_service.h"
-#include "transport/event_loop.h"
-#include "transport/mutex.h"
+#include "netstructer/rpc/connection.h"
+#include "netstructer/service/rpc_service.h"
+#include "netstructer/transport/event_loop.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer {
 

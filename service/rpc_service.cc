@@ -1,8 +1,8 @@
-#include "service/rpc_service.h"
+#include "netstructer/service/rpc_service.h"
 
 #include "absl/base/macros.h"
-#include "transport/buffer_pool.h"
-#include "rpc/call_wire.h"
+#include "netstructer/rpc/call_wire.h"
+#include "netstructer/transport/buffer_pool.h"
 
 namespace netstructer {
 

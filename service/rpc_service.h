@@ -18,12 +18,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
-#include "transport/buffer_pool.h"
-#include "rpc/connection.h"
-#include "rpc/metadata.h"
-#include "rpc/typed_message.h"
-#include "transport/bridge.h"
-#include "transport/mutex.h"
+#include "netstructer/rpc/connection.h"
+#include "netstructer/rpc/metadata.h"
+#include "netstructer/rpc/typed_message.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/buffer_pool.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer {
 

@@ -1,4 +1,4 @@
-#include "service/server.h"
+#include "netstructer/service/server.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "service/builtin/health_service.h"
-#include "service/builtin/reflection_service.h"
+#include "netstructer/service/builtin/health_service.h"
+#include "netstructer/service/builtin/reflection_service.h"
 #include "service/server_pending.h"
 
 namespace netstructer {

@@ -1,4 +1,4 @@
-#include "service/server.h"
+#include "netstructer/service/server.h"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -6,11 +6,11 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/handshake_messages.h"
 #include "service/server_pending.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake.h"
-#include "transport/handshake_io.h"
-#include "transport/handshake_messages.h"
 
 // Server: accepting connections and their handshakes, on the handshake
 // loop (which owns the listener and every pending handshake), up to their

@@ -7,13 +7,13 @@
 #include <memory>
 #include <optional>
 
-#include "service/accept_policy.h"
-#include "service/server.h"
-#include "transport/event_loop.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake.h"
-#include "transport/handshake_io.h"
-#include "transport/socket.h"
+#include "netstructer/service/accept_policy.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/event_loop.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer {
 

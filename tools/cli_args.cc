@@ -1,4 +1,4 @@
-#include "tools/cli_args.h"
+#include "netstructer/tools/cli_args.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"

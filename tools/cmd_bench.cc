@@ -9,9 +9,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "tools/bench/bench.h"
-#include "tools/bench/bench_server.h"
-#include "tools/cli_args.h"
+#include "netstructer/tools/bench/bench.h"
+#include "netstructer/tools/bench/bench_server.h"
+#include "netstructer/tools/cli_args.h"
 #include "tools/commands.h"
 
 namespace netstructer::tools {

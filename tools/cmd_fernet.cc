@@ -13,10 +13,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "tools/cli_args.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/key_file.h"
 #include "tools/commands.h"
-#include "transport/fernet.h"
-#include "transport/key_file.h"
 
 namespace netstructer::tools {
 namespace {

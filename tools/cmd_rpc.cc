@@ -10,12 +10,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
-#include "proto/terminal_text.h"
-#include "tools/cli_args.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/proto/terminal_text.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/tools/reflection_client.h"
+#include "netstructer/transport/key_file.h"
 #include "tools/commands.h"
-#include "tools/reflection_client.h"
-#include "transport/key_file.h"
 
 namespace netstructer::tools {
 namespace {

@@ -4,12 +4,12 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "proto/python_literal.h"
-#include "proto/terminal_text.h"
-#include "tools/cli_args.h"
+#include "netstructer/proto/python_literal.h"
+#include "netstructer/proto/terminal_text.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/key_file.h"
 #include "tools/commands.h"
-#include "transport/bridge.h"
-#include "transport/key_file.h"
 
 namespace netstructer::tools {
 namespace {

@@ -10,14 +10,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "proto/python_repr.h"
-#include "proto/terminal_text.h"
-#include "service/server.h"
-#include "tools/cli_args.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/terminal_text.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/transport/connection_end.h"
+#include "netstructer/transport/key_file.h"
+#include "netstructer/transport/mutex.h"
 #include "tools/commands.h"
-#include "transport/connection_end.h"
-#include "transport/key_file.h"
-#include "transport/mutex.h"
 
 namespace netstructer::tools {
 namespace {

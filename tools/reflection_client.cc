@@ -1,4 +1,4 @@
-#include "tools/reflection_client.h"
+#include "netstructer/tools/reflection_client.h"
 
 #include <algorithm>
 #include <memory>
@@ -6,12 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "client/client_call.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/util/json_util.h"
+#include "netstructer/client/client_call.h"
 #include "service/builtin/reflection.ns.h"
 
 namespace netstructer::tools {

@@ -13,8 +13,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "client/call_options.h"
-#include "client/channel.h"
+#include "netstructer/client/call_options.h"
+#include "netstructer/client/channel.h"
 
 namespace netstructer::tools {
 

@@ -10,7 +10,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "transport/bridge.h"
+#include "netstructer/transport/bridge.h"
 
 namespace netstructer {
 namespace bridge_internal {

@@ -1,11 +1,11 @@
 // Bridge::Link: connect, handshake on the caller's thread, then hand the
 // socket to a Bridge on a loop of the process's shared group.
 #include "absl/strings/str_cat.h"
-#include "transport/bridge.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake.h"
-#include "transport/handshake_io.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer {
 

@@ -2,7 +2,7 @@
 // loop instead of queued for RecvBuffer (transport/bridge.h).
 #include <utility>
 
-#include "transport/bridge.h"
+#include "netstructer/transport/bridge.h"
 
 namespace netstructer {
 

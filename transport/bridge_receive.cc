@@ -1,4 +1,4 @@
-#include "transport/bridge.h"
+#include "netstructer/transport/bridge.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,13 +13,13 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
-#include "proto/status_macros.h"
-#include "proto/value_codec.h"
-#include "proto/value_validate.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/proto/value_codec.h"
+#include "netstructer/proto/value_validate.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/work_pool.h"
 #include "transport/bridge_internal.h"
-#include "transport/frame_format.h"
-#include "transport/handshake_messages.h"
-#include "transport/work_pool.h"
 
 namespace netstructer {
 

@@ -1,11 +1,11 @@
-#include "transport/buffer_pool.h"
+#include "netstructer/transport/buffer_pool.h"
 
 #include <algorithm>
 #include <array>
 #include <utility>
 #include <vector>
 
-#include "transport/mutex.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 namespace {

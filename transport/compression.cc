@@ -1,4 +1,4 @@
-#include "transport/compression.h"
+#include "netstructer/transport/compression.h"
 
 #include <lz4.h>
 

@@ -23,7 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 

@@ -1,4 +1,4 @@
-#include "transport/connection_end.h"
+#include "netstructer/transport/connection_end.h"
 
 #include "absl/strings/cord.h"
 

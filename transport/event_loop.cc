@@ -1,4 +1,4 @@
-#include "transport/event_loop.h"
+#include "netstructer/transport/event_loop.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "transport/socket.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer::transport {
 

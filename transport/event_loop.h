@@ -18,7 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 

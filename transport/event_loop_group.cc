@@ -1,4 +1,4 @@
-#include "transport/event_loop_group.h"
+#include "netstructer/transport/event_loop_group.h"
 
 #include <cstdlib>
 #include <thread>

@@ -17,8 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "transport/event_loop.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/event_loop.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 

@@ -1,4 +1,4 @@
-#include "transport/fernet.h"
+#include "netstructer/transport/fernet.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -1,4 +1,4 @@
-#include "transport/frame_codec.h"
+#include "netstructer/transport/frame_codec.h"
 
 #include <algorithm>
 #include <cstring>

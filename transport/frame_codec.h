@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 

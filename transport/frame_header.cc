@@ -1,4 +1,4 @@
-#include "transport/frame_header.h"
+#include "netstructer/transport/frame_header.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"

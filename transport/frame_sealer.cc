@@ -1,4 +1,4 @@
-#include "transport/frame_sealer.h"
+#include "netstructer/transport/frame_sealer.h"
 
 #include <algorithm>
 #include <optional>
@@ -6,8 +6,8 @@
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
-#include "transport/buffer_pool.h"
-#include "transport/work_pool.h"
+#include "netstructer/transport/buffer_pool.h"
+#include "netstructer/transport/work_pool.h"
 
 namespace netstructer::transport {
 

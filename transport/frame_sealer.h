@@ -18,15 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "transport/compression.h"
-#include "transport/fernet.h"
-#include "transport/frame_format.h"
-#include "transport/frame_header.h"
+#include "netstructer/transport/compression.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_header.h"
 
 namespace netstructer::transport {
 

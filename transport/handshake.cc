@@ -1,4 +1,4 @@
-#include "transport/handshake.h"
+#include "netstructer/transport/handshake.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "proto/status_macros.h"
+#include "netstructer/proto/status_macros.h"
 
 namespace netstructer::transport {
 namespace {

@@ -41,13 +41,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "transport/fernet.h"
-#include "transport/frame_format.h"
-#include "transport/frame_header.h"
-#include "transport/handshake_crypto.h"
-#include "transport/handshake_format.h"
-#include "transport/handshake_messages.h"
-#include "transport/hello_replay_guard.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_header.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_format.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 

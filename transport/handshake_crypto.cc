@@ -1,4 +1,4 @@
-#include "transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_crypto.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "proto/status_macros.h"
+#include "netstructer/proto/status_macros.h"
 
 namespace netstructer::transport {
 namespace {

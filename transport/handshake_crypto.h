@@ -15,8 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/fernet.h"
-#include "transport/handshake_format.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/handshake_format.h"
 
 namespace netstructer::transport {
 

@@ -16,7 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 

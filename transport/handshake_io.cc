@@ -1,11 +1,11 @@
-#include "transport/handshake_io.h"
+#include "netstructer/transport/handshake_io.h"
 
 #include <sys/socket.h>
 
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
-#include "transport/socket.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer::transport {
 

@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "transport/frame_format.h"
-#include "transport/handshake_format.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/handshake_format.h"
 
 namespace netstructer::transport {
 

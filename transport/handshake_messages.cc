@@ -1,4 +1,4 @@
-#include "transport/handshake_messages.h"
+#include "netstructer/transport/handshake_messages.h"
 
 #include <algorithm>
 #include <cstring>

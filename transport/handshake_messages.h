@@ -17,8 +17,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/handshake_crypto.h"
-#include "transport/handshake_format.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_format.h"
 
 namespace netstructer::transport {
 

@@ -1,10 +1,10 @@
-#include "transport/hello_replay_guard.h"
+#include "netstructer/transport/hello_replay_guard.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "transport/handshake_format.h"
+#include "netstructer/transport/handshake_format.h"
 
 namespace netstructer::transport {
 

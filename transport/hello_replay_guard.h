@@ -22,8 +22,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "transport/handshake_crypto.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 

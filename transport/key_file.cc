@@ -1,4 +1,4 @@
-#include "transport/key_file.h"
+#include "netstructer/transport/key_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/fernet.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer::transport {
 

@@ -1,10 +1,10 @@
-#include "transport/message_assembler.h"
+#include "netstructer/transport/message_assembler.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "transport/buffer_pool.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/buffer_pool.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 

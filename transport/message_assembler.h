@@ -17,7 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "transport/spill_file.h"
+#include "netstructer/transport/spill_file.h"
 
 namespace netstructer::transport {
 

@@ -1,4 +1,4 @@
-#include "transport/spill_file.h"
+#include "netstructer/transport/spill_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -11,7 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/socket.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer::transport {
 

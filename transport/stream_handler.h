@@ -5,7 +5,7 @@
 #define NETSTRUCTER_TRANSPORT_STREAM_HANDLER_H_
 
 #include "absl/status/status.h"
-#include "transport/frame_sealer.h"
+#include "netstructer/transport/frame_sealer.h"
 
 namespace netstructer {
 

@@ -1,11 +1,11 @@
-#include "transport/sync_point.h"
+#include "netstructer/transport/sync_point.h"
 
 #include <cstdlib>
 #include <memory>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 namespace sync_point_internal {

@@ -1,4 +1,4 @@
-#include "transport/work_pool.h"
+#include "netstructer/transport/work_pool.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "transport/mutex.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 namespace {

@@ -15,10 +15,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "examples/greeter/greeter.ns.h"
-#include "tools/cli_args.h"
-#include "transport/key_file.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/transport/key_file.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "examples/greeter/greeter_service.h"
+#include "netstructer/examples/greeter/greeter_service.h"
 
 #include "absl/strings/str_cat.h"
 

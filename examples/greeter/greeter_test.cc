@@ -6,12 +6,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "client/channel.h"
 #include "examples/greeter/greeter.ns.h"
-#include "examples/greeter/greeter_service.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
-#include "transport/fernet.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/examples/greeter/greeter_service.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 
 namespace greeter {
 namespace {

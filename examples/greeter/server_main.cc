@@ -16,11 +16,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "examples/greeter/greeter_service.h"
-#include "service/server.h"
-#include "tools/cli_args.h"
-#include "transport/fernet.h"
-#include "transport/key_file.h"
+#include "netstructer/examples/greeter/greeter_service.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/key_file.h"
 
 namespace {
 

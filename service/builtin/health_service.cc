@@ -1,4 +1,4 @@
-#include "service/builtin/health_service.h"
+#include "netstructer/service/builtin/health_service.h"
 
 #include <optional>
 #include <utility>

@@ -11,9 +11,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "netstructer/service/builtin/service_list.h"
+#include "netstructer/transport/mutex.h"
 #include "service/builtin/health.ns.h"
-#include "service/builtin/service_list.h"
-#include "transport/mutex.h"
 
 namespace netstructer::builtin {
 

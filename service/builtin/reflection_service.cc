@@ -1,4 +1,4 @@
-#include "service/builtin/reflection_service.h"
+#include "netstructer/service/builtin/reflection_service.h"
 
 #include <utility>
 

@@ -15,8 +15,8 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/descriptor.h"
+#include "netstructer/service/builtin/service_list.h"
 #include "service/builtin/reflection.ns.h"
-#include "service/builtin/service_list.h"
 
 namespace netstructer::builtin {
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <vector>
 
-#include "service/rpc_service.h"
+#include "netstructer/service/rpc_service.h"
 
 namespace netstructer::builtin {
 

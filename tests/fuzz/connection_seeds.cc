@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/fuzz/connection_fuzz_input.h"
+#include "netstructer/tests/fuzz/connection_fuzz_input.h"
 
 namespace netstructer::fuzz {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "transport/fernet.h"
+#include "netstructer/transport/fernet.h"
 
 namespace {
 

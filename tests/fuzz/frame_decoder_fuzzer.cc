@@ -23,9 +23,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_format.h"
-#include "transport/frame_header.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_header.h"
 
 namespace netstructer::transport {
 namespace {

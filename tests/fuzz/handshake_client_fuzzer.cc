@@ -17,7 +17,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
-#include "transport/handshake.h"
+#include "netstructer/transport/handshake.h"
 
 namespace {
 

@@ -12,14 +12,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "proto/python_literal.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "proto/value_canonical.h"
-#include "proto/value_codec.h"
-#include "proto/value_compare.h"
-#include "proto/value_validate.h"
-#include "tests/fuzz/value_fuzz_checks.h"
+#include "netstructer/proto/python_literal.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_canonical.h"
+#include "netstructer/proto/value_codec.h"
+#include "netstructer/proto/value_compare.h"
+#include "netstructer/proto/value_validate.h"
+#include "netstructer/tests/fuzz/value_fuzz_checks.h"
 
 using netstructer::Value;
 using netstructer::fuzz::Check;

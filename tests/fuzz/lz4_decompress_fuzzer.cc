@@ -14,8 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "transport/compression.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/compression.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 namespace {

@@ -17,8 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "service/cidr.h"
-#include "service/ip_address.h"
+#include "netstructer/service/cidr.h"
+#include "netstructer/service/ip_address.h"
 
 namespace {
 

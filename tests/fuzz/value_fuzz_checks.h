@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "absl/strings/string_view.h"
-#include "proto/value.h"
+#include "netstructer/proto/value.h"
 
 namespace netstructer::fuzz {
 

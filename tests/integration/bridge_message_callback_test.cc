@@ -6,18 +6,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "proto/python_literal.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "proto/value_codec.h"
-#include "service/server.h"
-#include "tests/testing/deadline.h"
-#include "tests/testing/thread_count.h"
-#include "transport/bridge.h"
-#include "transport/event_loop_group.h"
-#include "transport/mutex.h"
-#include "transport/work_pool.h"
 #include "gtest/gtest.h"
+#include "netstructer/proto/python_literal.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_codec.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "netstructer/tests/testing/thread_count.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/event_loop_group.h"
+#include "netstructer/transport/mutex.h"
+#include "netstructer/transport/work_pool.h"
 
 namespace netstructer {
 namespace {

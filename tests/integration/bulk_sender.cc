@@ -7,9 +7,9 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
-#include "proto/value.h"
-#include "transport/bridge.h"
-#include "transport/key_file.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/key_file.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {

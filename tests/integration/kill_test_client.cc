@@ -14,9 +14,9 @@
 #include <memory>
 #include <string>
 
-#include "client/channel.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/transport/key_file.h"
 #include "tests/rpc/echo.ns.h"
-#include "transport/key_file.h"
 
 namespace {
 

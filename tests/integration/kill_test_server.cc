@@ -10,9 +10,9 @@
 #include <memory>
 #include <thread>
 
-#include "service/server.h"
-#include "tests/rpc/echo_fixture.h"
-#include "transport/key_file.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/transport/key_file.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

@@ -12,10 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
-#include "tests/testing/child_process.h"
-#include "tests/testing/subprocess.h"
-#include "transport/bridge.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tests/testing/child_process.h"
+#include "netstructer/tests/testing/subprocess.h"
+#include "netstructer/transport/bridge.h"
 
 namespace netstructer {
 namespace {

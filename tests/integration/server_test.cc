@@ -2,7 +2,7 @@
 // the README's values, the accept policy, the handshake's errors, hostile
 // peers (garbage, silence, tampering, replay, reordering, truncation), and
 // the session container (Count/All/Get/Pop/Clear).
-#include "service/server.h"
+#include "netstructer/service/server.h"
 
 #include <sys/socket.h>
 
@@ -13,21 +13,21 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/python_literal.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "tests/testing/tcp_proxy.h"
-#include "transport/bridge.h"
-#include "transport/compression.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_format.h"
-#include "transport/frame_header.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake.h"
-#include "transport/handshake_format.h"
-#include "transport/handshake_messages.h"
-#include "transport/handshake_io.h"
-#include "transport/socket.h"
+#include "netstructer/proto/python_literal.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/tests/testing/tcp_proxy.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/compression.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_header.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_format.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/proto/literal_tables.h"
+#include "netstructer/tests/proto/literal_tables.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

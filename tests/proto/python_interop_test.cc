@@ -17,14 +17,14 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "gtest/gtest.h"
-#include "proto/python_literal.h"
-#include "proto/python_repr.h"
-#include "proto/unicode.h"
-#include "proto/value.h"
-#include "proto/value_codec.h"
-#include "proto/value_compare.h"
-#include "tests/proto/literal_tables.h"
-#include "tests/testing/python.h"
+#include "netstructer/proto/python_literal.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/unicode.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_codec.h"
+#include "netstructer/proto/value_compare.h"
+#include "netstructer/tests/proto/literal_tables.h"
+#include "netstructer/tests/testing/python.h"
 
 namespace netstructer {
 namespace {

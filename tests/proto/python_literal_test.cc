@@ -1,7 +1,7 @@
 // ParseLiteral (proto/python_literal.h): what it accepts, what it builds,
 // and a table of bad literals with their offsets. tests/proto/
 // python_interop_test.cc checks the same syntax against CPython.
-#include "proto/python_literal.h"
+#include "netstructer/proto/python_literal.h"
 
 #include <cmath>
 #include <string>
@@ -9,11 +9,11 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "proto/value_compare.h"
-#include "proto/value_validate.h"
-#include "tests/proto/literal_tables.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_compare.h"
+#include "netstructer/proto/value_validate.h"
+#include "netstructer/tests/proto/literal_tables.h"
 
 namespace netstructer {
 namespace {

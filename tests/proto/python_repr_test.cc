@@ -1,12 +1,12 @@
 // Repr (proto/python_repr.h) for what literals cannot express (inf, nan,
 // unset kinds, invalid UTF-8) and the exact float formatting rules.
 // python_interop_test.cc compares everything else with CPython.
-#include "proto/python_repr.h"
+#include "netstructer/proto/python_repr.h"
 
 #include <limits>
 
 #include "gtest/gtest.h"
-#include "proto/value.h"
+#include "netstructer/proto/value.h"
 
 namespace netstructer {
 namespace {

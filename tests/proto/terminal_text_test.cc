@@ -1,4 +1,4 @@
-#include "proto/terminal_text.h"
+#include "netstructer/proto/terminal_text.h"
 
 #include <string>
 

@@ -1,5 +1,5 @@
 // UTF-8 and printability helpers (proto/unicode.h).
-#include "proto/unicode.h"
+#include "netstructer/proto/unicode.h"
 
 #include <string>
 #include <vector>

@@ -1,15 +1,15 @@
 // EncodeValue / DecodeValue (proto/value_codec.h), with a table of corrupt
 // and hostile inputs.
-#include "proto/value_codec.h"
+#include "netstructer/proto/value_codec.h"
 
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "proto/value_compare.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_compare.h"
 
 namespace netstructer {
 namespace {

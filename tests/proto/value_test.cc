@@ -1,13 +1,13 @@
 // Builders (proto/value.h) and equality / order (proto/value_compare.h).
-#include "proto/value.h"
+#include "netstructer/proto/value.h"
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "proto/python_repr.h"
-#include "proto/value_compare.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value_compare.h"
 
 namespace netstructer {
 namespace {

@@ -1,16 +1,16 @@
 // Validate (proto/value_validate.h) and Canonicalize
 // (proto/value_canonical.h).
-#include "proto/value_validate.h"
+#include "netstructer/proto/value_validate.h"
 
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "proto/value_canonical.h"
-#include "proto/value_compare.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_canonical.h"
+#include "netstructer/proto/value_compare.h"
 
 namespace netstructer {
 namespace {

@@ -1,11 +1,11 @@
 // The pieces of docs/PROTOCOL.md section 9, byte for byte (9.6 is checked
 // here as written in the document).
-#include "rpc/call_wire.h"
+#include "netstructer/rpc/call_wire.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "rpc/metadata.h"
+#include "netstructer/rpc/metadata.h"
 
 namespace netstructer::rpc {
 namespace {

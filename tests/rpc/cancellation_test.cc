@@ -7,11 +7,11 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "service/rpc_service.h"
-#include "tests/rpc/echo.ns.h"
-#include "tests/rpc/echo_fixture.h"
-#include "tests/testing/deadline.h"
 #include "gtest/gtest.h"
+#include "netstructer/service/rpc_service.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "tests/rpc/echo.ns.h"
 
 namespace netstructer::test {
 namespace {

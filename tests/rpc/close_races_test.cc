@@ -15,15 +15,15 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
-#include "rpc/call_stream.h"
-#include "rpc/connection.h"
-#include "service/rpc_service.h"
+#include "netstructer/rpc/call_stream.h"
+#include "netstructer/rpc/connection.h"
+#include "netstructer/service/rpc_service.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/mutex.h"
+#include "netstructer/transport/sync_point.h"
 #include "tests/rpc/echo.ns.h"
-#include "tests/rpc/echo_fixture.h"
-#include "tests/testing/deadline.h"
-#include "transport/bridge.h"
-#include "transport/mutex.h"
-#include "transport/sync_point.h"
 
 namespace netstructer::test {
 namespace {

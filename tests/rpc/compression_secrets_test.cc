@@ -8,14 +8,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "client/channel.h"
 #include "gtest/gtest.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/tcp_proxy.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_header.h"
+#include "netstructer/transport/mutex.h"
 #include "tests/rpc/echo.ns.h"
-#include "tests/rpc/echo_fixture.h"
-#include "tests/testing/tcp_proxy.h"
-#include "transport/frame_format.h"
-#include "transport/frame_header.h"
-#include "transport/mutex.h"
 
 namespace netstructer {
 namespace {

@@ -1,4 +1,4 @@
-#include "tests/rpc/echo_fixture.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
 
 #include <thread>
 

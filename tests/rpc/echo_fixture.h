@@ -8,10 +8,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "client/channel.h"
-#include "service/server.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 #include "tests/rpc/echo.ns.h"
-#include "transport/fernet.h"
 
 namespace netstructer::test {
 

@@ -12,16 +12,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
-#include "service/server.h"
-#include "tests/rpc/echo.ns.h"
-#include "tests/rpc/echo_fixture.h"
-#include "transport/event_loop_group.h"
-#include "transport/mutex.h"
-#include "transport/work_pool.h"
-#include "tests/testing/deadline.h"
-#include "tests/testing/thread_count.h"
 #include "gtest/gtest.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "netstructer/tests/testing/thread_count.h"
+#include "netstructer/transport/event_loop_group.h"
+#include "netstructer/transport/mutex.h"
+#include "netstructer/transport/work_pool.h"
+#include "tests/rpc/echo.ns.h"
 
 namespace netstructer::test {
 namespace {

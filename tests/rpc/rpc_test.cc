@@ -8,13 +8,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "client/client_call.h"
-#include "proto/value.h"
-#include "tests/testing/deadline.h"
-#include "transport/mutex.h"
 #include "gtest/gtest.h"
+#include "netstructer/client/client_call.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "netstructer/transport/mutex.h"
 #include "tests/rpc/echo.ns.h"
-#include "tests/rpc/echo_fixture.h"
 
 namespace netstructer::test {
 namespace {

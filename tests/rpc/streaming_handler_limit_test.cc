@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "tests/rpc/echo.ns.h"
-#include "tests/rpc/echo_fixture.h"
-#include "tests/testing/deadline.h"
 #include "gtest/gtest.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "tests/rpc/echo.ns.h"
 
 namespace netstructer::test {
 namespace {

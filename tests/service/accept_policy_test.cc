@@ -1,4 +1,4 @@
-#include "service/accept_policy.h"
+#include "netstructer/service/accept_policy.h"
 
 #include <atomic>
 #include <cmath>
@@ -13,8 +13,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "service/cidr.h"
-#include "service/ip_address.h"
+#include "netstructer/service/cidr.h"
+#include "netstructer/service/ip_address.h"
 
 namespace netstructer {
 namespace service {

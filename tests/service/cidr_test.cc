@@ -1,4 +1,4 @@
-#include "service/cidr.h"
+#include "netstructer/service/cidr.h"
 
 #include <string>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "service/ip_address.h"
+#include "netstructer/service/ip_address.h"
 
 namespace netstructer {
 namespace service {

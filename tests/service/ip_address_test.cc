@@ -1,4 +1,4 @@
-#include "service/ip_address.h"
+#include "netstructer/service/ip_address.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,4 +1,4 @@
-#include "service/rate_limiter.h"
+#include "netstructer/service/rate_limiter.h"
 
 #include <cmath>
 #include <cstdint>
@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "service/ip_address.h"
+#include "netstructer/service/ip_address.h"
 
 namespace netstructer {
 namespace service {

@@ -1,4 +1,4 @@
-#include "tests/testing/child_process.h"
+#include "netstructer/tests/testing/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "tests/testing/deadline.h"
+#include "netstructer/tests/testing/deadline.h"
 
 #include <dirent.h>
 

@@ -1,4 +1,4 @@
-#include "tests/testing/python.h"
+#include "netstructer/tests/testing/python.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "tests/testing/subprocess.h"
+#include "netstructer/tests/testing/subprocess.h"
 
 namespace netstructer::testing {
 

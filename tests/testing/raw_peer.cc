@@ -1,4 +1,4 @@
-#include "tests/testing/raw_peer.h"
+#include "netstructer/tests/testing/raw_peer.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -8,12 +8,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "proto/status_macros.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_format.h"
-#include "transport/handshake.h"
-#include "transport/handshake_io.h"
-#include "transport/handshake_messages.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/handshake_messages.h"
 
 namespace netstructer::testing {
 namespace {

@@ -13,10 +13,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "transport/fernet.h"
-#include "transport/frame_header.h"
-#include "transport/frame_sealer.h"
-#include "transport/socket.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/frame_header.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer::testing {
 

@@ -1,4 +1,4 @@
-#include "tests/testing/subprocess.h"
+#include "netstructer/tests/testing/subprocess.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>

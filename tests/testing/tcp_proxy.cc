@@ -1,4 +1,4 @@
-#include "tests/testing/tcp_proxy.h"
+#include "netstructer/tests/testing/tcp_proxy.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::testing {
 

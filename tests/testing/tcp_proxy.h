@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "transport/socket.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer::testing {
 

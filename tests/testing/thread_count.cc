@@ -1,4 +1,4 @@
-#include "tests/testing/thread_count.h"
+#include "netstructer/tests/testing/thread_count.h"
 
 #include <fstream>
 #include <string>

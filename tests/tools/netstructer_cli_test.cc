@@ -10,23 +10,23 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/child_process.h"
-#include "tests/testing/python.h"
-#include "tests/testing/raw_peer.h"
-#include "tests/testing/subprocess.h"
-#include "transport/frame_format.h"
-#include "transport/frame_header.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake_io.h"
-#include "transport/handshake_messages.h"
-#include "transport/key_file.h"
-#include "transport/socket.h"
+#include "netstructer/tests/testing/child_process.h"
+#include "netstructer/tests/testing/python.h"
+#include "netstructer/tests/testing/raw_peer.h"
+#include "netstructer/tests/testing/subprocess.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_header.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/key_file.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer {
 namespace {

@@ -12,10 +12,10 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
-#include "tests/rpc/echo_fixture.h"
-#include "tests/testing/subprocess.h"
-#include "transport/fernet.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/subprocess.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer {
 namespace {

@@ -16,9 +16,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
-#include "proto/value.h"
-#include "service/server.h"
-#include "transport/bridge.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/bridge.h"
 
 namespace netstructer {
 namespace {

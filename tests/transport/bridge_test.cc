@@ -1,7 +1,7 @@
 // Bridge over a real loopback TCP connection (IPv4 and IPv6), secure and
 // insecure, without the handshake (tests/integration covers Link + Server):
 // ordering, falsy values, sizes, limits, flow control, closing, keepalive.
-#include "transport/bridge.h"
+#include "netstructer/transport/bridge.h"
 
 #include <sys/socket.h>
 
@@ -12,16 +12,16 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "proto/python_literal.h"
-#include "proto/python_repr.h"
-#include "proto/value.h"
-#include "proto/value_compare.h"
-#include "proto/value_codec.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_format.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake_io.h"
-#include "transport/socket.h"
+#include "netstructer/proto/python_literal.h"
+#include "netstructer/proto/python_repr.h"
+#include "netstructer/proto/value.h"
+#include "netstructer/proto/value_codec.h"
+#include "netstructer/proto/value_compare.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer {
 namespace {

@@ -1,4 +1,4 @@
-#include "transport/buffer_pool.h"
+#include "netstructer/transport/buffer_pool.h"
 
 #include <string>
 #include <vector>

@@ -16,9 +16,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "tests/testing/python.h"
-#include "transport/compression.h"
-#include "transport/frame_format.h"
+#include "netstructer/tests/testing/python.h"
+#include "netstructer/transport/compression.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 namespace {

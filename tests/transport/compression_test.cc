@@ -1,6 +1,6 @@
 // Specification of payload compression: `u32 BE uncompressed size | lz4
 // block` (docs/PROTOCOL.md, "Frames").
-#include "transport/compression.h"
+#include "netstructer/transport/compression.h"
 
 #include <cstdint>
 #include <optional>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 namespace {

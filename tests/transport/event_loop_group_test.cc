@@ -1,4 +1,4 @@
-#include "transport/event_loop_group.h"
+#include "netstructer/transport/event_loop_group.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "transport/mutex.h"
-#include "tests/testing/deadline.h"
 #include "gtest/gtest.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "benchmark/benchmark.h"
-#include "transport/fernet.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer::transport {
 namespace {

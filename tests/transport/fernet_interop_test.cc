@@ -11,8 +11,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/python.h"
-#include "transport/fernet.h"
+#include "netstructer/tests/testing/python.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer::transport {
 namespace {

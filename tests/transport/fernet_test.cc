@@ -1,4 +1,4 @@
-#include "transport/fernet.h"
+#include "netstructer/transport/fernet.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

@@ -1,6 +1,6 @@
 // Specification of the outer framing, `u32 length BE | body`
 // (docs/PROTOCOL.md, "Frames").
-#include "transport/frame_codec.h"
+#include "netstructer/transport/frame_codec.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 namespace {

@@ -1,6 +1,6 @@
 // Specification of the 16-byte inner frame header (docs/PROTOCOL.md,
 // "Frames").
-#include "transport/frame_header.h"
+#include "netstructer/transport/frame_header.h"
 
 #include <cstdint>
 #include <string>
@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 namespace {

@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/testing/python.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_sealer.h"
+#include "netstructer/tests/testing/python.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_sealer.h"
 
 namespace netstructer::transport {
 namespace {

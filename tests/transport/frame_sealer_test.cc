@@ -1,4 +1,4 @@
-#include "transport/frame_sealer.h"
+#include "netstructer/transport/frame_sealer.h"
 
 #include <array>
 #include <string>
@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "transport/frame_codec.h"
+#include "netstructer/transport/frame_codec.h"
 
 namespace netstructer::transport {
 namespace {

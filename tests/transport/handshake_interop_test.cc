@@ -19,13 +19,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
-#include "tests/testing/python.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake.h"
-#include "transport/handshake_crypto.h"
-#include "transport/handshake_messages.h"
-#include "transport/hello_replay_guard.h"
+#include "netstructer/tests/testing/python.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 namespace {

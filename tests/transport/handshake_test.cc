@@ -2,7 +2,7 @@
 // byte, the crypto primitives against their RFCs, full handshakes in memory,
 // key rings, mode mismatches, tampering with every byte, replays, malformed
 // and small-order inputs, and the REFUSAL payload.
-#include "transport/handshake.h"
+#include "netstructer/transport/handshake.h"
 
 #include <algorithm>
 #include <functional>
@@ -15,11 +15,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "transport/frame_codec.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake_crypto.h"
-#include "transport/handshake_messages.h"
-#include "transport/hello_replay_guard.h"
+#include "netstructer/transport/frame_codec.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 namespace {

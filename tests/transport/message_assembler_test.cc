@@ -1,9 +1,9 @@
-#include "transport/message_assembler.h"
+#include "netstructer/transport/message_assembler.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
-#include "transport/frame_format.h"
+#include "netstructer/transport/frame_format.h"
 
 namespace netstructer::transport {
 namespace {

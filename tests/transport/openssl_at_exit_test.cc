@@ -17,9 +17,9 @@
 #include <memory>
 #include <string>
 
-#include "transport/event_loop.h"
-#include "transport/event_loop_group.h"
-#include "transport/fernet.h"
+#include "netstructer/transport/event_loop.h"
+#include "netstructer/transport/event_loop_group.h"
+#include "netstructer/transport/fernet.h"
 
 int main() {
   using netstructer::transport::EventLoopGroup;

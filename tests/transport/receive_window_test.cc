@@ -1,4 +1,4 @@
-#include "transport/receive_window.h"
+#include "netstructer/transport/receive_window.h"
 
 #include "gtest/gtest.h"
 

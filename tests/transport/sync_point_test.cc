@@ -1,4 +1,4 @@
-#include "transport/sync_point.h"
+#include "netstructer/transport/sync_point.h"
 
 #include <atomic>
 #include <chrono>

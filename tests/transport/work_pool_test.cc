@@ -1,4 +1,4 @@
-#include "transport/work_pool.h"
+#include "netstructer/transport/work_pool.h"
 
 #include <atomic>
 #include <thread>

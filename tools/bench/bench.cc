@@ -1,4 +1,4 @@
-#include "tools/bench/bench.h"
+#include "netstructer/tools/bench/bench.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -15,15 +15,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/channel.h"
-#include "tools/bench/bench_server.h"
-#include "tools/bench/connection_workloads.h"
-#include "tools/bench/handshake_flood.h"
-#include "tools/bench/measure.h"
-#include "tools/bench/report.h"
-#include "tools/bench/server_process.h"
-#include "tools/bench/workloads.h"
-#include "transport/fernet.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/tools/bench/bench_server.h"
+#include "netstructer/tools/bench/connection_workloads.h"
+#include "netstructer/tools/bench/handshake_flood.h"
+#include "netstructer/tools/bench/measure.h"
+#include "netstructer/tools/bench/report.h"
+#include "netstructer/tools/bench/server_process.h"
+#include "netstructer/tools/bench/workloads.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer::bench {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "tools/bench/payload.h"
+#include "netstructer/tools/bench/payload.h"
 
 namespace netstructer::bench {
 

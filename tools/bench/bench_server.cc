@@ -1,12 +1,12 @@
-#include "tools/bench/bench_server.h"
+#include "netstructer/tools/bench/bench_server.h"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "service/server.h"
-#include "transport/key_file.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/key_file.h"
 
 namespace netstructer::bench {
 

@@ -1,4 +1,4 @@
-#include "tools/bench/connection_workloads.h"
+#include "netstructer/tools/bench/connection_workloads.h"
 
 #include <dirent.h>
 #include <unistd.h>
@@ -13,9 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/channel.h"
-#include "transport/event_loop_group.h"
-#include "transport/mutex.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/transport/event_loop_group.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::bench {
 namespace {

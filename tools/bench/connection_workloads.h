@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "transport/fernet.h"
-#include "tools/bench/workloads.h"
+#include "netstructer/tools/bench/workloads.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer::bench {
 

@@ -17,12 +17,12 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "transport/fernet.h"
-#include "transport/frame_header.h"
-#include "transport/handshake.h"
-#include "transport/handshake_crypto.h"
-#include "transport/handshake_messages.h"
-#include "transport/hello_replay_guard.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/frame_header.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/hello_replay_guard.h"
 
 namespace netstructer::transport {
 namespace {

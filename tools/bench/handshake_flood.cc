@@ -1,15 +1,15 @@
-#include "tools/bench/handshake_flood.h"
+#include "netstructer/tools/bench/handshake_flood.h"
 
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "tools/bench/measure.h"
-#include "transport/frame_sealer.h"
-#include "transport/handshake.h"
-#include "transport/handshake_crypto.h"
-#include "transport/handshake_io.h"
-#include "transport/handshake_messages.h"
-#include "transport/socket.h"
+#include "netstructer/tools/bench/measure.h"
+#include "netstructer/transport/frame_sealer.h"
+#include "netstructer/transport/handshake.h"
+#include "netstructer/transport/handshake_crypto.h"
+#include "netstructer/transport/handshake_io.h"
+#include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer::bench {
 

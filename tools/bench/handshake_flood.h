@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tools/bench/measure.h"
-#include "transport/fernet.h"
+#include "netstructer/tools/bench/measure.h"
+#include "netstructer/transport/fernet.h"
 
 namespace netstructer::bench {
 

@@ -1,4 +1,4 @@
-#include "tools/bench/measure.h"
+#include "netstructer/tools/bench/measure.h"
 
 #include <sys/resource.h>
 #include <unistd.h>

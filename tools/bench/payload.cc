@@ -1,4 +1,4 @@
-#include "tools/bench/payload.h"
+#include "netstructer/tools/bench/payload.h"
 
 #include <cstdint>
 #include <cstdlib>

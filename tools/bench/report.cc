@@ -1,10 +1,10 @@
-#include "tools/bench/report.h"
+#include "netstructer/tools/bench/report.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "tools/bench/measure.h"
+#include "netstructer/tools/bench/measure.h"
 
 namespace netstructer::bench {
 

@@ -1,4 +1,4 @@
-#include "tools/bench/server_process.h"
+#include "netstructer/tools/bench/server_process.h"
 
 #include <fcntl.h>
 #include <poll.h>

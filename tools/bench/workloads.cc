@@ -1,11 +1,11 @@
-#include "tools/bench/workloads.h"
+#include "netstructer/tools/bench/workloads.h"
 
 #include <memory>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::bench {
 

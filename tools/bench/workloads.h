@@ -10,8 +10,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "netstructer/tools/bench/measure.h"
 #include "tools/bench/echo.ns.h"
-#include "tools/bench/measure.h"
 
 namespace netstructer::bench {
 

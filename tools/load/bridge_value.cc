@@ -1,11 +1,11 @@
-#include "tools/load/bridge_value.h"
+#include "netstructer/tools/load/bridge_value.h"
 
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "proto/value.h"
+#include "netstructer/proto/value.h"
 
 namespace netstructer::load {
 

@@ -6,8 +6,8 @@
 #define NETSTRUCTER_TOOLS_LOAD_BRIDGE_VALUE_H_
 
 #include "absl/status/statusor.h"
+#include "netstructer/tools/load/payload.h"
 #include "proto/value.pb.h"
-#include "tools/load/payload.h"
 
 namespace netstructer::load {
 

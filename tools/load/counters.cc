@@ -1,4 +1,4 @@
-#include "tools/load/counters.h"
+#include "netstructer/tools/load/counters.h"
 
 #include "absl/strings/str_cat.h"
 

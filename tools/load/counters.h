@@ -11,7 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "transport/mutex.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::load {
 

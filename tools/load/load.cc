@@ -1,4 +1,4 @@
-#include "tools/load/load.h"
+#include "netstructer/tools/load/load.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,16 +15,16 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "client/channel.h"
-#include "proto/status_macros.h"
-#include "tools/bench/measure.h"
-#include "tools/bench/server_process.h"
-#include "tools/load/load_server.h"
-#include "tools/load/process_stats.h"
-#include "tools/load/report.h"
-#include "tools/load/workers.h"
-#include "transport/fernet.h"
-#include "transport/mutex.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/proto/status_macros.h"
+#include "netstructer/tools/bench/measure.h"
+#include "netstructer/tools/bench/server_process.h"
+#include "netstructer/tools/load/load_server.h"
+#include "netstructer/tools/load/process_stats.h"
+#include "netstructer/tools/load/report.h"
+#include "netstructer/tools/load/workers.h"
+#include "netstructer/transport/fernet.h"
+#include "netstructer/transport/mutex.h"
 
 namespace netstructer::load {
 

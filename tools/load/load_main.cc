@@ -8,10 +8,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "tools/cli_args.h"
-#include "tools/load/load.h"
-#include "tools/load/load_server.h"
-#include "transport/key_file.h"
+#include "netstructer/tools/cli_args.h"
+#include "netstructer/tools/load/load.h"
+#include "netstructer/tools/load/load_server.h"
+#include "netstructer/transport/key_file.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "tools/load/load_server.h"
+#include "netstructer/tools/load/load_server.h"
 
 #include <optional>
 #include <string>
@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "tools/load/bridge_value.h"
-#include "tools/load/payload.h"
-#include "tools/load/process_stats.h"
+#include "netstructer/tools/load/bridge_value.h"
+#include "netstructer/tools/load/payload.h"
+#include "netstructer/tools/load/process_stats.h"
 
 namespace netstructer::load {
 

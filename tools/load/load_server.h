@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "service/server.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tools/load/payload.h"
+#include "netstructer/transport/fernet.h"
 #include "tools/load/load.ns.h"
-#include "tools/load/payload.h"
-#include "transport/fernet.h"
 
 namespace netstructer::load {
 

@@ -1,4 +1,4 @@
-#include "tools/load/payload.h"
+#include "netstructer/tools/load/payload.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "tools/load/process_stats.h"
+#include "netstructer/tools/load/process_stats.h"
 
 #include <malloc.h>
 #include <sys/resource.h>

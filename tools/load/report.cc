@@ -1,4 +1,4 @@
-#include "tools/load/report.h"
+#include "netstructer/tools/load/report.h"
 
 #include <optional>
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "tools/load/counters.h"
+#include "netstructer/tools/load/counters.h"
+#include "netstructer/tools/load/rss_verdict.h"
 #include "tools/load/load.pb.h"
-#include "tools/load/rss_verdict.h"
 
 namespace netstructer::load {
 

@@ -1,4 +1,4 @@
-#include "tools/load/rss_verdict.h"
+#include "netstructer/tools/load/rss_verdict.h"
 
 #include <algorithm>
 

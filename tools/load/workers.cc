@@ -1,12 +1,12 @@
-#include "tools/load/workers.h"
+#include "netstructer/tools/load/workers.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "proto/value_compare.h"
-#include "tools/load/bridge_value.h"
-#include "tools/load/payload.h"
+#include "netstructer/proto/value_compare.h"
+#include "netstructer/tools/load/bridge_value.h"
+#include "netstructer/tools/load/payload.h"
 
 namespace netstructer::load {
 

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "client/channel.h"
-#include "tools/load/counters.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/tools/load/counters.h"
+#include "netstructer/tools/load/payload.h"
+#include "netstructer/transport/bridge.h"
+#include "netstructer/transport/mutex.h"
 #include "tools/load/load.ns.h"
-#include "tools/load/payload.h"
-#include "transport/bridge.h"
-#include "transport/mutex.h"
 
 namespace netstructer::load {
 

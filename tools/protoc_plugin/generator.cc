@@ -1,4 +1,4 @@
-#include "tools/protoc_plugin/generator.h"
+#include "netstructer/tools/protoc_plugin/generator.h"
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/io/printer.h>

@@ -17,14 +17,14 @@
 namespace netstructer::protoc_plugin {
 
 // The runtime version the generated code is written against. The generated
-// header refuses to compile unless client/rpc_runtime.h defines
+// header refuses to compile unless netstructer/client/rpc_runtime.h defines
 // NETSTRUCTER_RPC_RUNTIME_VERSION to exactly this value. Bump it (and the
 // runtime's) whenever the generated code starts to need a different runtime
 // API.
 inline constexpr int kRuntimeVersion = 1;
 
 // The one runtime header every generated header includes.
-inline constexpr char kRuntimeHeader[] = "client/rpc_runtime.h";
+inline constexpr char kRuntimeHeader[] = "netstructer/client/rpc_runtime.h";
 
 // Generates NAME.ns.h and NAME.ns.cc for NAME.proto. Both files are always
 // written, even for a file without services (they then hold only includes),

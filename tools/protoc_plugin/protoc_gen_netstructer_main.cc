@@ -3,7 +3,7 @@
 
 #include <google/protobuf/compiler/plugin.h>
 
-#include "tools/protoc_plugin/generator.h"
+#include "netstructer/tools/protoc_plugin/generator.h"
 
 int main(int argc, char* argv[]) {
   netstructer::protoc_plugin::NetStructerGenerator generator;

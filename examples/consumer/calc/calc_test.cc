@@ -6,23 +6,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "calc/calc.ns.h"
-#include "client/channel.h"
+#include "calc/calculator_service.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
-#include "transport/fernet.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 
 namespace calc {
 namespace {
-
-// Stateless, hence thread-safe.
-class CalculatorService final : public Calculator::Service {
- public:
-  absl::Status Add(netstructer::ServerContext* context,
-                   const AddRequest* request, AddReply* reply) override {
-    reply->set_sum(request->a() + request->b());
-    return absl::OkStatus();
-  }
-};
 
 TEST(CalculatorTest, AddThroughTheGeneratedStub) {
   const netstructer::transport::FernetKey key =

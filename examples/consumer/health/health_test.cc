@@ -6,12 +6,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "calc/calc.ns.h"
-#include "client/channel.h"
 #include "gtest/gtest.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/builtin/health_service.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 #include "service/builtin/health.ns.h"
-#include "service/builtin/health_service.h"
-#include "service/server.h"
-#include "transport/fernet.h"
 
 namespace consumer {
 namespace {

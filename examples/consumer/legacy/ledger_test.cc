@@ -8,11 +8,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "gtest/gtest.h"
 #include "legacy/ledger.ns.h"
-#include "service/server.h"
-#include "transport/fernet.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 
 namespace consumer::legacy {
 namespace {

@@ -6,13 +6,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "gtest/gtest.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 #include "service/builtin/reflection.ns.h"
-#include "service/server.h"
 #include "store/service.ns.h"
-#include "transport/fernet.h"
 
 namespace store {
 namespace {

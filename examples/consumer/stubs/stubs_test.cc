@@ -4,9 +4,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
 #include "shop/v1/orders.ns.h"
 #include "vendor/apis/legacy/quotes.ns.h"
 

@@ -4,12 +4,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
-#include "transport/fernet.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
+#include "netstructer/transport/fernet.h"
 #include "wkt/clock.ns.h"
 
 namespace consumer::wkt {

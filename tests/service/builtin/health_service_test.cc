@@ -1,6 +1,6 @@
 // The built-in health service: on a real Server beside the Echo service,
 // and directly.
-#include "service/builtin/health_service.h"
+#include "netstructer/service/builtin/health_service.h"
 
 #include <memory>
 #include <string>
@@ -9,9 +9,9 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "netstructer/service/server.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
 #include "service/builtin/health.ns.h"
-#include "service/server.h"
-#include "tests/rpc/echo_fixture.h"
 
 namespace netstructer::builtin {
 namespace {

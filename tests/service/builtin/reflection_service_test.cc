@@ -1,6 +1,6 @@
 // The built-in reflection service: on a real Server beside the Echo
 // service, and directly for import order and hand-written services.
-#include "service/builtin/reflection_service.h"
+#include "netstructer/service/builtin/reflection_service.h"
 
 #include <memory>
 #include <string>
@@ -11,9 +11,9 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "gtest/gtest.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
 #include "service/builtin/reflection.ns.h"
 #include "tests/rpc/echo.pb.h"
-#include "tests/rpc/echo_fixture.h"
 #include "tests/service/builtin/reflection_top.pb.h"
 
 namespace netstructer::builtin {

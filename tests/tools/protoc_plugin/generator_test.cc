@@ -2,7 +2,7 @@
 // CodeGenerator::Generate with descriptors parsed from .proto text (no
 // protoc). The full generated text is covered by golden_test.
 
-#include "tools/protoc_plugin/generator.h"
+#include "netstructer/tools/protoc_plugin/generator.h"
 
 #include <google/protobuf/compiler/parser.h>
 #include <google/protobuf/descriptor.h>
@@ -102,7 +102,7 @@ TEST(NetStructerGenerator, FileWithoutServicesGetsBothFilesWithNoClasses) {
   ASSERT_EQ(context.files().size(), 2u);
   const std::string& h = context.files().at("x/plain.ns.h");
   const std::string& cc = context.files().at("x/plain.ns.cc");
-  EXPECT_NE(h.find("#include \"client/rpc_runtime.h\""), std::string::npos);
+  EXPECT_NE(h.find("#include \"netstructer/client/rpc_runtime.h\""), std::string::npos);
   EXPECT_NE(h.find("#include \"x/plain.pb.h\""), std::string::npos);
   EXPECT_NE(h.find("NETSTRUCTER_RPC_RUNTIME_VERSION != 1"), std::string::npos);
   EXPECT_EQ(h.find("class "), std::string::npos);

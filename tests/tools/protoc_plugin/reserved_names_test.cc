@@ -6,9 +6,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "client/channel.h"
 #include "gtest/gtest.h"
-#include "service/server.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/service/server.h"
 #include "tests/tools/protoc_plugin/reserved_names.ns.h"
 
 namespace reserved::names {
