@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -17,6 +18,7 @@
 #include "netstructer/client/call_options.h"
 #include "netstructer/client/channel.h"
 #include "netstructer/client/client_call.h"
+#include "netstructer/client/client_context.h"
 #include "netstructer/rpc/typed_message.h"
 #include "netstructer/transport/buffer_pool.h"
 #include "netstructer/transport/mutex.h"
@@ -251,6 +253,83 @@ std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
   return std::make_unique<ClientReaderWriter<Req, Resp>>(
       ClientCall::Start(channel, method, options, nullptr, false));
 }
+
+// The same calls with a ClientContext instead of CallOptions. A null context
+// means the defaults, as `{}` options do (so `M({})` keeps working).
+inline absl::StatusOr<CallOptions> OptionsOf(Channel* channel,
+                                             ClientContext* context) {
+  if (context == nullptr) return CallOptions();
+  return context->StartCall(channel->bridge().peer_address());
+}
+
+template <typename Req, typename Resp>
+absl::StatusOr<Resp> UnaryCall(Channel* channel, const char* method,
+                               const Req& request, ClientContext* context) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) return options.status();
+  return UnaryCall<Req, Resp>(channel, method, request, *options);
+}
+
+template <typename Req, typename Resp>
+void AsyncUnaryCall(Channel* channel, const char* method, const Req& request,
+                    ClientContext* context, UnaryCallback<Resp> done) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    channel->bridge().event_loop()->Post(
+        [done = std::move(done), status = options.status()] { done(status); });
+    return;
+  }
+  AsyncUnaryCall<Req, Resp>(channel, method, request, *options,
+                            std::move(done));
+}
+
+template <typename Req, typename Resp>
+Future<Resp> FutureUnaryCall(Channel* channel, const char* method,
+                             const Req& request, ClientContext* context) {
+  Future<Resp> future;
+  AsyncUnaryCall<Req, Resp>(channel, method, request, context, future.Setter());
+  return future;
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientWriter<Req, Resp>> ClientStreamingCall(
+    Channel* channel, const char* method, ClientContext* context) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    return std::make_unique<ClientWriter<Req, Resp>>(
+        ClientCall::Failed(channel, method, CallOptions(), options.status()));
+  }
+  return ClientStreamingCall<Req, Resp>(channel, method, *options);
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReader<Resp>> ServerStreamingCall(
+    Channel* channel, const char* method, const Req& request,
+    ClientContext* context) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    return std::make_unique<ClientReader<Resp>>(
+        ClientCall::Failed(channel, method, CallOptions(), options.status()));
+  }
+  return ServerStreamingCall<Req, Resp>(channel, method, request, *options);
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
+    Channel* channel, const char* method, ClientContext* context) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    return std::make_unique<ClientReaderWriter<Req, Resp>>(
+        ClientCall::Failed(channel, method, CallOptions(), options.status()));
+  }
+  return BidiStreamingCall<Req, Resp>(channel, method, *options);
+}
+
+// Enables the generated `MAsync(request, done)` overload only for a `done`
+// that takes the result: `MAsync(request, {})` stays the Future overload.
+template <typename Done, typename Resp>
+using IfUnaryCallback =
+    std::enable_if_t<std::is_invocable_v<Done&, absl::StatusOr<Resp>>, int>;
 
 }  // namespace internal
 }  // namespace netstructer

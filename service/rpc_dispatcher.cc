@@ -216,8 +216,8 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
     call = running->call;
   }
   if (call == nullptr) return;
-  const absl::Status status =
-      running->target.method->handler.Run(running->target.service, call.get());
+  const absl::Status status = call->context()->FinalStatus(
+      running->target.method->handler.Run(running->target.service, call.get()));
   auto finish = [this, running, call, status, on_io_thread] {
     call->Finish(status);
     const absl::Status final_status =

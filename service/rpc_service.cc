@@ -1,6 +1,7 @@
 #include "netstructer/service/rpc_service.h"
 
 #include "absl/base/macros.h"
+#include "absl/strings/str_cat.h"
 #include "netstructer/rpc/call_wire.h"
 #include "netstructer/transport/buffer_pool.h"
 
@@ -25,18 +26,37 @@ bool ServerContext::IsCancelled() const {
          stream_->finished();
 }
 
-absl::Status ServerContext::AddInitialMetadata(std::string key,
-                                               std::string value) {
+MetadataResult ServerContext::AddInitialMetadata(std::string key,
+                                                 std::string value) {
   if (initial_sent_) {
-    return absl::FailedPreconditionError(
-        "initial metadata was already sent (with the first response)");
+    return Remember(absl::FailedPreconditionError(absl::StrCat(
+        "initial metadata '", key,
+        "' was added after the initial metadata was sent (with the first "
+        "response)")));
   }
-  return AppendMetadata(&initial_metadata_, std::move(key), std::move(value));
+  return Remember(
+      AppendMetadata(&initial_metadata_, std::move(key), std::move(value)));
 }
 
-absl::Status ServerContext::AddTrailingMetadata(std::string key,
-                                                std::string value) {
-  return AppendMetadata(&trailing_metadata_, std::move(key), std::move(value));
+MetadataResult ServerContext::AddTrailingMetadata(std::string key,
+                                                  std::string value) {
+  return Remember(
+      AppendMetadata(&trailing_metadata_, std::move(key), std::move(value)));
+}
+
+MetadataResult ServerContext::Remember(absl::Status status) {
+  if (!status.ok() && metadata_refused_.ok()) metadata_refused_ = status;
+  return MetadataResult(std::move(status));
+}
+
+absl::Status ServerContext::FinalStatus(
+    const absl::Status& handler_status) const {
+  if (metadata_refused_.ok()) return handler_status;
+  const std::string why = absl::StrCat("the handler's metadata was refused: ",
+                                       metadata_refused_.message());
+  if (handler_status.ok()) return absl::InternalError(why);
+  return absl::Status(handler_status.code(),
+                      absl::StrCat(handler_status.message(), " (", why, ")"));
 }
 
 absl::Status ServerContext::AppendMetadata(Metadata* to, std::string key,
@@ -46,8 +66,10 @@ absl::Status ServerContext::AppendMetadata(Metadata* to, std::string key,
   if (absl::Status s = rpc::ValidateMetadataKey(key); !s.ok()) return s;
   to->emplace_back(std::move(key), std::move(value));
   if (absl::Status s = rpc::ValidateMetadata(*to); !s.ok()) {
+    const std::string refused = std::move(to->back().first);
     to->pop_back();
-    return s;
+    return absl::Status(s.code(), absl::StrCat("adding '", refused, "': ",
+                                               s.message()));
   }
   return absl::OkStatus();
 }

@@ -94,6 +94,24 @@ class ServerCall {
 
 }  // namespace internal
 
+// What ServerContext::AddInitialMetadata / AddTrailingMetadata return. Not
+// must-use, as absl::Status is: a refused entry also fails the call (see
+// there), so the common case needs no check. Handlers that want to react
+// test ok() or take the status; IgnoreError() keeps code written for the
+// old absl::Status return compiling.
+class MetadataResult {
+ public:
+  explicit MetadataResult(absl::Status status) : status_(std::move(status)) {}
+  bool ok() const { return status_.ok(); }
+  absl::StatusCode code() const { return status_.code(); }
+  const absl::Status& status() const { return status_; }
+  operator absl::Status() const { return status_; }  // NOLINT: implicit
+  void IgnoreError() const {}
+
+ private:
+  absl::Status status_;
+};
+
 // What a handler knows about its call. Borrowed for the handler's duration;
 // thread-compatible except IsCancelled (any thread).
 class ServerContext {
@@ -113,15 +131,27 @@ class ServerContext {
   // was lost or the server is cancelling calls at shutdown.
   bool IsCancelled() const;
   const Metadata& client_metadata() const { return client_metadata_; }
-  // Sent before the first response message (or with the trailers).
-  // INVALID_ARGUMENT for a bad key; FAILED_PRECONDITION once sent.
-  absl::Status AddInitialMetadata(std::string key, std::string value);
-  absl::Status AddTrailingMetadata(std::string key, std::string value);
+  // Initial metadata goes before the first response message (or with the
+  // trailers); trailing metadata with the trailers. An entry that breaks
+  // the rules of rpc/metadata.h (INVALID_ARGUMENT: a bad key, over 64 KiB
+  // in all) or initial metadata added after it was sent
+  // (FAILED_PRECONDITION) is not kept, and the call then ends with
+  // INTERNAL "the handler's metadata was refused: ..." instead of an OK
+  // status (a handler's error keeps its code and gains the reason), so
+  // nothing is dropped unseen. Most handlers need not check the result.
+  MetadataResult AddInitialMetadata(std::string key, std::string value);
+  MetadataResult AddTrailingMetadata(std::string key, std::string value);
+
+  // For the call machinery: the status the call ends with when its handler
+  // returned `handler_status` (see AddInitialMetadata).
+  absl::Status FinalStatus(const absl::Status& handler_status) const;
 
  private:
   friend class internal::ServerCall;
   static absl::Status AppendMetadata(Metadata* to, std::string key,
                                      std::string value);
+  // Keeps the first refusal (FinalStatus reports it); returns `status`.
+  MetadataResult Remember(absl::Status status);
   const std::string method_;
   const Metadata client_metadata_;
   const absl::Time deadline_;
@@ -131,6 +161,7 @@ class ServerContext {
   Metadata initial_metadata_;
   Metadata trailing_metadata_;
   bool initial_sent_ = false;
+  absl::Status metadata_refused_;
 };
 
 // Sees every call of a Server: may refuse it (its status ends the call

@@ -996,13 +996,83 @@ TEST(RpcTest, OversizedMetadataIsRefusedNotSent) {
   ResponseMetadata md;
   CallOptions call_options;
   call_options.response_metadata = &md;
-  ASSERT_TRUE(stub.Unary(Request("x"), call_options).ok());
+  // The handler returned OK, but two entries were refused: the call says
+  // so (the first refusal) rather than drop them unseen.
+  absl::StatusOr<EchoReply> reply = stub.Unary(Request("x"), call_options);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(absl::StrContains(reply.status().message(), "the handler's metadata was refused: adding 'bigger'"))
+      << reply.status().message();
   EXPECT_TRUE(chatty.first.ok());
   EXPECT_EQ(chatty.second.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(chatty.bad_key.code(), absl::StatusCode::kInvalidArgument);
   ASSERT_EQ(md.trailing.size(), 1u);
   EXPECT_EQ(md.trailing[0].first, "big");
-  EXPECT_TRUE(stub.Unary(Request("again")).ok());
+  // Nothing over the limit was sent: the connection stands, and the next
+  // call ends the same way.
+  EXPECT_EQ(stub.Unary(Request("again")).status().code(),
+            absl::StatusCode::kInternal);
+}
+
+// The common case needs no check: the results are ignored without a cast.
+// A refusal fails the call with INTERNAL; a handler's own error keeps its
+// code and gains the reason; initial metadata after the first response
+// message is refused too.
+TEST(RpcTest, RefusedMetadataFailsTheCallWithoutAnyCheckInTheHandler) {
+  class Quiet : public rpc::Echo::Service {
+   public:
+    absl::Status Unary(ServerContext* context, const EchoRequest* request,
+                       EchoReply* reply) override {
+      context->AddInitialMetadata("fine", "1");
+      context->AddTrailingMetadata("also-fine", "2");
+      if (request->text() == "bad") context->AddTrailingMetadata("Bad", "x");
+      context->AddTrailingMetadata("old-style", "3").IgnoreError();
+      reply->set_text(request->text());
+      if (request->fail_code() != 0) {
+        return absl::Status(static_cast<absl::StatusCode>(request->fail_code()),
+                            "handler error");
+      }
+      return absl::OkStatus();
+    }
+    absl::Status Range(ServerContext* context, const EchoRequest*,
+                       ServerWriter<EchoReply>* writer) override {
+      if (absl::Status s = writer->Write(EchoReply()); !s.ok()) return s;
+      late = context->AddInitialMetadata("late", "x");
+      return absl::OkStatus();
+    }
+    absl::Status late;
+  };
+  Quiet quiet;
+  ServiceUnderTest under_test(&quiet);
+  rpc::Echo::Stub& stub = under_test.stub();
+  {
+    ResponseMetadata md;
+    CallOptions options;
+    options.response_metadata = &md;
+    absl::StatusOr<EchoReply> good = stub.Unary(Request("good"), options);
+    ASSERT_TRUE(good.ok()) << good.status();
+    EXPECT_EQ(md.initial, (Metadata{{"fine", "1"}}));
+    EXPECT_EQ(md.trailing, (Metadata{{"also-fine", "2"}, {"old-style", "3"}}));
+  }
+  absl::StatusOr<EchoReply> bad = stub.Unary(Request("bad"));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal) << bad.status();
+  EXPECT_TRUE(absl::StrContains(bad.status().message(), "metadata was refused: metadata key \"Bad\""))
+      << bad.status().message();
+  EchoRequest failing = Request("bad");
+  failing.set_fail_code(static_cast<int>(absl::StatusCode::kNotFound));
+  absl::StatusOr<EchoReply> both = stub.Unary(failing);
+  EXPECT_EQ(both.status().code(), absl::StatusCode::kNotFound) << both.status();
+  EXPECT_TRUE(absl::StrContains(both.status().message(), "handler error (the handler's metadata was refused"))
+      << both.status().message();
+
+  std::unique_ptr<ClientReader<EchoReply>> range = stub.Range(Request("r"));
+  EchoReply reply;
+  absl::StatusOr<bool> more = range->Read(&reply);
+  ASSERT_TRUE(more.ok() && *more) << more.status();
+  absl::Status end = range->Finish();
+  EXPECT_EQ(end.code(), absl::StatusCode::kInternal) << end;
+  EXPECT_TRUE(absl::StrContains(end.message(), "initial metadata 'late' was added after"))
+      << end.message();
+  EXPECT_EQ(quiet.late.code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(RpcTest, StreamingHandlersThatEndAtOnceDoNotLeakStreams) {

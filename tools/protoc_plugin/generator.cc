@@ -176,76 +176,105 @@ struct Method {
 constexpr char kOptionsDecl[] =
     "const ::netstructer::CallOptions& options = {}";
 constexpr char kOptions[] = "const ::netstructer::CallOptions& options";
+constexpr char kContext[] = "::netstructer::ClientContext* context";
 
-// A stub method's return type, name suffix and parameters. `declaration`
-// selects default arguments (header) or none (definition).
+// A stub method: its return type, name and parameters (`declaration`
+// selects default arguments: header, or none: definition), and its body, a
+// call of a runtime template with `args`.
 struct StubSignature {
   std::string return_type;
   std::string name;
   std::vector<std::string> params;
+  std::string call;
+  std::vector<std::string> args;
 };
 
+// Each stub method twice: with CallOptions (last, defaulted) and with a
+// ClientContext (first, as gRPC's stubs take it). The runtime template is
+// the same; only the options-or-context argument differs.
 std::vector<StubSignature> StubSignatures(const Method& m, bool declaration) {
   const std::string options = declaration ? kOptionsDecl : kOptions;
   const std::string request = "const " + m.request + "& request";
-  switch (m.kind) {
-    case Kind::kUnary:
-      return {
-          {"::absl::StatusOr<" + m.response + ">", m.name, {request, options}},
-          {"void",
-           m.name + "Async",
-           {request, kOptions,
-            "::netstructer::UnaryCallback<" + m.response + "> done"}},
-          {"::netstructer::Future<" + m.response + ">",
-           m.name + "Async",
-           {request, options}},
-      };
-    case Kind::kClientStreaming:
-      return {{"::std::unique_ptr<::netstructer::ClientWriter<" + m.request +
-                   ", " + m.response + ">>",
-               m.name,
-               {options}}};
-    case Kind::kServerStreaming:
-      return {
-          {"::std::unique_ptr<::netstructer::ClientReader<" + m.response + ">>",
-           m.name,
-           {request, options}}};
-    case Kind::kBidiStreaming:
-      return {{"::std::unique_ptr<::netstructer::ClientReaderWriter<" +
-                   m.request + ", " + m.response + ">>",
-               m.name,
-               {options}}};
-  }
-  return {};
-}
-
-// The body of each StubSignature, in the same order.
-std::vector<std::string> StubCalls(const Method& m) {
   const std::string types = "<" + m.request + ", " + m.response + ">";
-  switch (m.kind) {
-    case Kind::kUnary:
-      return {"return ::netstructer::internal::UnaryCall" + types,
-              "::netstructer::internal::AsyncUnaryCall" + types,
-              "return ::netstructer::internal::FutureUnaryCall" + types};
-    case Kind::kClientStreaming:
-      return {"return ::netstructer::internal::ClientStreamingCall" + types};
-    case Kind::kServerStreaming:
-      return {"return ::netstructer::internal::ServerStreamingCall" + types};
-    case Kind::kBidiStreaming:
-      return {"return ::netstructer::internal::BidiStreamingCall" + types};
-  }
-  return {};
-}
-
-std::vector<std::string> StubCallArgs(const Method& m, size_t overload) {
-  std::vector<std::string> args = {"channel_.get()", m.qualified_constant};
+  const std::string runtime = "::netstructer::internal::";
+  const std::string callback =
+      "::netstructer::UnaryCallback<" + m.response + "> done";
   const bool has_request =
       m.kind == Kind::kUnary || m.kind == Kind::kServerStreaming;
-  if (has_request) args.push_back("request");
-  args.push_back("options");
-  if (m.kind == Kind::kUnary && overload == 1)
-    args.push_back("::std::move(done)");
-  return args;
+  // (return type, name, call, has callback) of each overload.
+  struct Shape {
+    std::string return_type, name, call;
+    bool callback;
+  };
+  std::vector<Shape> shapes;
+  switch (m.kind) {
+    case Kind::kUnary:
+      shapes = {
+          {"::absl::StatusOr<" + m.response + ">", m.name,
+           "return " + runtime + "UnaryCall" + types, false},
+          {"void", m.name + "Async", runtime + "AsyncUnaryCall" + types, true},
+          {"::netstructer::Future<" + m.response + ">", m.name + "Async",
+           "return " + runtime + "FutureUnaryCall" + types, false},
+      };
+      break;
+    case Kind::kClientStreaming:
+      shapes = {{"::std::unique_ptr<::netstructer::ClientWriter" + types + ">",
+                 m.name, "return " + runtime + "ClientStreamingCall" + types,
+                 false}};
+      break;
+    case Kind::kServerStreaming:
+      shapes = {{"::std::unique_ptr<::netstructer::ClientReader<" +
+                     m.response + ">>",
+                 m.name, "return " + runtime + "ServerStreamingCall" + types,
+                 false}};
+      break;
+    case Kind::kBidiStreaming:
+      shapes = {{"::std::unique_ptr<::netstructer::ClientReaderWriter" +
+                     types + ">",
+                 m.name, "return " + runtime + "BidiStreamingCall" + types,
+                 false}};
+      break;
+  }
+  std::vector<StubSignature> out;
+  for (const bool with_context : {false, true}) {
+    for (const Shape& shape : shapes) {
+      StubSignature s{shape.return_type, shape.name, {}, shape.call,
+                      {"channel_.get()", m.qualified_constant}};
+      if (with_context) s.params.push_back(kContext);
+      if (has_request) {
+        s.params.push_back(request);
+        s.args.push_back("request");
+      }
+      if (!with_context) {
+        // Not defaulted before a callback: `done` has no default.
+        s.params.push_back(shape.callback ? kOptions : options);
+      }
+      s.args.push_back(with_context ? "context" : "options");
+      if (shape.callback) {
+        s.params.push_back(callback);
+        s.args.push_back("::std::move(done)");
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+// The inline `MAsync(request, done)` of a unary method: the callback
+// overload with default options. A template, so that `MAsync(request, {})`
+// still means the Future overload.
+void AppendDefaultOptionsCallback(std::string* out, const Method& m) {
+  *out += "    template <typename Done,\n";
+  *out += "              ::netstructer::internal::IfUnaryCallback<Done, " +
+          m.response + "> = 0>\n";
+  AppendCall(out, 4, "void " + m.name + "Async",
+             {"const " + m.request + "& request", "Done&& done"}, " {");
+  AppendCall(out, 6, m.name + "Async",
+             {"request", "::netstructer::CallOptions()",
+              "::netstructer::UnaryCallback<" + m.response +
+                  ">(::std::forward<Done>(done))"},
+             ";");
+  *out += "    }\n";
 }
 
 // Handler parameters; `named` = false leaves the names in comments (the
@@ -315,13 +344,14 @@ bool CollectMethods(const ServiceDescriptor* service,
   }
   // Names of the generated class's own members: a nested class or member
   // cannot share its enclosing class's name.
-  for (const char* reserved : {"Stub", "Service", "kServiceName"}) {
+  for (const char* reserved : {"Stub", "Service", "kServiceName", "NewStub"}) {
     if (service->name() == reserved) {
       *error = "service '" + service->full_name() +
                "' cannot be named " + reserved +
                ": the generated class " + reserved + " has a member of that "
                "name (" + reserved + "::Stub, " + reserved + "::Service, " +
-               reserved + "::kServiceName); rename it";
+               reserved + "::kServiceName, " + reserved +
+               "::NewStub); rename it";
       return false;
     }
   }
@@ -397,11 +427,19 @@ void AppendServiceDeclaration(std::string* out,
     for (const StubSignature& s : StubSignatures(m, /*declaration=*/true)) {
       AppendCall(out, 4, s.return_type + " " + s.name, s.params, ";");
     }
+    if (m.kind == Kind::kUnary) AppendDefaultOptionsCallback(out, m);
   }
   *out += "\n";
   *out += "   private:\n";
   *out += "    ::std::shared_ptr<::netstructer::Channel> channel_;\n";
   *out += "  };\n";
+  *out += "\n";
+  *out += "  // As gRPC's: Svc::NewStub(channel).\n";
+  *out +=
+      "  static ::std::unique_ptr<Stub> NewStub(\n"
+      "      ::std::shared_ptr<::netstructer::Channel> channel) {\n"
+      "    return ::std::make_unique<Stub>(::std::move(channel));\n"
+      "  }\n";
   *out += "\n";
   *out +=
       "  // The server side: override the handlers you implement; the "
@@ -455,15 +493,11 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
           "channel)\n";
   *out += "    : channel_(::std::move(channel)) {}\n";
   for (const Method& m : methods) {
-    const std::vector<StubSignature> signatures =
-        StubSignatures(m, /*declaration=*/false);
-    const std::vector<std::string> calls = StubCalls(m);
-    for (size_t i = 0; i < signatures.size(); ++i) {
-      const StubSignature& s = signatures[i];
+    for (const StubSignature& s : StubSignatures(m, /*declaration=*/false)) {
       *out += "\n";
       AppendCall(out, 0, s.return_type + " " + svc + "::Stub::" + s.name,
                  s.params, " {");
-      AppendCall(out, 2, calls[i], StubCallArgs(m, i), ";");
+      AppendCall(out, 2, s.call, s.args, ";");
       *out += "}\n";
     }
   }
@@ -586,7 +620,7 @@ bool NetStructerGenerator::Generate(const FileDescriptor* file,
   std::string h = banner;
   h += "#ifndef " + guard + "\n";
   h += "#define " + guard + "\n\n";
-  h += "#include <memory>\n\n";
+  h += "#include <memory>\n#include <utility>\n\n";
   std::vector<std::string> includes = {kRuntimeHeader, base + ".pb.h"};
   std::sort(includes.begin(), includes.end());
   for (const std::string& include : includes) {

@@ -9,6 +9,7 @@
 #include "calc/calculator_service.h"
 #include "gtest/gtest.h"
 #include "netstructer/client/channel.h"
+#include "netstructer/client/client_context.h"
 #include "netstructer/service/server.h"
 #include "netstructer/transport/fernet.h"
 
@@ -43,6 +44,17 @@ TEST(CalculatorTest, AddThroughTheGeneratedStub) {
   absl::StatusOr<AddReply> reply = stub.Add(request, options);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->sum(), 42);
+
+  // gRPC's shapes: NewStub and a ClientContext that keeps what came back.
+  std::unique_ptr<Calculator::Stub> made = Calculator::NewStub(*channel);
+  netstructer::ClientContext context;
+  context.set_timeout(absl::Seconds(5));
+  absl::StatusOr<AddReply> again = made->Add(&context, request);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->sum(), 42);
+  EXPECT_EQ(context.GetServerTrailingMetadata(),
+            (netstructer::Metadata{{"operation", "add"}}));
+  EXPECT_EQ(context.peer(), server.address());
 
   server.Shutdown(absl::Seconds(1));
 }

@@ -55,6 +55,43 @@ TEST(GeneratedCode, StubMethodsCallTheRuntimeWithTheMethodPath) {
             }));
 }
 
+TEST(GeneratedCode, ContextOverloadsAndTheDefaultOptionsCallback) {
+  auto channel = std::make_shared<::netstructer::Channel>();
+  std::unique_ptr<Echo::Stub> echo = Echo::NewStub(channel);
+  ASSERT_NE(echo, nullptr);
+  EchoRequest request;
+  ::netstructer::ClientContext context;
+  EXPECT_TRUE(echo->Ping(&context, request).ok());
+  int called = 0;
+  echo->PingAsync(&context, request,
+                  [&called](absl::StatusOr<EchoReply>) { ++called; });
+  echo->PingAsync(&context, request);
+  EXPECT_NE(echo->Upload(&context), nullptr);
+  EXPECT_NE(echo->Subscribe(&context, request), nullptr);
+  EXPECT_NE(echo->Chat(&context), nullptr);
+  // The callback with default options; `{}` still picks the Future.
+  echo->PingAsync(request,
+                  [&called](const absl::StatusOr<EchoReply>&) { ++called; });
+  echo->PingAsync(request, {});
+  // `{}` alone is a null ClientContext* (an identity conversion beats the
+  // aggregate's): the runtime takes null as the defaults, as `{}` options.
+  EXPECT_NE(echo->Upload({}), nullptr);
+  EXPECT_EQ(called, 2);
+  EXPECT_EQ(channel->calls,
+            (std::vector<std::string>{
+                "UnaryCall (context) /netstructer.test.sub.Echo/Ping",
+                "AsyncUnaryCall (context) /netstructer.test.sub.Echo/Ping",
+                "FutureUnaryCall (context) /netstructer.test.sub.Echo/Ping",
+                "ClientStreamingCall (context) /netstructer.test.sub.Echo/Upload",
+                "ServerStreamingCall (context) "
+                "/netstructer.test.sub.Echo/Subscribe",
+                "BidiStreamingCall (context) /netstructer.test.sub.Echo/Chat",
+                "AsyncUnaryCall /netstructer.test.sub.Echo/Ping",
+                "FutureUnaryCall /netstructer.test.sub.Echo/Ping",
+                "ClientStreamingCall (context) /netstructer.test.sub.Echo/Upload",
+            }));
+}
+
 TEST(GeneratedCode, ServiceRegistersEveryMethodWithItsKind) {
   Echo::Service service;
   EXPECT_EQ(service.name(), "netstructer.test.sub.Echo");

@@ -104,7 +104,7 @@ TEST(NetStructerGenerator, FileWithoutServicesGetsBothFilesWithNoClasses) {
   const std::string& cc = context.files().at("x/plain.ns.cc");
   EXPECT_NE(h.find("#include \"netstructer/client/rpc_runtime.h\""), std::string::npos);
   EXPECT_NE(h.find("#include \"x/plain.pb.h\""), std::string::npos);
-  EXPECT_NE(h.find("NETSTRUCTER_RPC_RUNTIME_VERSION != 1"), std::string::npos);
+  EXPECT_NE(h.find("NETSTRUCTER_RPC_RUNTIME_VERSION != 2"), std::string::npos);
   EXPECT_EQ(h.find("class "), std::string::npos);
   EXPECT_EQ(h.find("namespace"), std::string::npos);
   EXPECT_NE(cc.find("#include \"x/plain.ns.h\""), std::string::npos);
@@ -194,6 +194,8 @@ TEST(NetStructerGenerator, EveryNameTheCodeCannotHoldIsRefusedClearly) {
        "Service::Service"},
       {"service kServiceName { rpc Get(M) returns (M); }", "'a.kServiceName'",
        "kServiceName::kServiceName"},
+      {"service NewStub { rpc Get(M) returns (M); }", "'a.NewStub'",
+       "NewStub::NewStub"},
       {"service Svc { rpc Stub(M) returns (M); }", "'a.Svc.Stub'", "Svc::Stub"},
       {"service Svc { rpc Service(M) returns (M); }", "'a.Svc.Service'",
        "Svc::Service"},

@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "netstructer/client/channel.h"
+#include "netstructer/client/client_context.h"
 #include "netstructer/service/server.h"
 #include "tests/tools/protoc_plugin/reserved_names.ns.h"
 
@@ -113,6 +114,28 @@ TEST(ReservedNames, EveryMethodIsServedAndCalled) {
             ::absl::StatusCode::kUnimplemented);
   EXPECT_EQ(stub.options(Text("a"), options).status().code(),
             ::absl::StatusCode::kUnimplemented);
+  // The context overloads, the callback overload and NewStub beside
+  // methods that share their parameters' and members' names.
+  EXPECT_EQ(stub.Done(Text("a"), options).status().code(),
+            ::absl::StatusCode::kUnimplemented);
+  ::netstructer::ClientContext context;
+  context.set_timeout(::absl::Seconds(5));
+  EXPECT_EQ(stub.context(&context, Text("a")).status().code(),
+            ::absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(stub.NewStub(Text("a"), options).status().code(),
+            ::absl::StatusCode::kUnimplemented);
+  ::netstructer::Future<M> forwarded = stub.forwardAsync(Text("a"), options);
+  EXPECT_EQ(forwarded.Get().status().code(),
+            ::absl::StatusCode::kUnimplemented);
+  ::netstructer::Future<M> done_called;
+  stub.DoneAsync(Text("a"), done_called.Setter());
+  EXPECT_EQ(done_called.Get().status().code(),
+            ::absl::StatusCode::kUnimplemented);
+  ::std::unique_ptr<Awkward::Stub> made = Awkward::NewStub(*channel);
+  ::absl::StatusOr<M> by_new_stub = made->std(Text("c"), options);
+  ASSERT_TRUE(by_new_stub.ok()) << by_new_stub.status();
+  EXPECT_EQ(by_new_stub->text(), "std:c");
+
   auto reader = stub.done(Text("a"), options);
   M reply;
   ::absl::StatusOr<bool> more = reader->Read(&reply);

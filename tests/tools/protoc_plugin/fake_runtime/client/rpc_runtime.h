@@ -6,11 +6,12 @@
 #ifndef NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_
 #define NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_
 
-#define NETSTRUCTER_RPC_RUNTIME_VERSION 1
+#define NETSTRUCTER_RPC_RUNTIME_VERSION 2
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,7 @@ class Channel {
 };
 
 struct CallOptions {};
+class ClientContext {};
 
 template <typename T>
 class Future {};
@@ -138,6 +140,52 @@ std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
   channel->calls.push_back(std::string("BidiStreamingCall ") + method);
   return std::make_unique<ClientReaderWriter<Req, Resp>>();
 }
+
+// The ClientContext overloads record the call with " (context)".
+template <typename Req, typename Resp>
+absl::StatusOr<Resp> UnaryCall(Channel* channel, const char* method,
+                               const Req& request, ClientContext* context) {
+  channel->calls.push_back(std::string("UnaryCall (context) ") + method);
+  return Resp();
+}
+template <typename Req, typename Resp>
+void AsyncUnaryCall(Channel* channel, const char* method, const Req& request,
+                    ClientContext* context, UnaryCallback<Resp> done) {
+  channel->calls.push_back(std::string("AsyncUnaryCall (context) ") + method);
+  done(Resp());
+}
+template <typename Req, typename Resp>
+Future<Resp> FutureUnaryCall(Channel* channel, const char* method,
+                             const Req& request, ClientContext* context) {
+  channel->calls.push_back(std::string("FutureUnaryCall (context) ") + method);
+  return Future<Resp>();
+}
+template <typename Req, typename Resp>
+std::unique_ptr<ClientWriter<Req, Resp>> ClientStreamingCall(
+    Channel* channel, const char* method, ClientContext* context) {
+  channel->calls.push_back(std::string("ClientStreamingCall (context) ") +
+                           method);
+  return std::make_unique<ClientWriter<Req, Resp>>();
+}
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReader<Resp>> ServerStreamingCall(
+    Channel* channel, const char* method, const Req& request,
+    ClientContext* context) {
+  channel->calls.push_back(std::string("ServerStreamingCall (context) ") +
+                           method);
+  return std::make_unique<ClientReader<Resp>>();
+}
+template <typename Req, typename Resp>
+std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
+    Channel* channel, const char* method, ClientContext* context) {
+  channel->calls.push_back(std::string("BidiStreamingCall (context) ") +
+                           method);
+  return std::make_unique<ClientReaderWriter<Req, Resp>>();
+}
+
+template <typename Done, typename Resp>
+using IfUnaryCallback =
+    std::enable_if_t<std::is_invocable_v<Done&, absl::StatusOr<Resp>>, int>;
 
 }  // namespace internal
 
