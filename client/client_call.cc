@@ -201,10 +201,18 @@ absl::StatusOr<std::string> ClientCall::FinishUnary() {
 }
 
 void ClientCall::Cancel() {
+  CancelWith(absl::CancelledError("the call was cancelled by the client"));
+}
+
+void ClientCall::CancelWith(const absl::Status& status) {
   if (stream_ == nullptr) return;
-  connection_->Cancel(stream_.get(),
-                      absl::CancelledError("the call was cancelled by the client"));
+  connection_->Cancel(stream_.get(), status);
   Report(stream_->final_status());
+}
+
+std::optional<std::string> ClientCall::TryRead() {
+  if (stream_ == nullptr) return std::nullopt;
+  return stream_->TryRead();
 }
 
 absl::StatusOr<std::string> RawUnaryCall(Channel* channel, const char* method,

@@ -54,6 +54,14 @@ class ClientCall {
   // A unary call's result: its single response message or its status.
   absl::StatusOr<std::string> FinishUnary();
   void Cancel();
+  // Ends the call with `status` on both sides (CANCEL to the server), as
+  // Cancel does with CANCELLED; queued messages are dropped.
+  void CancelWith(const absl::Status& status);
+  // Non-blocking: a message that has arrived, if any (for AsyncStream).
+  std::optional<std::string> TryRead();
+  bool has_messages() const {
+    return stream_ != nullptr && stream_->has_messages();
+  }
   // Ends the call with DEADLINE_EXCEEDED now if its deadline has passed.
   void ExpireIfDue();
 

@@ -7,7 +7,7 @@
 // until the call has ended (a blocking call returned, an asynchronous call's
 // callback ran or its Future is ready, a stream's Finish returned), then
 // read what came back. TryCancel is the one member any thread may call at
-// any time; the rest is thread-compatible.
+// any time while the context lives; the rest is thread-compatible.
 #ifndef NETSTRUCTER_CLIENT_CLIENT_CONTEXT_H_
 #define NETSTRUCTER_CLIENT_CLIENT_CONTEXT_H_
 
@@ -56,8 +56,9 @@ class ClientContext {
   const Metadata& GetServerTrailingMetadata() const {
     return response_.trailing;
   }
-  // The server's "host:port" (IPv6 in brackets) once the call started;
-  // empty if it never did.
+  // The channel's server, "host:port" (IPv6 in brackets), once a call was
+  // started with this context, even one that then failed before sending
+  // (TryCancel first, a bad key, a passed deadline); empty before.
   const std::string& peer() const { return peer_; }
 
   // ---- For the call machinery -----------------------------------------------

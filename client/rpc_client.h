@@ -4,6 +4,7 @@
 #ifndef NETSTRUCTER_CLIENT_RPC_CLIENT_H_
 #define NETSTRUCTER_CLIENT_RPC_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
+#include "netstructer/client/async_stream.h"
 #include "netstructer/client/call_options.h"
 #include "netstructer/client/channel.h"
 #include "netstructer/client/client_call.h"
@@ -190,6 +192,57 @@ class ClientReaderWriter {
   std::unique_ptr<internal::ClientCall> call_;
 };
 
+// What an asynchronous stream (a streaming method's MAsync) reports. Both
+// run on the I/O thread, one at a time, so they must not block. A
+// response's flow-control credit goes back to the server when on_message
+// returns: a slow callback slows the server instead of queueing without
+// bound.
+template <typename Resp>
+struct StreamCallbacks {
+  // Each response, in order (optional).
+  std::function<void(Resp)> on_message;
+  // Once, after the last response: OK at the clean end, else the call's
+  // error (a response that does not parse ends the call with INTERNAL).
+  std::function<void(absl::Status)> on_done;
+};
+
+// The writing half of an asynchronous client-streaming or bidi call.
+// Thread-compatible; the call itself lives on until its callback reported
+// the end, whether or not this object does. Destroying it half-closes the
+// call if WritesDone was not called.
+template <typename Req>
+class ClientAsyncWriter {
+ public:
+  explicit ClientAsyncWriter(std::shared_ptr<internal::AsyncStream> stream)
+      : stream_(std::move(stream)) {}
+  ~ClientAsyncWriter() {
+    if (!writes_done_) (void)stream_->WritesDone();
+  }
+  ClientAsyncWriter(const ClientAsyncWriter&) = delete;
+  ClientAsyncWriter& operator=(const ClientAsyncWriter&) = delete;
+
+  // Blocks while the server's window is full; the call's final status once
+  // it ended. Not from inside the call's callbacks (FAILED_PRECONDITION).
+  absl::Status Write(const Req& request) {
+    absl::StatusOr<std::string> bytes = internal::Serialize(request);
+    if (!bytes.ok()) return bytes.status();
+    absl::Status s = stream_->Write(*bytes);
+    transport::ReturnBuffer(*std::move(bytes));
+    return s;
+  }
+  // Half-close: no more requests.
+  absl::Status WritesDone() {
+    writes_done_ = true;
+    return stream_->WritesDone();
+  }
+  // Ends the call with CANCELLED (its callback reports it).
+  void Cancel() { stream_->Cancel(); }
+
+ private:
+  std::shared_ptr<internal::AsyncStream> stream_;
+  bool writes_done_ = false;
+};
+
 namespace internal {
 
 template <typename Req, typename Resp>
@@ -323,6 +376,118 @@ std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
         ClientCall::Failed(channel, method, CallOptions(), options.status()));
   }
   return BidiStreamingCall<Req, Resp>(channel, method, *options);
+}
+
+// ---- Asynchronous streams ----
+
+template <typename Resp>
+AsyncStream::Callbacks TypedCallbacks(StreamCallbacks<Resp> callbacks) {
+  return AsyncStream::Callbacks{
+      [on_message = std::move(callbacks.on_message)](
+          std::string bytes) -> absl::Status {
+        Resp message;
+        absl::Status s = rpc::ParseMessage(
+            bytes, &message, absl::StatusCode::kInternal, "a response");
+        transport::ReturnBuffer(std::move(bytes));
+        if (!s.ok()) return s;
+        if (on_message) on_message(std::move(message));
+        return absl::OkStatus();
+      },
+      std::move(callbacks.on_done)};
+}
+
+// A client-streaming call's one response, or its error, to `done`.
+template <typename Resp>
+AsyncStream::Callbacks SingleResponse(UnaryCallback<Resp> done) {
+  auto response = std::make_shared<std::optional<Resp>>();
+  StreamCallbacks<Resp> callbacks;
+  callbacks.on_message = [response](Resp message) {
+    *response = std::move(message);
+  };
+  callbacks.on_done = [response, done = std::move(done)](absl::Status status) {
+    if (!status.ok()) return done(std::move(status));
+    if (!response->has_value()) {
+      return done(absl::InternalError(
+          "the server finished a client-streaming call without a response"));
+    }
+    done(*std::move(*response));
+  };
+  return TypedCallbacks(std::move(callbacks));
+}
+
+template <typename Req, typename Resp>
+void ServerStreamingAsyncCall(Channel* channel, const char* method,
+                              const Req& request, const CallOptions& options,
+                              StreamCallbacks<Resp> callbacks) {
+  absl::StatusOr<std::string> bytes = Serialize(request);
+  if (!bytes.ok()) {
+    AsyncStream::Failed(channel, method, bytes.status(),
+                        TypedCallbacks(std::move(callbacks)));
+    return;
+  }
+  AsyncStream::Start(channel, method, options, &*bytes, true,
+                     TypedCallbacks(std::move(callbacks)));
+  transport::ReturnBuffer(*std::move(bytes));
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientAsyncWriter<Req>> ClientStreamingAsyncCall(
+    Channel* channel, const char* method, const CallOptions& options,
+    UnaryCallback<Resp> done) {
+  return std::make_unique<ClientAsyncWriter<Req>>(AsyncStream::Start(
+      channel, method, options, nullptr, false,
+      SingleResponse<Resp>(std::move(done))));
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientAsyncWriter<Req>> BidiStreamingAsyncCall(
+    Channel* channel, const char* method, const CallOptions& options,
+    StreamCallbacks<Resp> callbacks) {
+  return std::make_unique<ClientAsyncWriter<Req>>(
+      AsyncStream::Start(channel, method, options, nullptr, false,
+                         TypedCallbacks(std::move(callbacks))));
+}
+
+template <typename Req, typename Resp>
+void ServerStreamingAsyncCall(Channel* channel, const char* method,
+                              const Req& request, ClientContext* context,
+                              StreamCallbacks<Resp> callbacks) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    AsyncStream::Failed(channel, method, options.status(),
+                        TypedCallbacks(std::move(callbacks)));
+    return;
+  }
+  ServerStreamingAsyncCall<Req, Resp>(channel, method, request, *options,
+                                      std::move(callbacks));
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientAsyncWriter<Req>> ClientStreamingAsyncCall(
+    Channel* channel, const char* method, ClientContext* context,
+    UnaryCallback<Resp> done) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    return std::make_unique<ClientAsyncWriter<Req>>(
+        AsyncStream::Failed(channel, method, options.status(),
+                            SingleResponse<Resp>(std::move(done))));
+  }
+  return ClientStreamingAsyncCall<Req, Resp>(channel, method, *options,
+                                             std::move(done));
+}
+
+template <typename Req, typename Resp>
+std::unique_ptr<ClientAsyncWriter<Req>> BidiStreamingAsyncCall(
+    Channel* channel, const char* method, ClientContext* context,
+    StreamCallbacks<Resp> callbacks) {
+  absl::StatusOr<CallOptions> options = OptionsOf(channel, context);
+  if (!options.ok()) {
+    return std::make_unique<ClientAsyncWriter<Req>>(
+        AsyncStream::Failed(channel, method, options.status(),
+                            TypedCallbacks(std::move(callbacks))));
+  }
+  return BidiStreamingAsyncCall<Req, Resp>(channel, method, *options,
+                                           std::move(callbacks));
 }
 
 // Enables the generated `MAsync(request, done)` overload only for a `done`

@@ -144,6 +144,7 @@ absl::Status RpcDispatcher::OnNewCall(
                                                      std::move(context));
   for (const auto& interceptor : options_.interceptors) {
     if (absl::Status s = interceptor->OnCall(ctx); !s.ok()) {
+      s = ctx->FinalStatus(s);
       for (const auto& i : options_.interceptors) i->OnFinish(ctx, s);
       return refuse(s);
     }

@@ -29,24 +29,31 @@ bool ServerContext::IsCancelled() const {
 MetadataResult ServerContext::AddInitialMetadata(std::string key,
                                                  std::string value) {
   if (initial_sent_) {
-    return Remember(absl::FailedPreconditionError(absl::StrCat(
-        "initial metadata '", key,
-        "' was added after the initial metadata was sent (with the first "
-        "response)")));
+    return MetadataResult(
+        absl::FailedPreconditionError(absl::StrCat(
+            "initial metadata '", key,
+            "' was added after the initial metadata was sent (with the "
+            "first response)")),
+        this);
   }
-  return Remember(
-      AppendMetadata(&initial_metadata_, std::move(key), std::move(value)));
+  return MetadataResult(
+      AppendMetadata(&initial_metadata_, std::move(key), std::move(value)),
+      this);
 }
 
 MetadataResult ServerContext::AddTrailingMetadata(std::string key,
                                                   std::string value) {
-  return Remember(
-      AppendMetadata(&trailing_metadata_, std::move(key), std::move(value)));
+  return MetadataResult(
+      AppendMetadata(&trailing_metadata_, std::move(key), std::move(value)),
+      this);
 }
 
-MetadataResult ServerContext::Remember(absl::Status status) {
-  if (!status.ok() && metadata_refused_.ok()) metadata_refused_ = status;
-  return MetadataResult(std::move(status));
+void ServerContext::Unseen(const absl::Status& status) {
+  if (metadata_refused_.ok()) metadata_refused_ = status;
+}
+
+MetadataResult::~MetadataResult() {
+  if (context_ != nullptr && !status_.ok()) context_->Unseen(status_);
 }
 
 absl::Status ServerContext::FinalStatus(

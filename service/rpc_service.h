@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -95,21 +96,43 @@ class ServerCall {
 }  // namespace internal
 
 // What ServerContext::AddInitialMetadata / AddTrailingMetadata return. Not
-// must-use, as absl::Status is: a refused entry also fails the call (see
-// there), so the common case needs no check. Handlers that want to react
-// test ok() or take the status; IgnoreError() keeps code written for the
-// old absl::Status return compiling.
+// must-use, as absl::Status is. A refused entry that the handler never
+// looks at fails the call when this is destroyed (see AddInitialMetadata),
+// so the common case needs no check and loses nothing unseen; a handler
+// that looks (ok(), code(), status(), message(), the conversion to
+// absl::Status, or IgnoreError(), which keeps code written for the old
+// absl::Status return compiling) has taken the refusal in hand, and the
+// call ends as the handler says. Move-only.
 class MetadataResult {
  public:
-  explicit MetadataResult(absl::Status status) : status_(std::move(status)) {}
-  bool ok() const { return status_.ok(); }
-  absl::StatusCode code() const { return status_.code(); }
-  const absl::Status& status() const { return status_; }
-  operator absl::Status() const { return status_; }  // NOLINT: implicit
-  void IgnoreError() const {}
+  MetadataResult(absl::Status status, ServerContext* context)
+      : status_(std::move(status)), context_(context) {}
+  MetadataResult(MetadataResult&& other) noexcept
+      : status_(std::move(other.status_)),
+        context_(std::exchange(other.context_, nullptr)) {}
+  MetadataResult(const MetadataResult&) = delete;
+  MetadataResult& operator=(const MetadataResult&) = delete;
+  MetadataResult& operator=(MetadataResult&&) = delete;
+  ~MetadataResult();
+
+  bool ok() const { return Seen().ok(); }
+  absl::StatusCode code() const { return Seen().code(); }
+  absl::string_view message() const { return Seen().message(); }
+  std::string ToString() const { return Seen().ToString(); }
+  const absl::Status& status() const { return Seen(); }
+  operator absl::Status() const { return Seen(); }  // NOLINT: implicit
+  void IgnoreError() const { (void)Seen(); }
+  friend std::ostream& operator<<(std::ostream& os, const MetadataResult& r) {
+    return os << r.Seen();
+  }
 
  private:
+  const absl::Status& Seen() const {
+    context_ = nullptr;  // The handler has it now.
+    return status_;
+  }
   absl::Status status_;
+  mutable ServerContext* context_;  // Until seen: where an unseen refusal goes.
 };
 
 // What a handler knows about its call. Borrowed for the handler's duration;
@@ -135,10 +158,11 @@ class ServerContext {
   // trailers); trailing metadata with the trailers. An entry that breaks
   // the rules of rpc/metadata.h (INVALID_ARGUMENT: a bad key, over 64 KiB
   // in all) or initial metadata added after it was sent
-  // (FAILED_PRECONDITION) is not kept, and the call then ends with
-  // INTERNAL "the handler's metadata was refused: ..." instead of an OK
-  // status (a handler's error keeps its code and gains the reason), so
-  // nothing is dropped unseen. Most handlers need not check the result.
+  // (FAILED_PRECONDITION) is not kept. Unless the handler looks at the
+  // result, the call then ends with INTERNAL "the handler's metadata was
+  // refused: ..." instead of an OK status (a handler's error keeps its
+  // code and gains the reason), so nothing is dropped unseen. Most
+  // handlers need not check the result.
   MetadataResult AddInitialMetadata(std::string key, std::string value);
   MetadataResult AddTrailingMetadata(std::string key, std::string value);
 
@@ -150,8 +174,9 @@ class ServerContext {
   friend class internal::ServerCall;
   static absl::Status AppendMetadata(Metadata* to, std::string key,
                                      std::string value);
-  // Keeps the first refusal (FinalStatus reports it); returns `status`.
-  MetadataResult Remember(absl::Status status);
+  friend class MetadataResult;
+  // Keeps the first refusal nobody looked at (FinalStatus reports it).
+  void Unseen(const absl::Status& status);
   const std::string method_;
   const Metadata client_metadata_;
   const absl::Time deadline_;

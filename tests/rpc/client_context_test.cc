@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "absl/strings/match.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "netstructer/client/client_context.h"
 #include "netstructer/tests/rpc/echo_fixture.h"
@@ -189,7 +188,7 @@ TEST(ClientContext, AsynchronousCallsFillTheContextBeforeTheyComplete) {
   EchoFixture f;
   ClientContext context;
   AskForMetadata(&context);
-  absl::Notification done;
+  testing::Notification done;
   absl::StatusOr<EchoReply> result;
   Metadata trailing_seen;
   f.stub().UnaryAsync(&context, Request("async"),
@@ -214,7 +213,7 @@ TEST(ClientContext, AsynchronousCallsFillTheContextBeforeTheyComplete) {
             Pair("initial", "first"));
 
   // A reused context completes the callback with the error, on the loop.
-  absl::Notification refused;
+  testing::Notification refused;
   absl::Status refused_status;
   f.stub().UnaryAsync(&context, Request("again"),
                       [&](absl::StatusOr<EchoReply> r) {
@@ -229,7 +228,7 @@ TEST(ClientContext, NewStubAndTheCallbackWithDefaultOptions) {
   EchoFixture f;
   std::unique_ptr<rpc::Echo::Stub> stub = rpc::Echo::NewStub(f.channel());
   ASSERT_NE(stub, nullptr);
-  absl::Notification done;
+  testing::Notification done;
   std::string text;
   stub->UnaryAsync(Request("defaults"),
                    [&](const absl::StatusOr<EchoReply>& r) {

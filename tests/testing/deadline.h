@@ -1,4 +1,5 @@
 // Waiting in tests without hanging: polling a condition up to a deadline,
+// a notification TSan understands,
 // a watchdog that turns a hang into a failure, and the process's open
 // descriptor count (leak checks).
 #ifndef NETSTRUCTER_TESTS_TESTING_DEADLINE_H_
@@ -32,6 +33,34 @@ class Watchdog {
   CondVar cv_;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+};
+
+// absl::Notification over the project's annotated mutex: Debian's Abseil
+// is not TSan-instrumented, so absl::Notification shows TSan no order.
+class Notification {
+ public:
+  void Notify() {
+    MutexLock lock(&mu_);
+    done_ = true;
+    cv_.SignalAll();
+  }
+  bool HasBeenNotified() {
+    MutexLock lock(&mu_);
+    return done_;
+  }
+  bool WaitForNotificationWithTimeout(absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    MutexLock lock(&mu_);
+    while (!done_) {
+      if (cv_.WaitWithDeadline(&mu_, deadline)) return done_;
+    }
+    return true;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Entries of /proc/self/fd (the descriptor listing it counts is excluded).

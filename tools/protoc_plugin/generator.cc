@@ -201,38 +201,52 @@ std::vector<StubSignature> StubSignatures(const Method& m, bool declaration) {
       "::netstructer::UnaryCallback<" + m.response + "> done";
   const bool has_request =
       m.kind == Kind::kUnary || m.kind == Kind::kServerStreaming;
-  // (return type, name, call, has callback) of each overload.
+  const std::string stream_callbacks =
+      "::netstructer::StreamCallbacks<" + m.response + "> callbacks";
+  const std::string async_writer =
+      "::std::unique_ptr<::netstructer::ClientAsyncWriter<" + m.request + ">>";
+  // Each overload: return type, name, call, and the callback parameter
+  // (empty: none) with the argument that passes it on.
   struct Shape {
-    std::string return_type, name, call;
-    bool callback;
+    std::string return_type, name, call, callback, callback_arg;
   };
   std::vector<Shape> shapes;
   switch (m.kind) {
     case Kind::kUnary:
       shapes = {
           {"::absl::StatusOr<" + m.response + ">", m.name,
-           "return " + runtime + "UnaryCall" + types, false},
-          {"void", m.name + "Async", runtime + "AsyncUnaryCall" + types, true},
+           "return " + runtime + "UnaryCall" + types, "", ""},
+          {"void", m.name + "Async", runtime + "AsyncUnaryCall" + types,
+           callback, "::std::move(done)"},
           {"::netstructer::Future<" + m.response + ">", m.name + "Async",
-           "return " + runtime + "FutureUnaryCall" + types, false},
+           "return " + runtime + "FutureUnaryCall" + types, "", ""},
       };
       break;
     case Kind::kClientStreaming:
       shapes = {{"::std::unique_ptr<::netstructer::ClientWriter" + types + ">",
                  m.name, "return " + runtime + "ClientStreamingCall" + types,
-                 false}};
+                 "", ""},
+                {async_writer, m.name + "Async",
+                 "return " + runtime + "ClientStreamingAsyncCall" + types,
+                 callback, "::std::move(done)"}};
       break;
     case Kind::kServerStreaming:
       shapes = {{"::std::unique_ptr<::netstructer::ClientReader<" +
                      m.response + ">>",
                  m.name, "return " + runtime + "ServerStreamingCall" + types,
-                 false}};
+                 "", ""},
+                {"void", m.name + "Async",
+                 runtime + "ServerStreamingAsyncCall" + types,
+                 stream_callbacks, "::std::move(callbacks)"}};
       break;
     case Kind::kBidiStreaming:
       shapes = {{"::std::unique_ptr<::netstructer::ClientReaderWriter" +
                      types + ">",
                  m.name, "return " + runtime + "BidiStreamingCall" + types,
-                 false}};
+                 "", ""},
+                {async_writer, m.name + "Async",
+                 "return " + runtime + "BidiStreamingAsyncCall" + types,
+                 stream_callbacks, "::std::move(callbacks)"}};
       break;
   }
   std::vector<StubSignature> out;
@@ -246,13 +260,13 @@ std::vector<StubSignature> StubSignatures(const Method& m, bool declaration) {
         s.args.push_back("request");
       }
       if (!with_context) {
-        // Not defaulted before a callback: `done` has no default.
-        s.params.push_back(shape.callback ? kOptions : options);
+        // Not defaulted before a callback, which has no default.
+        s.params.push_back(shape.callback.empty() ? options : kOptions);
       }
       s.args.push_back(with_context ? "context" : "options");
-      if (shape.callback) {
-        s.params.push_back(callback);
-        s.args.push_back("::std::move(done)");
+      if (!shape.callback.empty()) {
+        s.params.push_back(shape.callback);
+        s.args.push_back(shape.callback_arg);
       }
       out.push_back(std::move(s));
     }
@@ -386,7 +400,7 @@ bool CollectMethods(const ServiceDescriptor* service,
                service->name() + "::" + m.name + "; rename it";
       return false;
     }
-    if (m.kind == Kind::kUnary && method_names.count(m.name + "Async") > 0) {
+    if (method_names.count(m.name + "Async") > 0) {
       *error = "method '" + service->full_name() + "." + m.name +
                "Async' collides with the asynchronous stub method generated "
                "for '" +

@@ -92,6 +92,39 @@ TEST(GeneratedCode, ContextOverloadsAndTheDefaultOptionsCallback) {
             }));
 }
 
+TEST(GeneratedCode, StreamingMethodsHaveAsynchronousOverloads) {
+  auto channel = std::make_shared<::netstructer::Channel>();
+  Echo::Stub echo(channel);
+  EchoRequest request;
+  int ended = 0;
+  ::netstructer::StreamCallbacks<EchoReply> callbacks;
+  callbacks.on_done = [&ended](absl::Status s) { ended += s.ok(); };
+  echo.SubscribeAsync(request, {}, callbacks);
+  EXPECT_NE(echo.ChatAsync({}, callbacks), nullptr);
+  EXPECT_NE(echo.UploadAsync({}, [&ended](absl::StatusOr<EchoReply> r) {
+    ended += r.ok();
+  }),
+            nullptr);
+  ::netstructer::ClientContext context;
+  echo.SubscribeAsync(&context, request, callbacks);
+  EXPECT_NE(echo.ChatAsync(&context, callbacks), nullptr);
+  EXPECT_EQ(ended, 5);
+  // As for Upload({}): a `{}` first argument is a null context, which the
+  // runtime takes as the defaults.
+  EXPECT_EQ(channel->calls,
+            (std::vector<std::string>{
+                "ServerStreamingAsyncCall /netstructer.test.sub.Echo/Subscribe",
+                "BidiStreamingAsyncCall (context) "
+                "/netstructer.test.sub.Echo/Chat",
+                "ClientStreamingAsyncCall (context) "
+                "/netstructer.test.sub.Echo/Upload",
+                "ServerStreamingAsyncCall (context) "
+                "/netstructer.test.sub.Echo/Subscribe",
+                "BidiStreamingAsyncCall (context) "
+                "/netstructer.test.sub.Echo/Chat",
+            }));
+}
+
 TEST(GeneratedCode, ServiceRegistersEveryMethodWithItsKind) {
   Echo::Service service;
   EXPECT_EQ(service.name(), "netstructer.test.sub.Echo");

@@ -203,6 +203,9 @@ TEST(NetStructerGenerator, EveryNameTheCodeCannotHoldIsRefusedClearly) {
        "Svc::Stub::channel_"},
       {"service Svc { rpc Get(M) returns (M); rpc GetAsync(M) returns (M); }",
        "'a.Svc.GetAsync'", "asynchronous stub method"},
+      {"service Svc { rpc Watch(M) returns (stream M); "
+       "rpc WatchAsync(M) returns (M); }",
+       "'a.Svc.WatchAsync'", "asynchronous stub method"},
       {"service class { rpc Get(M) returns (M); }", "'a.class'", "C++ keyword"},
       {"service Svc { rpc delete(M) returns (M); }", "'a.Svc.delete'",
        "C++ keyword"},

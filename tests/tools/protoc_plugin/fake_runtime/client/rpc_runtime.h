@@ -40,6 +40,13 @@ template <typename R>
 class ClientReader {};
 template <typename W, typename R>
 class ClientReaderWriter {};
+template <typename R>
+struct StreamCallbacks {
+  std::function<void(R)> on_message;
+  std::function<void(absl::Status)> on_done;
+};
+template <typename W>
+class ClientAsyncWriter {};
 
 class ServerContext {};
 template <typename R>
@@ -181,6 +188,38 @@ std::unique_ptr<ClientReaderWriter<Req, Resp>> BidiStreamingCall(
   channel->calls.push_back(std::string("BidiStreamingCall (context) ") +
                            method);
   return std::make_unique<ClientReaderWriter<Req, Resp>>();
+}
+
+// The asynchronous streams record "... (context)" likewise; each reports
+// a clean end at once.
+template <typename Req, typename Resp, typename OptionsOrContext>
+void ServerStreamingAsyncCall(Channel* channel, const char* method,
+                              const Req& request, OptionsOrContext options,
+                              StreamCallbacks<Resp> callbacks) {
+  channel->calls.push_back(
+      std::string("ServerStreamingAsyncCall") +
+      (std::is_pointer_v<OptionsOrContext> ? " (context) " : " ") + method);
+  callbacks.on_done(absl::OkStatus());
+}
+template <typename Req, typename Resp, typename OptionsOrContext>
+std::unique_ptr<ClientAsyncWriter<Req>> ClientStreamingAsyncCall(
+    Channel* channel, const char* method, OptionsOrContext options,
+    UnaryCallback<Resp> done) {
+  channel->calls.push_back(
+      std::string("ClientStreamingAsyncCall") +
+      (std::is_pointer_v<OptionsOrContext> ? " (context) " : " ") + method);
+  done(Resp());
+  return std::make_unique<ClientAsyncWriter<Req>>();
+}
+template <typename Req, typename Resp, typename OptionsOrContext>
+std::unique_ptr<ClientAsyncWriter<Req>> BidiStreamingAsyncCall(
+    Channel* channel, const char* method, OptionsOrContext options,
+    StreamCallbacks<Resp> callbacks) {
+  channel->calls.push_back(
+      std::string("BidiStreamingAsyncCall") +
+      (std::is_pointer_v<OptionsOrContext> ? " (context) " : " ") + method);
+  callbacks.on_done(absl::OkStatus());
+  return std::make_unique<ClientAsyncWriter<Req>>();
 }
 
 template <typename Done, typename Resp>

@@ -1,0 +1,256 @@
+// Asynchronous streams (the streaming methods' MAsync, client/async_stream.h)
+// on the real runtime: messages in order then one end, flow control past
+// the window, writes from the caller's thread, half-close on destruction,
+// deadline, cancellation (the writer's Cancel and ClientContext::TryCancel),
+// a mid-stream server error, a call that cannot start, and the refusal of a
+// Write from inside a callback.
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "netstructer/client/client_context.h"
+#include "netstructer/tests/rpc/echo_fixture.h"
+#include "netstructer/tests/testing/deadline.h"
+#include "tests/rpc/echo.ns.h"
+
+namespace netstructer::test {
+namespace {
+
+using rpc::EchoReply;
+using rpc::EchoRequest;
+
+// Collects what a stream reports; the callbacks run on the I/O thread.
+class Collector {
+ public:
+  StreamCallbacks<EchoReply> Callbacks() {
+    StreamCallbacks<EchoReply> callbacks;
+    callbacks.on_message = [this](EchoReply reply) {
+      std::lock_guard<std::mutex> lock(mu_);
+      EXPECT_FALSE(ended_.HasBeenNotified()) << "a message after the end";
+      replies_.push_back(std::move(reply));
+    };
+    callbacks.on_done = [this](absl::Status status) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        status_ = std::move(status);
+        ++ends_;
+      }
+      ended_.Notify();
+    };
+    return callbacks;
+  }
+  // Waits for the end (at most 30 s) and returns its status.
+  absl::Status End() {
+    if (!ended_.WaitForNotificationWithTimeout(absl::Seconds(30))) {
+      return absl::InternalError("the stream never reported its end");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_EQ(ends_, 1);
+    return status_;
+  }
+  std::vector<EchoReply> replies() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return replies_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<EchoReply> replies_;
+  absl::Status status_;
+  int ends_ = 0;
+  testing::Notification ended_;
+};
+
+EchoRequest Request(const std::string& text, int64_t n = 0) {
+  EchoRequest r;
+  r.set_text(text);
+  r.set_n(n);
+  return r;
+}
+
+TEST(AsyncStream, ServerStreamingDeliversEveryMessageInOrderThenTheEnd) {
+  EchoFixture f;
+  Collector c;
+  EchoRequest request = Request("r");
+  request.set_count(200);
+  f.stub().RangeAsync(request, {}, c.Callbacks());
+  ASSERT_TRUE(c.End().ok());
+  std::vector<EchoReply> replies = c.replies();
+  ASSERT_EQ(replies.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(replies[i].n(), i);
+}
+
+TEST(AsyncStream, CreditGoesBackAsCallbacksReturnSoAStreamPastTheWindowEnds) {
+  EchoFixture f;
+  Collector c;
+  EchoRequest request = Request("big");
+  request.set_payload(std::string(256 << 10, 'x'));
+  request.set_count(40);  // 10 MiB: many times the stream's window.
+  ClientContext context;
+  context.set_compression(false);
+  f.stub().RangeAsync(&context, request, c.Callbacks());
+  ASSERT_TRUE(c.End().ok());
+  std::vector<EchoReply> replies = c.replies();
+  ASSERT_EQ(replies.size(), 40u);
+  EXPECT_EQ(replies.back().payload().size(), 256u << 10);
+}
+
+TEST(AsyncStream, BidiWritesFromTheCallersThreadAndReadsByCallback) {
+  EchoFixture f;
+  Collector c;
+  ClientContext context;
+  context.AddMetadata("echo-trailing", "t");  // Chat ignores it: no metadata.
+  std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+      f.stub().ChatAsync(&context, c.Callbacks());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(writer->Write(Request("m", i)).ok());
+  }
+  ASSERT_TRUE(writer->WritesDone().ok());
+  ASSERT_TRUE(c.End().ok());
+  std::vector<EchoReply> replies = c.replies();
+  ASSERT_EQ(replies.size(), 50u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(replies[i].n(), i);
+  EXPECT_EQ(context.peer(), f.server().address());
+}
+
+TEST(AsyncStream, DestroyingTheWriterHalfClosesTheCall) {
+  EchoFixture f;
+  Collector c;
+  {
+    std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+        f.stub().ChatAsync(CallOptions(), c.Callbacks());
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer->Write(Request("m", i)).ok());
+  }
+  ASSERT_TRUE(c.End().ok());  // Without the half-close: no end.
+  EXPECT_EQ(c.replies().size(), 3u);
+}
+
+TEST(AsyncStream, ClientStreamingGivesTheOneResponseToItsCallback) {
+  EchoFixture f;
+  testing::Notification done;
+  absl::StatusOr<EchoReply> result;
+  std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+      f.stub().SumAsync(CallOptions(), [&](absl::StatusOr<EchoReply> r) {
+        result = std::move(r);
+        done.Notify();
+      });
+  for (int i = 1; i <= 10; ++i) ASSERT_TRUE(writer->Write(Request("n", i)).ok());
+  ASSERT_TRUE(writer->WritesDone().ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->n(), 55);
+  EXPECT_EQ(result->text(), "10");
+}
+
+TEST(AsyncStream, TheDeadlineEndsAStreamThatGoesOnTooLong) {
+  EchoFixture f;
+  Collector c;
+  EchoRequest request = Request("slow");
+  request.set_count(1000);
+  request.set_sleep_ms(20);  // 20 s in all.
+  CallOptions options;
+  options.timeout = absl::Milliseconds(300);
+  f.stub().RangeAsync(request, options, c.Callbacks());
+  absl::Status end = c.End();
+  EXPECT_EQ(end.code(), absl::StatusCode::kDeadlineExceeded) << end;
+  EXPECT_LT(c.replies().size(), 1000u);
+  EXPECT_TRUE(testing::PollUntil(
+      [&] { return f.service().cancelled_seen.load() == 1; },
+      absl::Seconds(10)));
+}
+
+TEST(AsyncStream, CancelAndTryCancelEndTheCallOnBothSides) {
+  EchoFixture f;
+  {
+    Collector c;
+    std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+        f.stub().ChatAsync(CallOptions(), c.Callbacks());
+    ASSERT_TRUE(writer->Write(Request("a")).ok());
+    ASSERT_TRUE(testing::PollUntil([&] { return c.replies().size() == 1; },
+                                   absl::Seconds(10)));
+    writer->Cancel();
+    absl::Status end = c.End();
+    EXPECT_EQ(end.code(), absl::StatusCode::kCancelled) << end;
+    EXPECT_FALSE(writer->Write(Request("b")).ok());
+  }
+  {
+    Collector c;
+    ClientContext context;
+    EchoRequest request = Request("long");
+    request.set_count(100000);
+    request.set_sleep_ms(5);
+    f.stub().RangeAsync(&context, request, c.Callbacks());
+    ASSERT_TRUE(testing::PollUntil([&] { return !c.replies().empty(); },
+                                   absl::Seconds(10)));
+    context.TryCancel();
+    absl::Status end = c.End();
+    EXPECT_EQ(end.code(), absl::StatusCode::kCancelled) << end;
+    EXPECT_TRUE(absl::StrContains(end.message(), "cancelled by the client"))
+        << end;
+  }
+  EXPECT_TRUE(testing::PollUntil(
+      [&] { return f.service().cancelled_seen.load() == 2; },
+      absl::Seconds(10)));
+}
+
+TEST(AsyncStream, AMidStreamServerErrorComesAfterTheMessagesBeforeIt) {
+  EchoFixture f;
+  Collector c;
+  EchoRequest request = Request("gone");
+  request.set_count(5);
+  request.set_fail_code(static_cast<int>(absl::StatusCode::kNotFound));
+  f.stub().RangeAsync(request, {}, c.Callbacks());
+  absl::Status end = c.End();
+  EXPECT_EQ(end.code(), absl::StatusCode::kNotFound) << end;
+  EXPECT_EQ(end.message(), "gone");
+  EXPECT_EQ(c.replies().size(), 5u);
+}
+
+TEST(AsyncStream, ACallThatCannotStartReportsItsErrorToTheCallback) {
+  EchoFixture f;
+  ClientContext used;
+  ASSERT_TRUE(f.stub().Unary(&used, Request("x")).ok());
+  Collector c;
+  std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+      f.stub().ChatAsync(&used, c.Callbacks());
+  EXPECT_EQ(c.End().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer->Write(Request("y")).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  Collector bad_metadata;
+  CallOptions options;
+  options.metadata = {{"Bad Key", "v"}};
+  f.stub().RangeAsync(Request("z"), options, bad_metadata.Callbacks());
+  EXPECT_EQ(bad_metadata.End().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AsyncStream, AWriteFromInsideACallbackIsRefused) {
+  EchoFixture f;
+  std::atomic<ClientAsyncWriter<EchoRequest>*> writer_for_callback{nullptr};
+  std::atomic<int> refused{0};
+  testing::Notification ended;
+  StreamCallbacks<EchoReply> callbacks;
+  callbacks.on_message = [&](EchoReply) {
+    ClientAsyncWriter<EchoRequest>* writer = writer_for_callback.load();
+    absl::Status s = writer->Write(Request("from the callback"));
+    if (s.code() == absl::StatusCode::kFailedPrecondition &&
+        absl::StrContains(s.message(), "from a stream callback")) {
+      ++refused;
+    }
+  };
+  callbacks.on_done = [&](absl::Status) { ended.Notify(); };
+  std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+      f.stub().ChatAsync(CallOptions(), std::move(callbacks));
+  writer_for_callback.store(writer.get());
+  ASSERT_TRUE(writer->Write(Request("first")).ok());
+  ASSERT_TRUE(writer->WritesDone().ok());
+  ASSERT_TRUE(ended.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(refused.load(), 1);
+}
+
+}  // namespace
+}  // namespace netstructer::test
