@@ -28,10 +28,20 @@ struct RpcDispatcher::Running {
   transport::EventLoop::TimerId timer ABSL_GUARDED_BY(mu) = 0;
 };
 
+namespace {
+int HandlerThreads(int configured) {
+  if (configured >= 0) return configured;
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(4, 2 * cores);
+}
+}  // namespace
+
 RpcDispatcher::RpcDispatcher(RpcServerOptions options)
     : options_(std::move(options)),
-      pool_(options_.handler_threads > 0 ? std::make_shared<Pool>() : nullptr) {
-  for (int i = 0; i < options_.handler_threads; ++i) {
+      pool_(HandlerThreads(options_.handler_threads) > 0
+                ? std::make_shared<Pool>()
+                : nullptr) {
+  for (int i = 0; i < HandlerThreads(options_.handler_threads); ++i) {
     std::thread([pool = pool_] { PoolLoop(pool); }).detach();
   }
 }
@@ -197,7 +207,8 @@ absl::Status RpcDispatcher::OnNewCall(
     }
     if (kind == internal::MethodKind::kServerStreaming) {
       StartThread(running);
-    } else if (pool_ != nullptr) {
+    } else if (pool_ != nullptr &&
+               !running->target.service->handlers_never_block()) {
       Enqueue([self = shared_from_this(), running] { self->Run(running, false); });
     } else {
       Run(running, true);

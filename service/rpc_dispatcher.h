@@ -2,10 +2,13 @@
 // (the CallAcceptor of every session's RpcConnection). Owned by the Server
 // and by its sessions (a session popped from the Server keeps serving).
 //
-// Threads: thread-safe. Unary handlers run on the thread reading the
-// connection (the session's event loop, or a streaming handler of the same
-// connection that waits in Read/Write and reads the socket itself) unless
-// `handler_threads` > 0, then on that pool. Streaming handlers block in
+// Threads: thread-safe. Unary handlers run on the handler pool
+// (`handler_threads`, 2 per core by default), never on a borrowed thread;
+// those of a service that says they never block
+// (Service::set_handlers_never_block), and all of them with
+// `handler_threads` = 0, run on the thread reading the connection (the
+// session's event loop, or a streaming handler of the same connection that
+// waits in Read/Write and reads the socket itself). Streaming handlers block in
 // Read/Write, so each runs on a thread of its own for its duration (bounded
 // by max_concurrent_streams per connection, counting handlers that still run
 // after their call ended, and by max_streaming_handlers for the server).
@@ -32,9 +35,13 @@ namespace netstructer {
 struct RpcServerOptions {
   // Open calls per connection; past it a new call is RESOURCE_EXHAUSTED.
   uint32_t max_concurrent_streams = rpc::kDefaultMaxConcurrentStreams;
-  // 0: unary handlers run on the I/O thread (fast; they must not block).
-  // N > 0: on a pool of N threads (for blocking work).
-  int handler_threads = 0;
+  // Unary handlers: on a pool of N threads (N > 0), so that one that
+  // blocks holds no session's I/O; kAutoHandlerThreads (the default): 2 per
+  // core, at least 4; 0: all on the I/O thread (fast; none may block).
+  // Services whose handlers never block run them on the I/O thread anyway
+  // (Service::set_handlers_never_block).
+  static constexpr int kAutoHandlerThreads = -1;
+  int handler_threads = kAutoHandlerThreads;
   // Streaming handlers (client, server and bidi streaming) running at once
   // on the whole server, each on a thread of its own; past it a new
   // streaming call is RESOURCE_EXHAUSTED at once (a client retries later)

@@ -268,6 +268,16 @@ class Service {
   const std::string& name() const { return name_; }
   const std::vector<Method>& methods() const { return methods_; }
 
+  // Says this service's unary handlers never block (no disk, no network, no
+  // other RPC, no lock held long): the server then runs them on the
+  // session's I/O loop, the fastest path, instead of its handler pool
+  // (RpcServerOptions::handler_threads). A handler that blocks anyway
+  // stalls every session on that loop. Set before RegisterService.
+  void set_handlers_never_block(bool never_block) {
+    handlers_never_block_ = never_block;
+  }
+  bool handlers_never_block() const { return handlers_never_block_; }
+
  protected:
   void AddMethod(internal::MethodKind kind, const char* method,
                  internal::MethodHandler handler);
@@ -275,6 +285,7 @@ class Service {
  private:
   const std::string name_;
   std::vector<Method> methods_;
+  bool handlers_never_block_ = false;
 };
 
 namespace internal {

@@ -89,6 +89,9 @@ absl::Status Server::Init() {
     };
     health_ = std::make_shared<builtin::HealthService>(list);
     reflection_ = std::make_shared<builtin::ReflectionService>(list);
+    // Both answer from memory.
+    health_->set_handlers_never_block(true);
+    reflection_->set_handlers_never_block(true);
   }
   dispatcher->Retain(health_);
   dispatcher->Retain(reflection_);

@@ -59,11 +59,15 @@ class RendezvousService : public rpc::Echo::Service {
   int arrived_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// A started insecure server with `service` on `io_loops` loops.
-std::unique_ptr<Server> StartServer(Service* service, int io_loops) {
+// A started insecure server with `service` on `io_loops` loops. Unary
+// handlers run on the I/O loops (handler_threads = 0) unless told otherwise:
+// these tests are about the loops.
+std::unique_ptr<Server> StartServer(Service* service, int io_loops,
+                                    int handler_threads = 0) {
   ServerOptions options;
   options.insecure = true;
   options.io_loops = io_loops;
+  options.rpc.handler_threads = handler_threads;
   options.policy.max_sessions_per_ip = 0;
   options.policy.new_connections_per_ip_per_second = 0;
   auto server = std::make_unique<Server>("127.0.0.1:0", options);
@@ -164,6 +168,47 @@ TEST(ServerLoops, SessionsAreSpreadEvenlyAndANewOneFillsTheGap) {
   count = per_loop();
   EXPECT_EQ(count[freed], 2);
   for (const auto& [loop, n] : count) EXPECT_EQ(n, 2);
+}
+
+// The default: unary handlers on the server's pool, so one that blocks
+// holds no loop (the test above, with the pool: both meet).
+TEST(HandlerPool, ByDefaultABlockingHandlerHoldsNoSessionsLoop) {
+  RendezvousService service(2, absl::Seconds(20));
+  std::unique_ptr<Server> server =
+      StartServer(&service, 1, RpcServerOptions::kAutoHandlerThreads);
+  for (const absl::Status& s : CallTwiceAtOnce(*server)) {
+    EXPECT_TRUE(s.ok()) << s;
+  }
+}
+
+// Records whether its handler ran on the session's loop thread.
+class WhereService : public rpc::Echo::Service {
+ public:
+  absl::Status Unary(ServerContext* context, const EchoRequest*,
+                     EchoReply*) override {
+    on_loop = context->session()->event_loop()->InLoopThread() ? 1 : 0;
+    return absl::OkStatus();
+  }
+  std::atomic<int> on_loop{-1};
+};
+
+int RanOnLoop(bool never_block, int handler_threads) {
+  WhereService service;
+  service.set_handlers_never_block(never_block);
+  std::unique_ptr<Server> server = StartServer(&service, 1, handler_threads);
+  std::shared_ptr<Channel> channel = Connect(*server);
+  if (channel == nullptr) return -2;
+  rpc::Echo::Stub stub(channel);
+  absl::Status s = stub.Unary(EchoRequest()).status();
+  EXPECT_TRUE(s.ok()) << s;
+  return service.on_loop.load();
+}
+
+TEST(HandlerPool, UnaryHandlersRunOnThePoolUnlessTheyNeverBlock) {
+  EXPECT_EQ(RanOnLoop(false, RpcServerOptions::kAutoHandlerThreads), 0);
+  EXPECT_EQ(RanOnLoop(false, 2), 0);
+  EXPECT_EQ(RanOnLoop(true, RpcServerOptions::kAutoHandlerThreads), 1);
+  EXPECT_EQ(RanOnLoop(false, 0), 1);  // No pool: every handler inline.
 }
 
 TEST(SharedClientLoops, ManyChannelsAddNoThreadPerChannel) {

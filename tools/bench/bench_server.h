@@ -30,7 +30,8 @@ class EchoService final : public ::bench::Echo::Service {
 
 // How the server child's RPC side runs, for the `server_api` field.
 inline constexpr char kServerApi[] =
-    "sync handlers: unary on the session's event loop (handler_threads=0), "
+    "sync handlers: unary on the session's event loop (the service says "
+    "they never block), "
     "each stream on a thread of its own; one event loop per core for "
     "sessions, one for accepting and handshakes";
 
