@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "netstructer/proto/status_macros.h"
+#include "netstructer/transport/sync_point.h"
 
 namespace netstructer::internal {
 
@@ -35,6 +36,12 @@ std::shared_ptr<AsyncStream> AsyncStream::Start(
                                    p->OnEvent();
                                  }
                                });
+  // Only the delivering thread reports the end, just before on_done: a
+  // Write that meets the end on the caller's thread must not fill the
+  // context while on_done may already read it.
+  s->call_->DeferReportToFinish();
+  // (Test hook, arg: the ClientCall: what arrives now waits for the Post.)
+  transport::SyncPoint("AsyncStream::Start:before_started", s->call_.get());
   const bool running = !s->call_->finished();
   if (running) s->call_->connection()->AsyncStarted();
   {
@@ -77,11 +84,11 @@ std::shared_ptr<AsyncStream> AsyncStream::Failed(Channel* channel,
 }
 
 absl::Status AsyncStream::Write(absl::string_view message) {
-  if (callbacks_running > 0) {
+  if (callbacks_running > 0 || transport::EventLoop::Current() != nullptr) {
     return absl::FailedPreconditionError(
-        "Write was called from a stream callback: callbacks run on the I/O "
-        "thread, where a full flow-control window could never open; write "
-        "from another thread");
+        "Write was called from a stream callback or an event loop's thread: "
+        "callbacks run on the I/O thread, where a full flow-control window "
+        "could never open; write from another thread");
   }
   return call_->Write(message);
 }
@@ -114,9 +121,16 @@ void AsyncStream::OnEvent() {
         stop = callbacks_.on_message(*std::move(message));
       }
     }
-    // Ends the call with the callback's error, dropping what is queued.
-    if (!stop.ok()) call_->CancelWith(stop);
-    const bool ended = call_->finished() && !call_->has_messages();
+    if (!stop.ok()) {
+      // Ends the call with the callback's error (if the server had not
+      // ended it already) and drops what is queued: no later message.
+      error_ = std::move(stop);
+      call_->CancelWith(error_);
+      while (call_->TryRead().has_value()) {
+      }
+    }
+    const bool ended = !error_.ok() ||
+                       (call_->finished() && !call_->has_messages());
     transport::EventLoop::TimerId timer = 0;
     bool counted = false;
     std::shared_ptr<AsyncStream> keep;
@@ -141,7 +155,8 @@ void AsyncStream::OnEvent() {
     // Reports to interceptors. Detached and moved: the callback's copy is
     // the only one, so no count is shared with this thread (TSan cannot see
     // the count's order in Debian's Abseil).
-    absl::Status status = DetachedStatus(call_->Finish());
+    absl::Status status = DetachedStatus(
+        error_.ok() ? call_->Finish() : call_->FinishWith(error_));
     {
       InCallback in_callback;
       if (callbacks_.on_done) callbacks_.on_done(std::move(status));

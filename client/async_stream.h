@@ -54,9 +54,10 @@ class AsyncStream : public std::enable_shared_from_this<AsyncStream> {
   AsyncStream& operator=(const AsyncStream&) = delete;
 
   // From the caller's threads, one at a time: blocks while the server's
-  // window is full. FAILED_PRECONDITION from inside a stream callback
-  // (which runs on the I/O thread, and could wait there for credit only
-  // that thread would read).
+  // window is full (and may then read the connection itself, delivering
+  // this stream's callbacks on this thread). FAILED_PRECONDITION from
+  // inside a stream callback or on an event loop's thread (which could
+  // wait there for credit only that thread would read).
   absl::Status Write(absl::string_view message);
   absl::Status WritesDone();
   // Ends the call with CANCELLED; `on_done` reports it.
@@ -70,6 +71,9 @@ class AsyncStream : public std::enable_shared_from_this<AsyncStream> {
   Mutex mu_;
   std::unique_ptr<ClientCall> call_;  // Set once, before any event counts.
   Callbacks callbacks_;
+  // A message the callback refused (did not parse): the call's end. Only
+  // the delivering thread touches it.
+  absl::Status error_;
   transport::EventLoop* loop_ = nullptr;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "netstructer/proto/status_macros.h"
 #include "netstructer/rpc/call_wire.h"
 #include "netstructer/transport/mutex.h"
 
@@ -142,33 +143,33 @@ absl::Status ClientCall::Report(absl::Status status) {
 }
 
 absl::Status ClientCall::Write(absl::string_view message) {
-  if (!start_status_.ok()) return start_status_;
+  if (!start_status_.ok()) return DetachedStatus(start_status_);
   absl::Status s = stream_->Send("", &message, "", false, deadline_);
   if (s.ok()) return s;
   s = CheckDeadline(s);
-  if (stream_->finished()) return Report(stream_->final_status());
+  if (stream_->finished()) return ReportUnlessDeferred(stream_->final_status());
   return s;
 }
 
 absl::Status ClientCall::WritesDone() {
-  if (!start_status_.ok()) return start_status_;
+  if (!start_status_.ok()) return DetachedStatus(start_status_);
   if (stream_->output_ended()) return absl::OkStatus();
   absl::Status s = stream_->Send("", nullptr, "", true, deadline_);
   if (s.ok()) return s;
   s = CheckDeadline(s);
-  if (stream_->finished()) return Report(stream_->final_status());
+  if (stream_->finished()) return ReportUnlessDeferred(stream_->final_status());
   return s;
 }
 
 absl::StatusOr<std::optional<std::string>> ClientCall::Read() {
-  if (!start_status_.ok()) return start_status_;
+  if (!start_status_.ok()) return DetachedStatus(start_status_);
   absl::StatusOr<std::optional<std::string>> r = stream_->Read(deadline_);
-  if (!r.ok()) return Report(CheckDeadline(r.status()));
+  if (!r.ok()) return ReportUnlessDeferred(CheckDeadline(r.status()));
   return r;
 }
 
 absl::Status ClientCall::Finish() {
-  if (!start_status_.ok()) return start_status_;
+  if (!start_status_.ok()) return DetachedStatus(start_status_);
   for (;;) {
     while (stream_->TryRead().has_value()) {
     }
@@ -183,7 +184,7 @@ absl::Status ClientCall::Finish() {
 }
 
 absl::StatusOr<std::string> ClientCall::FinishUnary() {
-  if (!start_status_.ok()) return start_status_;
+  if (!start_status_.ok()) return DetachedStatus(start_status_);
   rpc::CallStream* s = stream_.get();
   if (!s->finished() &&
       !connection_->Wait([s] { return s->finished(); }, deadline_)) {
@@ -207,7 +208,21 @@ void ClientCall::Cancel() {
 void ClientCall::CancelWith(const absl::Status& status) {
   if (stream_ == nullptr) return;
   connection_->Cancel(stream_.get(), status);
-  Report(stream_->final_status());
+  ReportUnlessDeferred(stream_->final_status());
+}
+
+absl::Status ClientCall::ReportUnlessDeferred(absl::Status status) {
+  if (defer_report_) return status;
+  return Report(std::move(status));
+}
+
+absl::Status ClientCall::FinishWith(absl::Status status) {
+  if (stream_ != nullptr) {
+    if (!stream_->finished()) connection_->Cancel(stream_.get(), status);
+    while (stream_->TryRead().has_value()) {
+    }
+  }
+  return Report(std::move(status));
 }
 
 std::optional<std::string> ClientCall::TryRead() {

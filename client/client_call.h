@@ -57,6 +57,15 @@ class ClientCall {
   // Ends the call with `status` on both sides (CANCEL to the server), as
   // Cancel does with CANCELLED; queued messages are dropped.
   void CancelWith(const absl::Status& status);
+  // For AsyncStream, whose end is reported by its delivering thread only:
+  // from now on Write, WritesDone, Read and Cancel do not report the end
+  // (to interceptors and the options' metadata sink); Finish or FinishWith
+  // does. Call before the call is shared with another thread.
+  void DeferReportToFinish() { defer_report_ = true; }
+  // Ends the call with `status` if it has not ended, drops what is queued,
+  // and reports `status` as the final one (a response that did not parse,
+  // after the server had finished OK).
+  absl::Status FinishWith(absl::Status status);
   // Non-blocking: a message that has arrived, if any (for AsyncStream).
   std::optional<std::string> TryRead();
   bool has_messages() const {
@@ -79,6 +88,7 @@ class ClientCall {
   // Reports the final status to the interceptors and the options' metadata
   // sink once; returns it.
   absl::Status Report(absl::Status status);
+  absl::Status ReportUnlessDeferred(absl::Status status);
 
   std::shared_ptr<Bridge> keep_alive_;
   rpc::RpcConnection* connection_ = nullptr;
@@ -89,6 +99,7 @@ class ClientCall {
   std::shared_ptr<rpc::CallStream> stream_;  // Null when the call never started.
   absl::Status start_status_;
   std::atomic<bool> reported_{false};
+  bool defer_report_ = false;  // Set before the call is shared.
   // The registration with options_.cancellation, 0 if none.
   uint64_t cancel_id_ = 0;
 };

@@ -194,9 +194,9 @@ class ClientReaderWriter {
 
 // What an asynchronous stream (a streaming method's MAsync) reports. Both
 // run on the I/O thread, one at a time, so they must not block. A
-// response's flow-control credit goes back to the server when on_message
-// returns: a slow callback slows the server instead of queueing without
-// bound.
+// response's flow-control credit goes back to the server as it is taken
+// for on_message: at most a window waits behind a slow callback, which
+// slows the server instead of queueing without bound.
 template <typename Resp>
 struct StreamCallbacks {
   // Each response, in order (optional).

@@ -8,13 +8,18 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/client/client_call.h"
 #include "netstructer/client/client_context.h"
+#include "netstructer/service/server.h"
 #include "netstructer/tests/rpc/echo_fixture.h"
 #include "netstructer/tests/testing/deadline.h"
+#include "netstructer/transport/sync_point.h"
 #include "tests/rpc/echo.ns.h"
 
 namespace netstructer::test {
@@ -214,10 +219,19 @@ TEST(AsyncStream, ACallThatCannotStartReportsItsErrorToTheCallback) {
   EchoFixture f;
   ClientContext used;
   ASSERT_TRUE(f.stub().Unary(&used, Request("x")).ok());
+  // on_done runs on the I/O thread, never inside the caller's ChatAsync.
+  std::atomic<bool> on_caller_thread{true};
+  const std::thread::id caller = std::this_thread::get_id();
   Collector c;
+  StreamCallbacks<EchoReply> callbacks = c.Callbacks();
+  callbacks.on_done = [&, inner = callbacks.on_done](absl::Status s) {
+    on_caller_thread = std::this_thread::get_id() == caller;
+    inner(std::move(s));
+  };
   std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
-      f.stub().ChatAsync(&used, c.Callbacks());
+      f.stub().ChatAsync(&used, std::move(callbacks));
   EXPECT_EQ(c.End().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(on_caller_thread.load());
   EXPECT_EQ(writer->Write(Request("y")).code(),
             absl::StatusCode::kFailedPrecondition);
 
@@ -226,6 +240,58 @@ TEST(AsyncStream, ACallThatCannotStartReportsItsErrorToTheCallback) {
   options.metadata = {{"Bad Key", "v"}};
   f.stub().RangeAsync(Request("z"), options, bad_metadata.Callbacks());
   EXPECT_EQ(bad_metadata.End().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Writes one good reply, then replies whose text is not UTF-8 (proto3
+// strings must be: the client cannot parse them), then ends OK at once, so
+// the trailers usually arrive before the first reply is delivered.
+class BadRepliesService : public rpc::Echo::Service {
+ public:
+  absl::Status Range(ServerContext*, const EchoRequest*,
+                     ServerWriter<EchoReply>* writer) override {
+    EchoReply reply;
+    reply.set_text("good");
+    if (absl::Status s = writer->Write(reply); !s.ok()) return s;
+    reply.set_text(std::string("\xff\xfe", 2));
+    for (int i = 0; i < 2; ++i) {
+      if (absl::Status s = writer->Write(reply); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+};
+
+TEST(AsyncStream, AResponseThatDoesNotParseEndsTheCallWithInternalOnce) {
+  BadRepliesService service;
+  ServerOptions options;
+  options.insecure = true;
+  Server server("127.0.0.1:0", options);
+  ASSERT_TRUE(server.RegisterService(&service).ok());
+  ASSERT_TRUE(server.Init().ok());
+  ASSERT_TRUE(server.Listen().ok());
+  ChannelOptions channel_options;
+  channel_options.link.insecure = true;
+  absl::StatusOr<std::shared_ptr<Channel>> channel =
+      Channel::Create(server.address(), channel_options);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  rpc::Echo::Stub stub(*channel);
+  for (int round = 0; round < 5; ++round) {
+    Collector c;
+    // Every reply and the server's OK end arrive before delivery starts:
+    // the bad replies are met after the call has finished on the wire.
+    transport::ScopedSyncPoint all_arrived(
+        "AsyncStream::Start:before_started", [](void* arg) {
+          auto* call = static_cast<internal::ClientCall*>(arg);
+          EXPECT_TRUE(testing::PollUntil([call] { return call->finished(); },
+                                         absl::Seconds(10)));
+        });
+    stub.RangeAsync(Request("r"), {}, c.Callbacks());
+    absl::Status end = c.End();
+    EXPECT_EQ(end.code(), absl::StatusCode::kInternal) << end;
+    std::vector<EchoReply> replies = c.replies();
+    ASSERT_EQ(replies.size(), 1u);  // The good one; nothing after the error.
+    EXPECT_EQ(replies[0].text(), "good");
+  }
+  server.Shutdown(absl::Seconds(1));
 }
 
 TEST(AsyncStream, AWriteFromInsideACallbackIsRefused) {
