@@ -41,9 +41,9 @@ RpcDispatcher::RpcDispatcher(RpcServerOptions options)
       pool_(HandlerThreads(options_.handler_threads) > 0
                 ? std::make_shared<Pool>()
                 : nullptr) {
-  for (int i = 0; i < HandlerThreads(options_.handler_threads); ++i) {
-    std::thread([pool = pool_] { PoolLoop(pool); }).detach();
-  }
+  // The threads start on demand (Enqueue): a server whose services all
+  // run inline, or that serves only Bridge sessions, starts none.
+  if (pool_ != nullptr) pool_->max_threads = HandlerThreads(options_.handler_threads);
 }
 
 RpcDispatcher::~RpcDispatcher() {
@@ -63,7 +63,7 @@ absl::Status RpcDispatcher::Register(Service* service) {
   }
   services_.push_back(service);
   for (const Service::Method& m : service->methods()) {
-    methods_[m.path] = Target{service, &m};
+    methods_[m.path] = Target{service, &m, service->handlers_never_block()};
   }
   return absl::OkStatus();
 }
@@ -207,8 +207,7 @@ absl::Status RpcDispatcher::OnNewCall(
     }
     if (kind == internal::MethodKind::kServerStreaming) {
       StartThread(running);
-    } else if (pool_ != nullptr &&
-               !running->target.service->handlers_never_block()) {
+    } else if (pool_ != nullptr && !running->target.unary_inline) {
       Enqueue([self = shared_from_this(), running] { self->Run(running, false); });
     } else {
       Run(running, true);
@@ -228,8 +227,19 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
     call = running->call;
   }
   if (call == nullptr) return;
-  const absl::Status status = call->context()->FinalStatus(
-      running->target.method->handler.Run(running->target.service, call.get()));
+  // A unary call that ended while it waited in the pool's queue (its
+  // deadline, the client's cancel, the server's drain) never runs its
+  // handler: it would spend a pool thread for nothing, and the Service may
+  // already be gone once the Server has drained.
+  const bool ended_while_queued =
+      !on_io_thread &&
+      running->target.method->kind == internal::MethodKind::kUnary &&
+      call->stream()->finished();
+  const absl::Status status =
+      ended_while_queued
+          ? call->stream()->final_status()
+          : call->context()->FinalStatus(running->target.method->handler.Run(
+                running->target.service, call.get()));
   auto finish = [this, running, call, status, on_io_thread] {
     call->Finish(status);
     const absl::Status final_status =
@@ -251,10 +261,11 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
     // handler on the reading thread needs nothing: that thread reads on.
     if (!on_io_thread) call->connection()->CallDone();
   };
-  if (on_io_thread &&
-      call->response_size() + 1024 > rpc::kStreamWindowBytes) {
-    // A response beyond the stream's initial window would wait for credit
-    // that only this (the reading) thread can receive.
+  if (call->response_size() + 1024 > rpc::kStreamWindowBytes) {
+    // A response beyond the stream's initial window waits for credit: on
+    // the reading thread, credit only it could receive; on a pool thread,
+    // a client that withholds credit would hold a pool thread (and with
+    // enough calls, all of them). A thread of its own, either way.
     std::thread(finish).detach();
     return;
   }
@@ -276,6 +287,13 @@ void RpcDispatcher::StreamingHandlerEnded() {
 void RpcDispatcher::Enqueue(std::function<void()> task) {
   MutexLock lock(&pool_->mu);
   pool_->queue.push_back(std::move(task));
+  // One more thread while the queue holds more tasks than threads wait
+  // (a woken thread counts as waiting until it takes its task).
+  if (static_cast<size_t>(pool_->idle_threads) < pool_->queue.size() &&
+      pool_->threads < pool_->max_threads) {
+    ++pool_->threads;
+    std::thread([pool = pool_] { PoolLoop(pool); }).detach();
+  }
   pool_->cv.Signal();
 }
 
@@ -284,7 +302,9 @@ void RpcDispatcher::PoolLoop(const std::shared_ptr<Pool>& pool) {
     std::function<void()> task;
     {
       MutexLock lock(&pool->mu);
+      ++pool->idle_threads;
       while (pool->queue.empty() && !pool->stopping) pool->cv.Wait(&pool->mu);
+      --pool->idle_threads;
       if (pool->queue.empty()) return;
       task = std::move(pool->queue.front());
       pool->queue.pop_front();

@@ -35,8 +35,8 @@ namespace netstructer {
 struct RpcServerOptions {
   // Open calls per connection; past it a new call is RESOURCE_EXHAUSTED.
   uint32_t max_concurrent_streams = rpc::kDefaultMaxConcurrentStreams;
-  // Unary handlers: on a pool of N threads (N > 0), so that one that
-  // blocks holds no session's I/O; kAutoHandlerThreads (the default): 2 per
+  // Unary handlers: on a pool of up to N threads (N > 0, started as calls
+  // need them), so that one that blocks holds no session's I/O; kAutoHandlerThreads (the default): 2 per
   // core, at least 4; 0: all on the I/O thread (fast; none may block).
   // Services whose handlers never block run them on the I/O thread anyway
   // (Service::set_handlers_never_block).
@@ -80,6 +80,9 @@ class RpcDispatcher : public rpc::CallAcceptor,
   struct Target {
     Service* service;
     const Service::Method* method;
+    // Service::handlers_never_block, read once at registration (the loop
+    // threads read this copy under no lock of the Service's).
+    bool unary_inline;
   };
   struct Running;
   void Run(const std::shared_ptr<Running>& running, bool on_io_thread);
@@ -96,6 +99,9 @@ class RpcDispatcher : public rpc::CallAcceptor,
     CondVar cv;
     std::deque<std::function<void()>> queue ABSL_GUARDED_BY(mu);
     bool stopping ABSL_GUARDED_BY(mu) = false;
+    int max_threads = 0;  // Set before any thread starts.
+    int threads ABSL_GUARDED_BY(mu) = 0;       // Started (they never end
+    int idle_threads ABSL_GUARDED_BY(mu) = 0;  // before `stopping`).
   };
   static void PoolLoop(const std::shared_ptr<Pool>& pool);
 

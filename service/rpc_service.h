@@ -272,7 +272,8 @@ class Service {
   // other RPC, no lock held long): the server then runs them on the
   // session's I/O loop, the fastest path, instead of its handler pool
   // (RpcServerOptions::handler_threads). A handler that blocks anyway
-  // stalls every session on that loop. Set before RegisterService.
+  // stalls every session on that loop. Read once, when the server
+  // registers the service (set it before RegisterService).
   void set_handlers_never_block(bool never_block) {
     handlers_never_block_ = never_block;
   }

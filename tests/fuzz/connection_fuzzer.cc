@@ -222,7 +222,8 @@ std::unique_ptr<FuzzServer> StartServer(uint8_t config) {
   o.policy.max_sessions_total = 0;
   o.policy.new_connections_per_ip_per_second = 0;
   o.rpc.interceptors = {s->counter};
-  if ((config & kConfigPool) != 0) o.rpc.handler_threads = 2;
+  // Without the pool bit, every unary handler inline (the I/O path).
+  o.rpc.handler_threads = (config & kConfigPool) != 0 ? 2 : 0;
   if ((config & kConfigSmallLimits) != 0) {
     o.bridge.max_message_bytes = 4096;
     o.bridge.memory_threshold_bytes = 512;

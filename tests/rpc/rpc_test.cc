@@ -402,7 +402,11 @@ TEST(RpcTest, CancelMidStream) {
 // dispatches them) and while it is busy between two reads (the loop takes
 // reading back after a short linger).
 TEST(RpcTest, AStreamHandlerThatReadsDoesNotHoldUpTheSessionsOtherCalls) {
-  EchoFixture f;
+  // Unary handlers inline, so that the waiting stream handler's thread
+  // runs them when it reads their requests.
+  EchoFixtureOptions o;
+  o.server.rpc.handler_threads = 0;
+  EchoFixture f(o);
   auto writer = f.stub().Sum();
   ASSERT_TRUE(writer->Write(Request("", 1)).ok());
   WaitUntil([&] { return f.service().sums_started.load() == 1; });
@@ -671,15 +675,54 @@ TEST(RpcTest, SlowReaderBoundsWhatTheWriterBuffers) {
   EXPECT_TRUE(reader->Finish().ok());
 }
 
+// With one pool thread held by a slow call, a second call waits in the
+// queue; its deadline ends it there, and its handler never runs.
+TEST(RpcTest, AUnaryCallThatEndsWhileQueuedNeverRunsItsHandler) {
+  class FinishCounter : public ServerInterceptor {
+   public:
+    void OnFinish(ServerContext*, const absl::Status&) override { ++finished; }
+    std::atomic<int> finished{0};
+  };
+  auto counter = std::make_shared<FinishCounter>();
+  EchoFixtureOptions o;
+  o.server.rpc.handler_threads = 1;
+  o.server.rpc.interceptors = {counter};
+  EchoFixture f(o);
+  std::thread slow([&] {
+    EchoRequest r = Request("slow");
+    r.set_sleep_ms(600);
+    EXPECT_TRUE(f.stub().Unary(r).ok());
+  });
+  // The slow handler has started (it records "no deadline" first).
+  WaitUntil([&] { return f.service().last_deadline_unix_ms.load() == -1; });
+  CallOptions options;
+  options.timeout = absl::Milliseconds(100);
+  EXPECT_EQ(f.stub().Unary(Request("queued"), options).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  slow.join();
+  EXPECT_TRUE(testing::PollUntil([&] { return counter->finished.load() == 2; },
+                                 absl::Seconds(10)));
+  EXPECT_EQ(f.service().finished.load(), 1);  // Only the slow call's.
+  EXPECT_EQ(f.service().last_deadline_unix_ms.load(), -1);
+}
+
+// On the pool (the default) and inline on the reading thread
+// (handler_threads = 0), where a response past the window must leave on a
+// thread of its own.
 TEST(RpcTest, LargeMessagesBothWays) {
-  EchoFixture f;
-  for (size_t size : {size_t{0}, size_t{1}, size_t{65536}, size_t{1} << 20,
-                      size_t{5} << 20}) {
-    EchoRequest request;
-    request.set_payload(std::string(size, 'z'));
-    absl::StatusOr<EchoReply> reply = f.stub().Unary(request);
-    ASSERT_TRUE(reply.ok()) << size << ": " << reply.status();
-    EXPECT_EQ(reply->payload().size(), size);
+  for (int handler_threads : {RpcServerOptions::kAutoHandlerThreads, 0}) {
+    EchoFixtureOptions o;
+    o.server.rpc.handler_threads = handler_threads;
+    EchoFixture f(o);
+    for (size_t size : {size_t{0}, size_t{1}, size_t{65536}, size_t{1} << 20,
+                        size_t{5} << 20}) {
+      EchoRequest request;
+      request.set_payload(std::string(size, 'z'));
+      absl::StatusOr<EchoReply> reply = f.stub().Unary(request);
+      ASSERT_TRUE(reply.ok())
+          << handler_threads << ", " << size << ": " << reply.status();
+      EXPECT_EQ(reply->payload().size(), size);
+    }
   }
 }
 
