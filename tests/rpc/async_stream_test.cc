@@ -19,6 +19,7 @@
 #include "netstructer/service/server.h"
 #include "netstructer/tests/rpc/echo_fixture.h"
 #include "netstructer/tests/testing/deadline.h"
+#include "netstructer/transport/mutex.h"
 #include "netstructer/transport/sync_point.h"
 #include "tests/rpc/echo.ns.h"
 
@@ -240,6 +241,63 @@ TEST(AsyncStream, ACallThatCannotStartReportsItsErrorToTheCallback) {
   options.metadata = {{"Bad Key", "v"}};
   f.stub().RangeAsync(Request("z"), options, bad_metadata.Callbacks());
   EXPECT_EQ(bad_metadata.End().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The end is reported (interceptors' OnFinish, the context's metadata)
+// on the thread that runs on_done, just before it, even when the caller's
+// thread ends the call: with the channel's loop held, the caller cancels,
+// and only once the loop is free does on_done run there.
+TEST(AsyncStream, TheEndIsReportedOnTheThreadThatRunsOnDone) {
+  class Recorder : public ClientInterceptor {
+   public:
+    void OnFinish(absl::string_view, const absl::Status&) override {
+      MutexLock lock(&mu);
+      finish_thread = std::this_thread::get_id();
+      ++finishes;
+    }
+    Mutex mu;
+    std::thread::id finish_thread ABSL_GUARDED_BY(mu);
+    int finishes ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto recorder = std::make_shared<Recorder>();
+  EchoFixtureOptions o;
+  o.channel.interceptors = {recorder};
+  EchoFixture f(o);
+  std::thread::id done_thread;
+  int finishes_before_done = -1;
+  Collector c;
+  StreamCallbacks<EchoReply> callbacks = c.Callbacks();
+  callbacks.on_done = [&, inner = callbacks.on_done](absl::Status s) {
+    {
+      MutexLock lock(&recorder->mu);
+      finishes_before_done = recorder->finishes;
+    }
+    done_thread = std::this_thread::get_id();
+    inner(std::move(s));
+  };
+  std::unique_ptr<ClientAsyncWriter<EchoRequest>> writer =
+      f.stub().ChatAsync(CallOptions(), std::move(callbacks));
+  ASSERT_TRUE(writer->Write(Request("a")).ok());
+  ASSERT_TRUE(testing::PollUntil([&] { return c.replies().size() == 1; },
+                                 absl::Seconds(10)));
+  testing::Notification loop_held, release;
+  f.channel()->bridge().event_loop()->Post([&] {
+    loop_held.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(30));
+  });
+  ASSERT_TRUE(loop_held.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  writer->Cancel();  // Ends the call on this thread.
+  {
+    MutexLock lock(&recorder->mu);
+    EXPECT_EQ(recorder->finishes, 0) << "reported on the cancelling thread";
+  }
+  release.Notify();
+  EXPECT_EQ(c.End().code(), absl::StatusCode::kCancelled);
+  MutexLock lock(&recorder->mu);
+  EXPECT_EQ(recorder->finishes, 1);
+  EXPECT_EQ(finishes_before_done, 1);
+  EXPECT_EQ(recorder->finish_thread, done_thread);
+  EXPECT_NE(done_thread, std::this_thread::get_id());
 }
 
 // Writes one good reply, then replies whose text is not UTF-8 (proto3
