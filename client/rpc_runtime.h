@@ -3,7 +3,7 @@
 #ifndef NETSTRUCTER_CLIENT_RPC_RUNTIME_H_
 #define NETSTRUCTER_CLIENT_RPC_RUNTIME_H_
 
-#define NETSTRUCTER_RPC_RUNTIME_VERSION 2
+#define NETSTRUCTER_RPC_RUNTIME_VERSION 3
 
 #include "netstructer/client/call_options.h"
 #include "netstructer/client/channel.h"

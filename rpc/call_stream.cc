@@ -37,6 +37,23 @@ absl::Status CallStream::Send(absl::string_view headers,
                               absl::string_view trailers, bool end_stream,
                               absl::Time deadline,
                               const std::function<void()>& after_first_frame) {
+  return SendFrames(headers, message, trailers, end_stream, deadline,
+                    after_first_frame, nullptr, nullptr);
+}
+
+absl::Status CallStream::SendWithoutWaiting(absl::string_view message,
+                                            SendProgress* progress,
+                                            bool* done) {
+  *done = false;
+  return SendFrames("", &message, "", false, absl::InfinitePast(), nullptr,
+                    progress, done);
+}
+
+absl::Status CallStream::SendFrames(
+    absl::string_view headers, const absl::string_view* message,
+    absl::string_view trailers, bool end_stream, absl::Time deadline,
+    const std::function<void()>& after_first_frame, SendProgress* progress,
+    bool* done) {
   bool first_done = false;
   auto first_frame_done = [&] {
     if (!first_done && after_first_frame) after_first_frame();
@@ -59,6 +76,10 @@ absl::Status CallStream::Send(absl::string_view headers,
     body = *message;
   }
   size_t header_pos = 0;
+  if (progress != nullptr) {  // Going on where it stopped for credit.
+    header_pos = progress->header_pos;
+    body.remove_prefix(progress->body_pos);
+  }
   // Frames go out in batches (up to a window's worth of one message), so
   // that a large message's fragments are sealed side by side on the cores
   // (Bridge::SendStreamFrames). A batch is sent before waiting for credit.
@@ -76,8 +97,9 @@ absl::Status CallStream::Send(absl::string_view headers,
   // before a TRAILERS frame with the trailers alone (docs/PROTOCOL.md 9.2).
   const bool message_alone =
       compression_ && message != nullptr &&
-      header.size() + body.size() >= transport::kDefaultCompressionThresholdBytes;
-  bool first = true;
+      header.size() + message->size() >=
+          transport::kDefaultCompressionThresholdBytes;
+  bool first = progress == nullptr || !progress->started;
   auto send_batch = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
     absl::Status s = connection_->SendFrames(batch);
@@ -110,7 +132,23 @@ absl::Status CallStream::Send(absl::string_view headers,
         MutexLock lock(&mu_);
         return finished_ || send_credit_ >= static_cast<int64_t>(message_bytes);
       };
-      if (!ready()) {
+      if (progress != nullptr) {
+        bool wait = false;
+        {
+          // Checked and marked at once: credit arriving after the check
+          // fires the event (OnCredit).
+          MutexLock lock(&mu_);
+          wait = !finished_ && send_credit_ < static_cast<int64_t>(message_bytes);
+          if (wait) credit_wanted_ = true;
+        }
+        if (wait) {
+          absl::Status s = send_batch();
+          progress->header_pos = header_pos;
+          progress->body_pos = message->size() - body.size();
+          progress->started = !first;
+          return s;
+        }
+      } else if (!ready()) {
         // What is batched goes first: the peer's credit may wait for it.
         if (absl::Status s = send_batch(); !s.ok()) return s;
         if (!connection_->Wait(ready, deadline)) {
@@ -170,6 +208,7 @@ absl::Status CallStream::Send(absl::string_view headers,
       const FrameType last_type = frame.type;
       if (absl::Status s = send_batch(); !s.ok()) return s;
       if (last) {
+        if (done != nullptr) *done = true;
         if (last_type != FrameType::kTrailers && !trailers.empty()) {
           return connection_->SendFrame(
               id(), FrameType::kTrailers,
@@ -342,6 +381,7 @@ void CallStream::OnInputEnd() {
 }
 
 absl::Status CallStream::OnCredit(uint32_t increment) {
+  bool fire = false;
   {
     MutexLock lock(&mu_);
     if (increment == 0 || increment > kMaxWindowIncrement ||
@@ -349,8 +389,10 @@ absl::Status CallStream::OnCredit(uint32_t increment) {
       return absl::DataLossError("bad WINDOW_UPDATE increment on a call stream");
     }
     send_credit_ += increment;
+    fire = std::exchange(credit_wanted_, false);
   }
   connection_->Notify();
+  if (fire) FireEvent();  // A sender that does not wait goes on.
   return absl::OkStatus();
 }
 

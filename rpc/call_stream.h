@@ -30,6 +30,14 @@ namespace netstructer::rpc {
 
 class RpcConnection;
 
+// Where a message sent without waiting (SendWithoutWaiting) stopped for
+// credit; the next call goes on from here. Owned by the one sender.
+struct SendProgress {
+  size_t header_pos = 0;  // Of the message's 9-byte header, sent.
+  size_t body_pos = 0;    // Of its body, sent.
+  bool started = false;   // Its first frame was written.
+};
+
 // One call's stream, either side. Thread-safe.
 class CallStream : public std::enable_shared_from_this<CallStream> {
  public:
@@ -52,6 +60,16 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
                     absl::string_view trailers, bool end_stream,
                     absl::Time deadline,
                     const std::function<void()>& after_first_frame = nullptr);
+
+  // Sends `message` (no headers, no trailers, not the stream's end) as far
+  // as the stream's credit allows, never waiting: *done = true once its
+  // last frame is written; false = stopped for credit at *progress, and
+  // the stream's event fires when credit arrives (call again then, with
+  // the same message and progress). One such sender per stream at a time.
+  // Errors as Send's (the message's frames sent so far are not undone: the
+  // caller ends the call).
+  absl::Status SendWithoutWaiting(absl::string_view message,
+                                  SendProgress* progress, bool* done);
 
   // The next complete message; nullopt once the peer ended its side
   // cleanly. A finished call with an error reports the error once its
@@ -102,6 +120,13 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   friend class RpcConnection;
 
   bool ReadyToRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Send's body; `progress` null = wait for credit, else SendWithoutWaiting.
+  absl::Status SendFrames(absl::string_view headers,
+                          const absl::string_view* message,
+                          absl::string_view trailers, bool end_stream,
+                          absl::Time deadline,
+                          const std::function<void()>& after_first_frame,
+                          SendProgress* progress, bool* done);
 
   RpcConnection* const connection_;
   const bool compression_;
@@ -122,6 +147,8 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   // Sending.
   int64_t send_credit_ ABSL_GUARDED_BY(mu_) = kStreamWindowBytes;
   bool output_ended_ ABSL_GUARDED_BY(mu_) = false;
+  // A SendWithoutWaiting stopped for credit: OnCredit fires the event.
+  bool credit_wanted_ ABSL_GUARDED_BY(mu_) = false;
   Metadata initial_metadata_ ABSL_GUARDED_BY(mu_);
   Metadata trailing_metadata_ ABSL_GUARDED_BY(mu_);
   // End.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "netstructer/rpc/call_wire.h"
+#include "netstructer/service/reactor_call.h"
 #include "netstructer/transport/sync_point.h"
 
 namespace netstructer {
@@ -102,7 +103,6 @@ absl::Status RpcDispatcher::OnNewCall(
     rpc::RpcConnection* connection,
     const std::shared_ptr<rpc::CallStream>& stream, rpc::CallHeaders headers) {
   Target target{};
-  bool streaming = false;
   {
     MutexLock lock(&mu_);
     if (draining_) return absl::UnavailableError("the server is shutting down");
@@ -112,7 +112,6 @@ absl::Status RpcDispatcher::OnNewCall(
           absl::StrCat("unknown method ", headers.method()));
     }
     target = it->second;
-    streaming = target.method->kind != internal::MethodKind::kUnary;
     // Handlers still running count, even for calls that ended on the wire
     // (cancelled, expired): a client cancelling in a loop cannot pile up
     // threads behind handlers that ignore cancellation.
@@ -122,20 +121,11 @@ absl::Status RpcDispatcher::OnNewCall(
           "too many calls still running on this connection "
           "(max_concurrent_streams ", options_.max_concurrent_streams, ")"));
     }
-    if (streaming && options_.max_streaming_handlers > 0 &&
-        streaming_handlers_ >= options_.max_streaming_handlers) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the server runs ", streaming_handlers_,
-          " streaming handlers, its limit (max_streaming_handlers): "
-          "retry later"));
-    }
     ++running;
     ++active_calls_;  // Under the lock that checked draining_ (Drain).
-    if (streaming) ++streaming_handlers_;
   }
-  // Until the call is handed to its handler, an error gives back its places.
+  // Until the call is handed to its handler, an error gives back its place.
   auto refuse = [&](absl::Status status) {
-    if (streaming) StreamingHandlerEnded();
     CallEnded(connection);
     return status;
   };
@@ -190,7 +180,7 @@ absl::Status RpcDispatcher::OnNewCall(
       MutexLock lock(&running->mu);
       running->started = true;
     }
-    StartThread(running);
+    StartStreaming(running);
     return absl::OkStatus();
   }
   // (Test hook, arg: the ServerCall: where its deadline timer may fire.)
@@ -206,7 +196,7 @@ absl::Status RpcDispatcher::OnNewCall(
       running->started = true;
     }
     if (kind == internal::MethodKind::kServerStreaming) {
-      StartThread(running);
+      StartStreaming(running);
     } else if (pool_ != nullptr && !running->target.unary_inline) {
       Enqueue([self = shared_from_this(), running] { self->Run(running, false); });
     } else {
@@ -220,7 +210,8 @@ absl::Status RpcDispatcher::OnNewCall(
 }
 
 void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
-                        bool on_io_thread) {
+                        bool on_io_thread,
+                        const std::function<absl::Status()>* streaming) {
   std::shared_ptr<internal::ServerCall> call;
   {
     MutexLock lock(&running->mu);
@@ -232,15 +223,24 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
   // handler: it would spend a pool thread for nothing, and the Service may
   // already be gone once the Server has drained.
   const bool ended_while_queued =
-      !on_io_thread &&
-      running->target.method->kind == internal::MethodKind::kUnary &&
-      call->stream()->finished();
+      !on_io_thread && streaming == nullptr && call->stream()->finished();
   const absl::Status status =
       ended_while_queued
           ? call->stream()->final_status()
-          : call->context()->FinalStatus(running->target.method->handler.Run(
-                running->target.service, call.get()));
-  auto finish = [this, running, call, status, on_io_thread] {
+          : call->context()->FinalStatus(
+                streaming != nullptr
+                    ? (*streaming)()
+                    : running->target.method->handler.Run(
+                          running->target.service, call.get()));
+  End(running, call, status, on_io_thread, nullptr);
+}
+
+void RpcDispatcher::End(const std::shared_ptr<Running>& running,
+                        std::shared_ptr<internal::ServerCall> call,
+                        absl::Status status, bool on_io_thread,
+                        std::function<void(absl::Status)> then) {
+  auto finish = [this, running, call, status, on_io_thread,
+                 then = std::move(then)] {
     call->Finish(status);
     const absl::Status final_status =
         call->context()->IsCancelled() ? call->stream()->final_status() : status;
@@ -260,6 +260,7 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
     // that the call no longer counts against the session's limit. A
     // handler on the reading thread needs nothing: that thread reads on.
     if (!on_io_thread) call->connection()->CallDone();
+    if (then) then(final_status);
   };
   if (call->response_size() + 1024 > rpc::kStreamWindowBytes) {
     // A response beyond the stream's initial window waits for credit: on
@@ -272,9 +273,69 @@ void RpcDispatcher::Run(const std::shared_ptr<Running>& running,
   finish();
 }
 
-void RpcDispatcher::StartThread(std::shared_ptr<Running> running) {
-  std::thread([self = shared_from_this(), running = std::move(running)] {
-    self->Run(running, false);
+void RpcDispatcher::StartStreaming(std::shared_ptr<Running> running) {
+  // The factory and the reactor's callbacks run on the session's loop; the
+  // reading thread may be another call's handler, waiting in Read.
+  if (!running->loop->InLoopThread()) {
+    running->loop->Post([self = shared_from_this(), running] {
+      self->StartStreaming(running);
+    });
+    return;
+  }
+  std::shared_ptr<internal::ServerCall> call;
+  {
+    MutexLock lock(&running->mu);
+    call = running->call;
+  }
+  if (call == nullptr) return;
+  auto engine = std::make_shared<internal::ReactorCall>(
+      call, running->loop,
+      [self = shared_from_this(), running](
+          std::shared_ptr<internal::ServerCall> call, absl::Status status,
+          std::function<void(absl::Status)> then) {
+        self->End(running, std::move(call), std::move(status),
+                  /*on_io_thread=*/true, std::move(then));
+      });
+  absl::StatusOr<internal::StreamStart> start;
+  {
+    internal::ReactorCall::ScopedBinding binding(engine.get());
+    start = running->target.method->handler.Start(running->target.service,
+                                                  call.get());
+  }
+  if (!start.ok()) {  // A server-streaming request that does not parse.
+    End(running, call, call->context()->FinalStatus(start.status()),
+        /*on_io_thread=*/true, nullptr);
+    return;
+  }
+  if (start->reactor != nullptr) {
+    engine->Start(std::move(start->reactor), std::move(start->keep));
+    call->stream()->set_on_event([engine] { engine->OnEvent(); });
+    engine->OnEvent();  // What came before the hook was set.
+    return;
+  }
+  // The blocking handler, on a thread of its own: bounded for the server.
+  int refused_at = -1;
+  {
+    MutexLock lock(&mu_);
+    if (options_.max_streaming_handlers > 0 &&
+        streaming_handlers_ >= options_.max_streaming_handlers) {
+      refused_at = streaming_handlers_;
+    } else {
+      ++streaming_handlers_;
+    }
+  }
+  if (refused_at >= 0) {
+    End(running, call,
+        absl::ResourceExhaustedError(absl::StrCat(
+            "the server runs ", refused_at,
+            " streaming handlers, its limit (max_streaming_handlers): "
+            "retry later")),
+        /*on_io_thread=*/true, nullptr);
+    return;
+  }
+  std::thread([self = shared_from_this(), running = std::move(running),
+               handler = std::move(start->blocking)] {
+    self->Run(running, false, &handler);
     self->StreamingHandlerEnded();
   }).detach();
 }

@@ -8,9 +8,11 @@
 // (Service::set_handlers_never_block), and all of them with
 // `handler_threads` = 0, run on the thread reading the connection (the
 // session's event loop, or a streaming handler of the same connection that
-// waits in Read/Write and reads the socket itself). Streaming handlers block in
-// Read/Write, so each runs on a thread of its own for its duration (bounded
-// by max_concurrent_streams per connection, counting handlers that still run
+// waits in Read/Write and reads the socket itself). A streaming call starts
+// on its session's loop: a reactor from the method's factory serves it
+// there with no thread (service/reactor_call.h); otherwise its blocking
+// handler runs on a thread of its own for its duration (bounded by
+// max_concurrent_streams per connection, counting handlers that still run
 // after their call ended, and by max_streaming_handlers for the server).
 #ifndef NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
 #define NETSTRUCTER_SERVICE_RPC_DISPATCHER_H_
@@ -42,10 +44,11 @@ struct RpcServerOptions {
   // (Service::set_handlers_never_block).
   static constexpr int kAutoHandlerThreads = -1;
   int handler_threads = kAutoHandlerThreads;
-  // Streaming handlers (client, server and bidi streaming) running at once
-  // on the whole server, each on a thread of its own; past it a new
+  // Blocking streaming handlers (client, server and bidi streaming) running
+  // at once on the whole server, each on a thread of its own; past it a new
   // streaming call is RESOURCE_EXHAUSTED at once (a client retries later)
-  // rather than one more thread. 0 = no limit.
+  // rather than one more thread. Reactors hold no thread and do not count.
+  // 0 = no limit.
   int max_streaming_handlers = 1024;
   // Run in order on every call.
   std::vector<std::shared_ptr<ServerInterceptor>> interceptors;
@@ -85,8 +88,18 @@ class RpcDispatcher : public rpc::CallAcceptor,
     bool unary_inline;
   };
   struct Running;
-  void Run(const std::shared_ptr<Running>& running, bool on_io_thread);
-  void StartThread(std::shared_ptr<Running> running);
+  // Runs a unary handler, or the blocking `streaming` handler bound to its
+  // call, then ends the call.
+  void Run(const std::shared_ptr<Running>& running, bool on_io_thread,
+           const std::function<absl::Status()>* streaming = nullptr);
+  // Ends the call with `status` (trailers, interceptors, counts); `then`
+  // gets the final status.
+  void End(const std::shared_ptr<Running>& running,
+           std::shared_ptr<internal::ServerCall> call, absl::Status status,
+           bool on_io_thread, std::function<void(absl::Status)> then);
+  // On the session's loop: a reactor from the method's factory, or the
+  // blocking handler on a thread of its own.
+  void StartStreaming(std::shared_ptr<Running> running);
   void Enqueue(std::function<void()> task);
   void CallEnded(const rpc::RpcConnection* connection);
   void StreamingHandlerEnded();

@@ -127,6 +127,14 @@ absl::Status ServerCall::Write(absl::string_view message) {
   return stream_->Send("", &message, "", false, absl::InfiniteFuture());
 }
 
+absl::Status ServerCall::WriteWithoutWaiting(absl::string_view message,
+                                             rpc::SendProgress* progress,
+                                             bool* done) {
+  *done = false;
+  if (absl::Status s = SendInitialMetadataIfAny(); !s.ok()) return s;
+  return stream_->SendWithoutWaiting(message, progress, done);
+}
+
 void ServerCall::Finish(const absl::Status& status) {
   if (stream_->finished()) return;  // Cancelled, expired or lost: no trailers.
   absl::Status sent = SendInitialMetadataIfAny();

@@ -22,6 +22,7 @@
 #include "netstructer/rpc/connection.h"
 #include "netstructer/rpc/metadata.h"
 #include "netstructer/rpc/typed_message.h"
+#include "netstructer/service/server_reactor.h"
 #include "netstructer/transport/bridge.h"
 #include "netstructer/transport/buffer_pool.h"
 #include "netstructer/transport/mutex.h"
@@ -38,20 +39,43 @@ enum class MethodKind { kUnary, kClientStreaming, kServerStreaming,
 
 class ServerCall;
 
+// How a streaming call starts: a reactor that serves it on the session's
+// loop, or else the blocking handler bound to its call (and request), for a
+// thread of its own. `keep` lives as long as the reactor (the request a
+// server-streaming factory was given).
+struct StreamStart {
+  std::unique_ptr<ReactorBase> reactor;
+  std::shared_ptr<const void> keep;
+  std::function<absl::Status()> blocking;
+};
+
 // Type-erased handler: runs one call of a method on a Service. Movable.
+// Unary: `Run`. Streaming: `Start`, on the session's loop.
 class MethodHandler {
  public:
   using Fn = std::function<absl::Status(Service*, ServerCall*)>;
+  using StartFn =
+      std::function<absl::StatusOr<StreamStart>(Service*, ServerCall*)>;
   MethodHandler() = default;
   MethodHandler(MethodKind kind, Fn fn) : kind_(kind), fn_(std::move(fn)) {}
+  static MethodHandler Streaming(MethodKind kind, StartFn start) {
+    MethodHandler h;
+    h.kind_ = kind;
+    h.start_ = std::move(start);
+    return h;
+  }
   MethodKind kind() const { return kind_; }
   absl::Status Run(Service* service, ServerCall* call) const {
     return fn_(service, call);
+  }
+  absl::StatusOr<StreamStart> Start(Service* service, ServerCall* call) const {
+    return start_(service, call);
   }
 
  private:
   MethodKind kind_ = MethodKind::kUnary;
   Fn fn_;
+  StartFn start_;
 };
 
 // One call on the server: the stream, its context, its response.
@@ -71,6 +95,10 @@ class ServerCall {
   absl::StatusOr<std::optional<std::string>> Read();
   // Sends one response message (initial metadata first, if any).
   absl::Status Write(absl::string_view message);
+  // Write without waiting for credit (rpc::CallStream::SendWithoutWaiting):
+  // *done = false leaves the rest for a later call with the same progress.
+  absl::Status WriteWithoutWaiting(absl::string_view message,
+                                   rpc::SendProgress* progress, bool* done);
   // A unary or client-streaming response, sent with the trailers.
   void SetResponse(std::string bytes) { response_ = std::move(bytes); }
   size_t response_size() const {
@@ -336,45 +364,96 @@ MethodHandler UnaryHandler(
                        });
 }
 
+// The streaming handlers: `reactor` (the generated MReactor factory) is
+// asked first; a null reactor (its default) leaves the call to the blocking
+// `handler` on a thread. Without `reactor`: the blocking handler only.
 template <typename S, typename Req, typename Resp>
 MethodHandler ClientStreamingHandler(
-    absl::Status (S::*handler)(ServerContext*, ServerReader<Req>*, Resp*)) {
-  return MethodHandler(MethodKind::kClientStreaming,
-                       [handler](Service* service, ServerCall* call) {
-                         ServerReader<Req> reader(call);
-                         Resp response;
-                         absl::Status s = (static_cast<S*>(service)->*handler)(
-                             call->context(), &reader, &response);
-                         if (!s.ok()) return s;
-                         return SetTypedResponse(call, response);
-                       });
+    absl::Status (S::*handler)(ServerContext*, ServerReader<Req>*, Resp*),
+    std::unique_ptr<ServerReadReactor<Req>> (S::*reactor)(ServerContext*,
+                                                          Resp*) = nullptr) {
+  return MethodHandler::Streaming(
+      MethodKind::kClientStreaming,
+      [handler, reactor](Service* service,
+                         ServerCall* call) -> absl::StatusOr<StreamStart> {
+        StreamStart start;
+        if (reactor != nullptr) {
+          auto response = std::make_shared<Resp>();
+          std::unique_ptr<ServerReadReactor<Req>> r =
+              (static_cast<S*>(service)->*reactor)(call->context(),
+                                                   response.get());
+          if (r != nullptr) {
+            SetReactorResponse(r.get(), [response] {
+              return SerializeResponse(*response);
+            });
+            start.reactor = std::move(r);
+            return start;
+          }
+        }
+        start.blocking = [handler, service, call] {
+          ServerReader<Req> reader(call);
+          Resp response;
+          absl::Status s = (static_cast<S*>(service)->*handler)(
+              call->context(), &reader, &response);
+          if (!s.ok()) return s;
+          return SetTypedResponse(call, response);
+        };
+        return start;
+      });
 }
 
 template <typename S, typename Req, typename Resp>
 MethodHandler ServerStreamingHandler(
-    absl::Status (S::*handler)(ServerContext*, const Req*, ServerWriter<Resp>*)) {
-  return MethodHandler(MethodKind::kServerStreaming,
-                       [handler](Service* service, ServerCall* call) {
-                         Req request;
-                         if (absl::Status s = ReadSingleRequest(call, &request);
-                             !s.ok()) {
-                           return s;
-                         }
-                         ServerWriter<Resp> writer(call);
-                         return (static_cast<S*>(service)->*handler)(
-                             call->context(), &request, &writer);
-                       });
+    absl::Status (S::*handler)(ServerContext*, const Req*, ServerWriter<Resp>*),
+    std::unique_ptr<ServerWriteReactor<Resp>> (S::*reactor)(
+        ServerContext*, const Req*) = nullptr) {
+  return MethodHandler::Streaming(
+      MethodKind::kServerStreaming,
+      [handler, reactor](Service* service,
+                         ServerCall* call) -> absl::StatusOr<StreamStart> {
+        auto request = std::make_shared<Req>();
+        if (absl::Status s = ReadSingleRequest(call, request.get()); !s.ok()) {
+          return s;
+        }
+        StreamStart start;
+        if (reactor != nullptr) {
+          start.reactor = (static_cast<S*>(service)->*reactor)(
+              call->context(), request.get());
+          if (start.reactor != nullptr) {
+            start.keep = request;
+            return start;
+          }
+        }
+        start.blocking = [handler, service, call, request] {
+          ServerWriter<Resp> writer(call);
+          return (static_cast<S*>(service)->*handler)(call->context(),
+                                                      request.get(), &writer);
+        };
+        return start;
+      });
 }
 
 template <typename S, typename Req, typename Resp>
 MethodHandler BidiStreamingHandler(
-    absl::Status (S::*handler)(ServerContext*, ServerReaderWriter<Resp, Req>*)) {
-  return MethodHandler(MethodKind::kBidiStreaming,
-                       [handler](Service* service, ServerCall* call) {
-                         ServerReaderWriter<Resp, Req> stream(call);
-                         return (static_cast<S*>(service)->*handler)(
-                             call->context(), &stream);
-                       });
+    absl::Status (S::*handler)(ServerContext*, ServerReaderWriter<Resp, Req>*),
+    std::unique_ptr<ServerBidiReactor<Req, Resp>> (S::*reactor)(
+        ServerContext*) = nullptr) {
+  return MethodHandler::Streaming(
+      MethodKind::kBidiStreaming,
+      [handler, reactor](Service* service,
+                         ServerCall* call) -> absl::StatusOr<StreamStart> {
+        StreamStart start;
+        if (reactor != nullptr) {
+          start.reactor =
+              (static_cast<S*>(service)->*reactor)(call->context());
+          if (start.reactor != nullptr) return start;
+        }
+        start.blocking = [handler, service, call] {
+          ServerReaderWriter<Resp, Req> stream(call);
+          return (static_cast<S*>(service)->*handler)(call->context(), &stream);
+        };
+        return start;
+      });
 }
 
 }  // namespace internal

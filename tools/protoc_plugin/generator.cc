@@ -323,6 +323,38 @@ std::vector<std::string> HandlerParams(const Method& m, bool named) {
   return params;
 }
 
+// A streaming method's reactor factory: its return type and parameters
+// (`named` as in HandlerParams).
+std::string ReactorType(const Method& m) {
+  switch (m.kind) {
+    case Kind::kClientStreaming:
+      return "::std::unique_ptr<::netstructer::ServerReadReactor<" + m.request +
+             ">>";
+    case Kind::kServerStreaming:
+      return "::std::unique_ptr<::netstructer::ServerWriteReactor<" +
+             m.response + ">>";
+    case Kind::kBidiStreaming:
+    case Kind::kUnary:
+      break;
+  }
+  return "::std::unique_ptr<::netstructer::ServerBidiReactor<" + m.request +
+         ", " + m.response + ">>";
+}
+
+std::vector<std::string> ReactorParams(const Method& m, bool named) {
+  auto param = [named](const std::string& type, const std::string& name) {
+    return type + (named ? " " + name : " /*" + name + "*/");
+  };
+  std::vector<std::string> params = {
+      param("::netstructer::ServerContext*", "context")};
+  if (m.kind == Kind::kClientStreaming) {
+    params.push_back(param(m.response + "*", "response"));
+  } else if (m.kind == Kind::kServerStreaming) {
+    params.push_back(param("const " + m.request + "*", "request"));
+  }
+  return params;
+}
+
 // A message's proto name, without the package when it is the file's own.
 std::string ProtoTypeName(const Descriptor* message,
                           const FileDescriptor* file) {
@@ -400,6 +432,13 @@ bool CollectMethods(const ServiceDescriptor* service,
                service->name() + "::" + m.name + "; rename it";
       return false;
     }
+    if (m.kind != Kind::kUnary && method_names.count(m.name + "Reactor") > 0) {
+      *error = "method '" + service->full_name() + "." + m.name +
+               "Reactor' collides with the reactor factory generated for "
+               "the streaming method '" +
+               d->full_name() + "'; rename one of them";
+      return false;
+    }
     if (method_names.count(m.name + "Async") > 0) {
       *error = "method '" + service->full_name() + "." + m.name +
                "Async' collides with the asynchronous stub method generated "
@@ -467,6 +506,13 @@ void AppendServiceDeclaration(std::string* out,
     *out += "\n    " + RpcComment(m) + "\n";
     AppendCall(out, 4, "virtual ::absl::Status " + m.name,
                HandlerParams(m, /*named=*/true), ";");
+    if (m.kind != Kind::kUnary) {
+      *out += "    // Or serve it without a thread: return a reactor (the "
+              "default, null,\n";
+      *out += "    // leaves the call to " + m.name + " above).\n";
+      AppendCall(out, 4, "virtual " + ReactorType(m) + " " + m.name + "Reactor",
+                 ReactorParams(m, /*named=*/true), ";");
+    }
   }
   *out += "  };\n";
   *out += "};\n";
@@ -534,7 +580,11 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
     const std::string handler = std::string("::netstructer::internal::") +
                                 HandlerTemplate(m.kind) + "<Service, " +
                                 m.request + ", " + m.response +
-                                ">(&Service::" + m.name + ")";
+                                ">(&Service::" + m.name +
+                                (m.kind == Kind::kUnary
+                                     ? std::string()
+                                     : ", &Service::" + m.name + "Reactor") +
+                                ")";
     AppendCall(out, 2, "::netstructer::Service::AddMethod",
                {std::string("::netstructer::internal::MethodKind::") +
                     KindEnumerator(m.kind),
@@ -553,6 +603,14 @@ void AppendServiceDefinition(std::string* out, const ServiceDescriptor* service,
                 " is not implemented\""},
                ";");
     *out += "}\n";
+    if (m.kind != Kind::kUnary) {
+      *out += "\n";
+      AppendCall(out, 0,
+                 ReactorType(m) + " " + svc + "::Service::" + m.name + "Reactor",
+                 ReactorParams(m, /*named=*/false), " {");
+      *out += "  return nullptr;\n";
+      *out += "}\n";
+    }
   }
 }
 

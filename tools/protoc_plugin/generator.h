@@ -21,7 +21,7 @@ namespace netstructer::protoc_plugin {
 // NETSTRUCTER_RPC_RUNTIME_VERSION to exactly this value. Bump it (and the
 // runtime's) whenever the generated code starts to need a different runtime
 // API.
-inline constexpr int kRuntimeVersion = 2;
+inline constexpr int kRuntimeVersion = 3;
 
 // The one runtime header every generated header includes.
 inline constexpr char kRuntimeHeader[] = "netstructer/client/rpc_runtime.h";

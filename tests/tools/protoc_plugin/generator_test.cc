@@ -104,7 +104,7 @@ TEST(NetStructerGenerator, FileWithoutServicesGetsBothFilesWithNoClasses) {
   const std::string& cc = context.files().at("x/plain.ns.cc");
   EXPECT_NE(h.find("#include \"netstructer/client/rpc_runtime.h\""), std::string::npos);
   EXPECT_NE(h.find("#include \"x/plain.pb.h\""), std::string::npos);
-  EXPECT_NE(h.find("NETSTRUCTER_RPC_RUNTIME_VERSION != 2"), std::string::npos);
+  EXPECT_NE(h.find("NETSTRUCTER_RPC_RUNTIME_VERSION != 3"), std::string::npos);
   EXPECT_EQ(h.find("class "), std::string::npos);
   EXPECT_EQ(h.find("namespace"), std::string::npos);
   EXPECT_NE(cc.find("#include \"x/plain.ns.h\""), std::string::npos);
@@ -206,6 +206,12 @@ TEST(NetStructerGenerator, EveryNameTheCodeCannotHoldIsRefusedClearly) {
       {"service Svc { rpc Watch(M) returns (stream M); "
        "rpc WatchAsync(M) returns (M); }",
        "'a.Svc.WatchAsync'", "asynchronous stub method"},
+      {"service Svc { rpc Chat(stream M) returns (stream M); "
+       "rpc ChatReactor(M) returns (M); }",
+       "'a.Svc.ChatReactor'", "reactor factory"},
+      {"service Svc { rpc Put(stream M) returns (M); "
+       "rpc PutReactor(stream M) returns (M); }",
+       "'a.Svc.PutReactor'", "reactor factory"},
       {"service class { rpc Get(M) returns (M); }", "'a.class'", "C++ keyword"},
       {"service Svc { rpc delete(M) returns (M); }", "'a.Svc.delete'",
        "C++ keyword"},

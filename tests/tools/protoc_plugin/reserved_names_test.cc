@@ -44,6 +44,33 @@ class AwkwardService final : public Awkward::Service {
     reply.set_text("done:" + in->text());
     return writer->Write(reply);
   }
+  ::absl::Status PingReactor(::netstructer::ServerContext*, const M* in,
+                             M* out) override {
+    return Echo("PingReactor", in, out);
+  }
+  // `response` is a client-streaming method and the factory's parameter.
+  ::std::unique_ptr<::netstructer::ServerReadReactor<M>> responseReactor(
+      ::netstructer::ServerContext*, M* response) override {
+    class Count final : public ::netstructer::ServerReadReactor<M> {
+     public:
+      explicit Count(M* response) : response_(response) { StartRead(&in_); }
+      void OnReadDone(bool ok) override {
+        if (!ok) {
+          response_->set_text("response:" + ::std::to_string(n_));
+          Finish(::absl::OkStatus());
+          return;
+        }
+        ++n_;
+        StartRead(&in_);
+      }
+
+     private:
+      M* const response_;
+      M in_;
+      int n_ = 0;
+    };
+    return ::std::make_unique<Count>(response);
+  }
 
  private:
   static ::absl::Status Echo(const char* method, const M* in, M* out) {
@@ -98,6 +125,7 @@ TEST(ReservedNames, EveryMethodIsServedAndCalled) {
       {"name", stub.name(Text("a"), options)},
       {"kAwkward_std", stub.kAwkward_std(Text("a"), options)},
       {"Awkward", stub.Awkward(Text("a"), options)},
+      {"PingReactor", stub.PingReactor(Text("a"), options)},
   };
   for (const Case& c : cases) {
     ASSERT_TRUE(c.reply.ok()) << c.method << ": " << c.reply.status();
@@ -141,6 +169,15 @@ TEST(ReservedNames, EveryMethodIsServedAndCalled) {
   ::absl::StatusOr<bool> more = reader->Read(&reply);
   ASSERT_TRUE(more.ok() && *more) << more.status();
   EXPECT_EQ(reply.text(), "done:a");
+
+  EXPECT_EQ(stub.Ping(Text("a"), options).status().code(),
+            ::absl::StatusCode::kUnimplemented);
+  auto writer = stub.response(options);
+  ASSERT_TRUE(writer->Write(Text("x")).ok());
+  ASSERT_TRUE(writer->Write(Text("y")).ok());
+  ::absl::StatusOr<M> counted = writer->Finish();
+  ASSERT_TRUE(counted.ok()) << counted.status();
+  EXPECT_EQ(counted->text(), "response:2");
 
   names::std::Stub std_stub(*channel);
   ::absl::StatusOr<M> got = std_stub.Get(Text("b"), options);

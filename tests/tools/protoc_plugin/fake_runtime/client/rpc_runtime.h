@@ -6,7 +6,7 @@
 #ifndef NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_
 #define NETSTRUCTER_TESTS_TOOLS_PROTOC_PLUGIN_FAKE_RUNTIME_CLIENT_RPC_RUNTIME_H_
 
-#define NETSTRUCTER_RPC_RUNTIME_VERSION 2
+#define NETSTRUCTER_RPC_RUNTIME_VERSION 3
 
 #include <functional>
 #include <memory>
@@ -56,6 +56,22 @@ class ServerWriter {};
 template <typename W, typename R>
 class ServerReaderWriter {};
 
+template <typename Req, typename Resp>
+class ServerBidiReactor {
+ public:
+  virtual ~ServerBidiReactor() = default;
+};
+template <typename Resp>
+class ServerWriteReactor {
+ public:
+  virtual ~ServerWriteReactor() = default;
+};
+template <typename Req>
+class ServerReadReactor {
+ public:
+  virtual ~ServerReadReactor() = default;
+};
+
 class Service;
 
 namespace internal {
@@ -80,32 +96,49 @@ MethodHandler UnaryHandler(absl::Status (S::*handler)(ServerContext*,
     return (static_cast<S*>(service)->*handler)(&context, &request, &response);
   };
 }
+// The streaming ones ask the reactor factory first, as the real runtime
+// does: a reactor serves the call (OK here), null leaves it to the handler.
 template <typename S, typename Req, typename Resp>
 MethodHandler ClientStreamingHandler(
-    absl::Status (S::*handler)(ServerContext*, ServerReader<Req>*, Resp*)) {
-  return [handler](Service* service) {
+    absl::Status (S::*handler)(ServerContext*, ServerReader<Req>*, Resp*),
+    std::unique_ptr<ServerReadReactor<Req>> (S::*reactor)(ServerContext*,
+                                                          Resp*)) {
+  return [handler, reactor](Service* service) {
     ServerContext context;
     ServerReader<Req> reader;
     Resp response;
+    if ((static_cast<S*>(service)->*reactor)(&context, &response) != nullptr) {
+      return absl::OkStatus();
+    }
     return (static_cast<S*>(service)->*handler)(&context, &reader, &response);
   };
 }
 template <typename S, typename Req, typename Resp>
-MethodHandler ServerStreamingHandler(absl::Status (S::*handler)(
-    ServerContext*, const Req*, ServerWriter<Resp>*)) {
-  return [handler](Service* service) {
+MethodHandler ServerStreamingHandler(
+    absl::Status (S::*handler)(ServerContext*, const Req*, ServerWriter<Resp>*),
+    std::unique_ptr<ServerWriteReactor<Resp>> (S::*reactor)(ServerContext*,
+                                                            const Req*)) {
+  return [handler, reactor](Service* service) {
     ServerContext context;
     Req request;
     ServerWriter<Resp> writer;
+    if ((static_cast<S*>(service)->*reactor)(&context, &request) != nullptr) {
+      return absl::OkStatus();
+    }
     return (static_cast<S*>(service)->*handler)(&context, &request, &writer);
   };
 }
 template <typename S, typename Req, typename Resp>
-MethodHandler BidiStreamingHandler(absl::Status (S::*handler)(
-    ServerContext*, ServerReaderWriter<Resp, Req>*)) {
-  return [handler](Service* service) {
+MethodHandler BidiStreamingHandler(
+    absl::Status (S::*handler)(ServerContext*, ServerReaderWriter<Resp, Req>*),
+    std::unique_ptr<ServerBidiReactor<Req, Resp>> (S::*reactor)(
+        ServerContext*)) {
+  return [handler, reactor](Service* service) {
     ServerContext context;
     ServerReaderWriter<Resp, Req> stream;
+    if ((static_cast<S*>(service)->*reactor)(&context) != nullptr) {
+      return absl::OkStatus();
+    }
     return (static_cast<S*>(service)->*handler)(&context, &stream);
   };
 }
