@@ -15,8 +15,8 @@ thread_local ReactorCall* binding = nullptr;
 
 ReactorBase::ReactorBase() : call_(ReactorCall::Binding()) {}
 
-void ReactorBase::RequestRead() {
-  if (call_ != nullptr) call_->StartRead();
+void ReactorBase::RequestRead(google::protobuf::MessageLite* target) {
+  if (call_ != nullptr) call_->StartRead(target);
 }
 
 void ReactorBase::RequestWrite(absl::StatusOr<std::string> bytes) {
@@ -36,9 +36,10 @@ ReactorCall::ScopedBinding::ScopedBinding(ReactorCall* call)
 
 ReactorCall::ScopedBinding::~ScopedBinding() { binding = previous_; }
 
-ReactorCall::ReactorCall(std::shared_ptr<ServerCall> call,
-                         transport::EventLoop* loop, End end)
-    : call_(std::move(call)), loop_(loop), end_(std::move(end)) {}
+ReactorCall::ReactorCall(std::shared_ptr<ServerCall> call, End end)
+    : call_(std::move(call)),
+      session_(call_->context()->session()),
+      end_(std::move(end)) {}
 
 void ReactorCall::Start(std::unique_ptr<ReactorBase> reactor,
                         std::shared_ptr<const void> keep) {
@@ -56,20 +57,22 @@ void ReactorCall::Start(std::unique_ptr<ReactorBase> reactor,
   Deliver();
 }
 
-void ReactorCall::StartRead() {
+void ReactorCall::StartRead(google::protobuf::MessageLite* target) {
   {
     MutexLock lock(&mu_);
     if (done_) return;
     if (read_wanted_) {
+      // The read in progress keeps its target: this one is misuse.
       if (misuse_.ok()) {
         misuse_ = absl::InternalError(
             "the reactor called StartRead while a read was in progress");
       }
     } else {
       read_wanted_ = true;
+      read_target_ = target;
     }
   }
-  Kick();
+  Kick(/*from_request=*/true);
 }
 
 void ReactorCall::StartWrite(absl::StatusOr<std::string> bytes) {
@@ -87,7 +90,7 @@ void ReactorCall::StartWrite(absl::StatusOr<std::string> bytes) {
       write_refused_ = finish_.has_value();
     }
   }
-  Kick();
+  Kick(/*from_request=*/true);
 }
 
 void ReactorCall::Finish(absl::Status status) {
@@ -96,19 +99,26 @@ void ReactorCall::Finish(absl::Status status) {
     if (done_ || finish_.has_value()) return;  // The first Finish counts.
     finish_ = DetachedStatus(status);
   }
-  Kick();
+  Kick(/*from_request=*/true);
 }
 
-void ReactorCall::Kick() {
+void ReactorCall::Kick(bool from_request) {
   {
     MutexLock lock(&mu_);
     if (!started_ || done_) return;
+    if (delivering_) {  // This engine's round looks again before it ends.
+      again_ = true;
+      return;
+    }
   }
-  if (loop_->InLoopThread()) {
+  std::shared_ptr<Bridge> session = session_.lock();
+  if (session == nullptr) return;  // Gone: the call ended with it.
+  transport::EventLoop* const loop = session->event_loop();
+  if (!from_request && loop->InLoopThread()) {
     Deliver();
     return;
   }
-  loop_->Post([self = shared_from_this()] { self->Deliver(); });
+  loop->Post([self = shared_from_this()] { self->Deliver(); });
 }
 
 void ReactorCall::Deliver() {
@@ -135,6 +145,7 @@ void ReactorCall::Deliver() {
 
 bool ReactorCall::Step() {
   bool read_wanted = false;
+  google::protobuf::MessageLite* read_target = nullptr;
   bool has_write = false;
   bool write_refused = false;
   bool ending = false;
@@ -146,6 +157,7 @@ bool ReactorCall::Step() {
     MutexLock lock(&mu_);
     if (done_) return false;
     read_wanted = read_wanted_;
+    read_target = read_target_;
     has_write = write_.has_value();
     write_refused = write_refused_;
     ending = ending_;
@@ -158,6 +170,7 @@ bool ReactorCall::Step() {
   auto clear_read = [this] {
     MutexLock lock(&mu_);
     read_wanted_ = false;
+    read_target_ = nullptr;
   };
   auto clear_write = [this] {
     MutexLock lock(&mu_);
@@ -219,10 +232,12 @@ bool ReactorCall::Step() {
   if (read_wanted) {
     if (std::optional<std::string> message = stream->TryRead();
         message.has_value()) {
-      clear_read();
-      absl::Status s = reactor_->TakeMessage(*message);
+      // Still a read in progress while the message is parsed into its
+      // target: a StartRead meanwhile is misuse, not a new read.
+      absl::Status s = ParseRequest(*message, read_target);
       transport::ReturnBuffer(*std::move(message));
       if (!s.ok()) call_->Cancel(s);
+      clear_read();
       reactor_->ReadDone(s.ok());
       return true;
     }
@@ -262,7 +277,7 @@ void ReactorCall::BeginEnd(absl::Status status) {
            MutexLock lock(&self->mu_);
            self->ended_ = DetachedStatus(final_status);
          }
-         self->Kick();
+         self->Kick(/*from_request=*/true);
        });
 }
 

@@ -40,8 +40,8 @@ class ReactorCall : public std::enable_shared_from_this<ReactorCall> {
                                  absl::Status status,
                                  std::function<void(absl::Status)> then)>;
 
-  ReactorCall(std::shared_ptr<ServerCall> call, transport::EventLoop* loop,
-              End end);
+  // `call`'s session's loop delivers.
+  ReactorCall(std::shared_ptr<ServerCall> call, End end);
   ReactorCall(const ReactorCall&) = delete;
   ReactorCall& operator=(const ReactorCall&) = delete;
 
@@ -61,23 +61,30 @@ class ReactorCall : public std::enable_shared_from_this<ReactorCall> {
   // `keep` lives as long as the reactor (StreamStart::keep).
   void Start(std::unique_ptr<ReactorBase> reactor,
              std::shared_ptr<const void> keep);
-  // The stream's event hook.
-  void OnEvent() { Kick(); }
+  // The stream's event hook: delivers at once on the loop (a stream event
+  // comes from the connection's frame handling, a timer or a post, never
+  // from inside a user callback), else posts a round.
+  void OnEvent() { Kick(/*from_request=*/false); }
 
-  // ReactorBase's requests; any thread.
-  void StartRead();
+  // ReactorBase's requests; any thread. They never deliver themselves:
+  // inside this engine's round they leave a note for it, elsewhere they
+  // post a round, so no callback runs inside a request (one reactor's
+  // callback may make requests of another on the same loop).
+  void StartRead(google::protobuf::MessageLite* target);
   void StartWrite(absl::StatusOr<std::string> bytes);
   void Finish(absl::Status status);
 
  private:
-  void Kick();
+  void Kick(bool from_request);
   void Deliver();  // The loop thread only.
   // One step of delivery; false when nothing is left to do now.
   bool Step();
   void BeginEnd(absl::Status status);
 
   std::shared_ptr<ServerCall> call_;  // Reset after OnDone (loop only).
-  transport::EventLoop* const loop_;
+  // The session, whose loop delivers: weak, so that a late kick (a drain's
+  // FireEvent racing OnDone) finds it gone rather than a dead loop.
+  const std::weak_ptr<Bridge> session_;
   const End end_;
   std::unique_ptr<ReactorBase> reactor_;  // Loop only, after Start.
   std::shared_ptr<const void> keep_;       // Loop only.
@@ -88,6 +95,8 @@ class ReactorCall : public std::enable_shared_from_this<ReactorCall> {
   bool delivering_ ABSL_GUARDED_BY(mu_) = false;
   bool again_ ABSL_GUARDED_BY(mu_) = false;
   bool read_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  // Where the read in progress puts its message (the reactor's).
+  google::protobuf::MessageLite* read_target_ ABSL_GUARDED_BY(mu_) = nullptr;
   // The write in progress: its bytes (or why it could not be serialized).
   std::optional<absl::StatusOr<std::string>> write_ ABSL_GUARDED_BY(mu_);
   // Asked after Finish: reported false, never sent.

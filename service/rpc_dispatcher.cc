@@ -289,7 +289,7 @@ void RpcDispatcher::StartStreaming(std::shared_ptr<Running> running) {
   }
   if (call == nullptr) return;
   auto engine = std::make_shared<internal::ReactorCall>(
-      call, running->loop,
+      call,
       [self = shared_from_this(), running](
           std::shared_ptr<internal::ServerCall> call, absl::Status status,
           std::function<void(absl::Status)> then) {

@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/message_lite.h"
 #include "netstructer/rpc/typed_message.h"
 
 namespace netstructer {
@@ -39,7 +40,8 @@ class ReactorBase {
   // inside its factory may start reading in its constructor).
   ReactorBase();
 
-  void RequestRead();
+  // `target` (the reactor's, kept until OnReadDone) receives the message.
+  void RequestRead(google::protobuf::MessageLite* target);
   void RequestWrite(absl::StatusOr<std::string> bytes);
   void RequestFinish(absl::Status status);
 
@@ -50,8 +52,6 @@ class ReactorBase {
       std::function<absl::StatusOr<std::string>()> response);
 
   // The engine's calls, on the loop, one at a time.
-  // Parses the message the read asked for; an error ends the call.
-  virtual absl::Status TakeMessage(const std::string& bytes) = 0;
   virtual void ReadDone(bool ok) = 0;
   virtual void WriteDone(bool ok) = 0;
   virtual void Done(const absl::Status& status) = 0;
@@ -97,10 +97,7 @@ class ServerBidiReactor : public internal::ReactorBase {
   // client half-closed or the call ended. One read at a time; credit goes
   // back to the client as messages are read, so a reactor that does not
   // read stops the client at one window.
-  void StartRead(Req* request) {
-    read_target_ = request;
-    RequestRead();
-  }
+  void StartRead(Req* request) { RequestRead(request); }
   // Serializes `response` now (it may be reused at once) and sends it
   // without a thread, as the client's credit allows: OnWriteDone(true) once
   // it is written, false if the call ended first. One write at a time.
@@ -118,14 +115,10 @@ class ServerBidiReactor : public internal::ReactorBase {
   virtual void OnDone(const absl::Status& status) {}
 
  private:
-  absl::Status TakeMessage(const std::string& bytes) final {
-    return internal::ParseRequest(bytes, read_target_);
-  }
   void ReadDone(bool ok) final { OnReadDone(ok); }
   void WriteDone(bool ok) final { OnWriteDone(ok); }
   void Done(const absl::Status& status) final { OnDone(status); }
 
-  Req* read_target_ = nullptr;
 };
 
 // A server-streaming call: the request was given to the factory.
@@ -141,9 +134,6 @@ class ServerWriteReactor : public internal::ReactorBase {
   virtual void OnDone(const absl::Status& status) {}
 
  private:
-  absl::Status TakeMessage(const std::string&) final {
-    return absl::InternalError("a server-streaming reactor read");
-  }
   void ReadDone(bool) final {}
   void WriteDone(bool ok) final { OnWriteDone(ok); }
   void Done(const absl::Status& status) final { OnDone(status); }
@@ -154,24 +144,17 @@ class ServerWriteReactor : public internal::ReactorBase {
 template <typename Req>
 class ServerReadReactor : public internal::ReactorBase {
  public:
-  void StartRead(Req* request) {
-    read_target_ = request;
-    RequestRead();
-  }
+  void StartRead(Req* request) { RequestRead(request); }
   void Finish(absl::Status status) { RequestFinish(std::move(status)); }
 
   virtual void OnReadDone(bool ok) {}
   virtual void OnDone(const absl::Status& status) {}
 
  private:
-  absl::Status TakeMessage(const std::string& bytes) final {
-    return internal::ParseRequest(bytes, read_target_);
-  }
   void ReadDone(bool ok) final { OnReadDone(ok); }
   void WriteDone(bool) final {}
   void Done(const absl::Status& status) final { OnDone(status); }
 
-  Req* read_target_ = nullptr;
 };
 
 }  // namespace netstructer
