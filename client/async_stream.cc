@@ -29,13 +29,20 @@ std::shared_ptr<AsyncStream> AsyncStream::Start(
   s->loop_ = channel->bridge().event_loop();
   std::weak_ptr<AsyncStream> weak = s;
   // Events before `started_` is set are ignored; the Post below catches up.
-  s->call_ = ClientCall::Start(channel, method, options, request, half_close,
-                               [weak] {
-                                 if (std::shared_ptr<AsyncStream> p =
-                                         weak.lock()) {
-                                   p->OnEvent();
-                                 }
-                               });
+  // Callbacks run on the channel's loop only: an event fired on another
+  // thread (a call blocked in Read or Write on this channel that read this
+  // stream's frames) is posted there.
+  s->call_ = ClientCall::Start(
+      channel, method, options, request, half_close,
+      [weak, loop = s->loop_] {
+        if (!loop->InLoopThread()) {
+          loop->Post([weak] {
+            if (std::shared_ptr<AsyncStream> p = weak.lock()) p->OnEvent();
+          });
+          return;
+        }
+        if (std::shared_ptr<AsyncStream> p = weak.lock()) p->OnEvent();
+      });
   // Only the delivering thread reports the end, just before on_done: a
   // Write that meets the end on the caller's thread must not fill the
   // context while on_done may already read it.

@@ -6,9 +6,10 @@
 // Ownership: the AsyncStream owns its ClientCall and keeps itself alive
 // (through `self_`) until `on_done` has run; the caller's handle holds a
 // shared_ptr too. Callbacks run one at a time and in order, with no lock
-// held (the `delivering_` flag passes the right to deliver between the
-// threads that fire the stream's event: the reading thread, the loop's
-// timers, a cancelling thread's post).
+// held, on the channel's loop only (an event fired on another thread, a
+// caller that read this stream's frames, is posted there; the
+// `delivering_` flag passes the right to deliver between the loop's
+// rounds: the reading, its timers, a cancelling thread's post).
 #ifndef NETSTRUCTER_CLIENT_ASYNC_STREAM_H_
 #define NETSTRUCTER_CLIENT_ASYNC_STREAM_H_
 

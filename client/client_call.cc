@@ -239,8 +239,8 @@ absl::StatusOr<std::string> RawUnaryCall(Channel* channel, const char* method,
 
 namespace {
 
-// An asynchronous unary call: completes once, from the reading thread (or
-// the deadline timer on the loop).
+// An asynchronous unary call: completes once, on the channel's loop (the
+// reading thread's event is posted there when another thread read it).
 struct AsyncUnary : std::enable_shared_from_this<AsyncUnary> {
   Mutex mu;
   std::unique_ptr<ClientCall> call ABSL_GUARDED_BY(mu);
@@ -281,11 +281,20 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
   auto state = std::make_shared<AsyncUnary>();
   state->done = std::move(done);
   std::weak_ptr<AsyncUnary> weak = state;
+  transport::EventLoop* const loop = channel->bridge().event_loop();
   std::unique_ptr<ClientCall> call = ClientCall::Start(
-      channel, method, options, &request, true, [weak] {
+      channel, method, options, &request, true, [weak, loop] {
+        // `done` runs on the channel's loop only: the thread that read the
+        // response may be another call's, blocked in its Read on this
+        // channel, and must not run this call's callback.
+        if (!loop->InLoopThread()) {
+          loop->Post([weak] {
+            if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
+          });
+          return;
+        }
         if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
       });
-  transport::EventLoop* loop = call->bridge()->event_loop();
   if (call->finished()) {
     // Failed to start (or already answered): complete on the I/O thread, as
     // always, never on the caller's (which may hold a lock `done` takes).

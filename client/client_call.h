@@ -29,7 +29,8 @@ class ClientCall {
   // the client's side there (a unary call is then one frame). A call that
   // cannot start is returned anyway, reporting its status everywhere.
   // `on_event` (optional) runs on the reading thread whenever a message
-  // arrives or the call ends.
+  // arrives or the call ends (the asynchronous calls built on it post it
+  // to the loop when that thread is not the loop's).
   static std::unique_ptr<ClientCall> Start(
       Channel* channel, const char* method, const CallOptions& options,
       const std::string* request, bool half_close,

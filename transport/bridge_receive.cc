@@ -18,6 +18,7 @@
 #include "netstructer/proto/value_validate.h"
 #include "netstructer/transport/frame_format.h"
 #include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/sync_point.h"
 #include "netstructer/transport/work_pool.h"
 #include "transport/bridge_internal.h"
 
@@ -197,6 +198,9 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
     if (!paused && read_mu_.TryLock()) {
       read = true;
       if (!caller_mode_.exchange(true)) SetInterest(kCallerReading, true);
+      // (Test hook, arg: this Bridge: a caller holds the read token, so what
+      // arrives now is read on its thread, not the loop's.)
+      transport::SyncPoint("Bridge::Await:caller_reads", this);
       for (;;) {
         input_pending_.store(false);
         const absl::Time now = absl::Now();

@@ -352,6 +352,56 @@ TEST(AsyncStream, AResponseThatDoesNotParseEndsTheCallWithInternalOnce) {
   server.Shutdown(absl::Seconds(1));
 }
 
+TEST(AsyncStream, CallbacksRunOnTheChannelsLoopWhenABlockedCallReadsForThem) {
+  // A blocking Read on the same channel holds the connection's read token:
+  // it reads the asynchronous calls' responses on its thread. Their
+  // callbacks must still run on the channel's loop, not inside that Read.
+  EchoFixture f;
+  auto blocked = f.stub().Chat();
+  testing::Notification caller_reads;
+  Bridge* const bridge = &f.channel()->bridge();
+  transport::ScopedSyncPoint point("Bridge::Await:caller_reads",
+                                   [&](void* arg) {
+                                     if (arg == bridge) caller_reads.Notify();
+                                   });
+  std::thread reader([&] {
+    EchoReply reply;
+    absl::StatusOr<bool> more = blocked->Read(&reply);
+    EXPECT_TRUE(more.ok() && *more) << more.status();
+  });
+  ASSERT_TRUE(caller_reads.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  transport::EventLoop* const loop = bridge->event_loop();
+  std::atomic<int> off_loop{0};
+  testing::Notification unary_done;
+  f.stub().UnaryAsync(Request("u"), [&](absl::StatusOr<EchoReply> reply) {
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    if (!loop->InLoopThread()) ++off_loop;
+    unary_done.Notify();
+  });
+  ASSERT_TRUE(unary_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  Collector c;
+  StreamCallbacks<EchoReply> callbacks = c.Callbacks();
+  StreamCallbacks<EchoReply> checked;
+  checked.on_message = [&, inner = callbacks.on_message](EchoReply reply) {
+    if (!loop->InLoopThread()) ++off_loop;
+    inner(std::move(reply));
+  };
+  checked.on_done = [&, inner = callbacks.on_done](absl::Status status) {
+    if (!loop->InLoopThread()) ++off_loop;
+    inner(std::move(status));
+  };
+  EchoRequest range = Request("r");
+  range.set_count(20);
+  f.stub().RangeAsync(range, {}, checked);
+  ASSERT_TRUE(c.End().ok());
+  EXPECT_EQ(c.replies().size(), 20u);
+  EXPECT_EQ(off_loop.load(), 0);
+  ASSERT_TRUE(blocked->Write(Request("free the reader")).ok());
+  reader.join();
+  ASSERT_TRUE(blocked->WritesDone().ok());
+  EXPECT_TRUE(blocked->Finish().ok());
+}
+
 TEST(AsyncStream, AWriteFromInsideACallbackIsRefused) {
   EchoFixture f;
   std::atomic<ClientAsyncWriter<EchoRequest>*> writer_for_callback{nullptr};
