@@ -1,6 +1,9 @@
 #include "netstructer/tools/cli_args.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace netstructer::tools {
@@ -60,6 +63,48 @@ std::vector<std::string> CliArgs::GetAll(const std::string& name) const {
     out.push_back(it->second);
   }
   return out;
+}
+
+absl::StatusOr<absl::Duration> ParseCliDuration(absl::string_view flag,
+                                               absl::string_view text,
+                                               bool allow_zero) {
+  absl::Duration d;
+  double seconds = 0;
+  bool parsed = false;
+  if (absl::SimpleAtod(text, &seconds)) {
+    // Guarded: absl::Seconds of a huge or NaN double is not an error.
+    parsed = seconds == seconds && seconds >= 0 && seconds < 1e12;
+    if (parsed) d = absl::Seconds(seconds);
+  } else {
+    parsed = absl::ParseDuration(text, &d);
+  }
+  if (!parsed || d == absl::InfiniteDuration() || d < absl::ZeroDuration() ||
+      (!allow_zero && d == absl::ZeroDuration())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": '", text, "' is not a duration ",
+        allow_zero ? ">= 0" : "> 0",
+        " (500ms, 2s, 1m, or a number of seconds)"));
+  }
+  return d;
+}
+
+namespace {
+bool AskedFor(const std::vector<std::string>& args,
+              std::initializer_list<absl::string_view> flags) {
+  for (const std::string& arg : args) {
+    if (arg == "--") return false;
+    if (std::find(flags.begin(), flags.end(), arg) != flags.end()) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  return AskedFor(args, {"--help", "-h"});
+}
+
+bool WantsVersion(const std::vector<std::string>& args) {
+  return AskedFor(args, {"--version"});
 }
 
 }  // namespace netstructer::tools

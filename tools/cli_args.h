@@ -12,6 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace netstructer::tools {
 
@@ -39,6 +43,19 @@ class CliArgs {
   std::multimap<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// The one duration syntax of every flag that takes one: "500ms", "2s",
+// "1m", "1h30m" (absl::ParseDuration), or a bare number of seconds ("2",
+// "0.5"). Finite; above zero, or zero too with `allow_zero`.
+// INVALID_ARGUMENT naming `flag` otherwise.
+absl::StatusOr<absl::Duration> ParseCliDuration(absl::string_view flag,
+                                               absl::string_view text,
+                                               bool allow_zero = false);
+
+// True when the arguments ask for help (`--help` or `-h`) before any `--`.
+bool WantsHelp(const std::vector<std::string>& args);
+// True when they ask for `--version` before any `--`.
+bool WantsVersion(const std::vector<std::string>& args);
 
 }  // namespace netstructer::tools
 

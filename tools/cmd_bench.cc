@@ -15,10 +15,9 @@
 #include "tools/commands.h"
 
 namespace netstructer::tools {
-namespace {
 
-constexpr char kBenchUsage[] =
-    "usage: netstructer bench [--seconds S] [--security fernet|insecure|both]\n"
+const char kBenchUsage[] =
+    "usage: netstructer bench [--seconds DURATION] [--security fernet|insecure|both]\n"
     "                         [--content random|protobuf_like]\n"
     "                         [--workloads W1,W1flood,W2,W3,W4,W5,W6,W6idle]\n"
     "                         [--w5-conns 1,16,64,256] [--w6-openers 1,8]\n"
@@ -34,21 +33,19 @@ constexpr char kBenchUsage[] =
     "forged binders reach the same server (per-IP limits off too).\n"
     "protobuf_like (W1-W4 only) reads\n"
     "${BENCH_BUILD:-/tmp/netstructer-bench}/limits/corpus_pb.bin, written by\n"
-    "../shared/bench/limits/run.sh. Exit 1 if any call fails.\n"
-    "For quick tests only: --warmup S (W1, W2, W4; default 0.5),\n"
+    "../shared/bench/limits/run.sh. Exit 64 + the code if any call fails.\n"
+    "DURATION: 500ms, 2s, 1m, or a number of seconds.\n"
+    "For quick tests only: --warmup DURATION (W1, W2, W4; default 0.5),\n"
     "--w3-calls N (default 200), --w3-warmup-calls N (default 20).\n";
 
-constexpr char kBenchServerUsage[] =
+const char kBenchServerUsage[] =
     "usage: netstructer bench-server --security insecure\n"
     "       netstructer bench-server --security fernet --key-file PATH\n"
     "       (either may add --no-ip-limits: no per-IP session cap or rate)\n"
     "(internal, run by `netstructer bench`) Serves the benchmark's Echo on\n"
     "127.0.0.1:0, prints the port, serves until stdin ends or says \"stop\".\n";
 
-bool ParsePositive(const std::optional<std::string>& v, double* out) {
-  if (!v.has_value()) return true;
-  return absl::SimpleAtod(*v, out) && *out > 0;
-}
+namespace {
 
 bool ParseCount(const std::optional<std::string>& v, int min, int* out) {
   if (!v.has_value()) return true;
@@ -84,14 +81,16 @@ int RunBenchClient(const Args& args, Io io) {
                               parsed->positional().front(), "'"));
   }
   bench::BenchOptions options;
-  if (!ParsePositive(parsed->Get("seconds"), &options.seconds)) {
-    return usage("--seconds takes a number > 0");
+  if (std::optional<std::string> v = parsed->Get("seconds"); v.has_value()) {
+    absl::StatusOr<absl::Duration> d = ParseCliDuration("seconds", *v);
+    if (!d.ok()) return usage(std::string(d.status().message()));
+    options.seconds = absl::ToDoubleSeconds(*d);
   }
   if (std::optional<std::string> v = parsed->Get("warmup"); v.has_value()) {
-    if (!absl::SimpleAtod(*v, &options.warmup_seconds) ||
-        options.warmup_seconds < 0) {
-      return usage("--warmup takes a number >= 0");
-    }
+    absl::StatusOr<absl::Duration> d =
+        ParseCliDuration("warmup", *v, /*allow_zero=*/true);
+    if (!d.ok()) return usage(std::string(d.status().message()));
+    options.warmup_seconds = absl::ToDoubleSeconds(*d);
   }
   if (!ParseCount(parsed->Get("w3-calls"), 1, &options.w3_calls)) {
     return usage("--w3-calls takes a count >= 1");
@@ -147,8 +146,7 @@ int RunBenchClient(const Args& args, Io io) {
   }
   options.server_command = {"/proc/self/exe", "bench-server"};
   if (absl::Status s = bench::RunBench(options, io.out); !s.ok()) {
-    io.err << "netstructer bench: " << s.message() << "\n";
-    return kExitFailure;
+    return StatusError(io, s);
   }
   return kExitOk;
 }
@@ -173,8 +171,7 @@ int RunBenchServer(const Args& args, Io io) {
     return usage("give --security insecure, or --security fernet --key-file");
   }
   if (absl::Status s = bench::RunBenchServer(options, io.in, io.out); !s.ok()) {
-    io.err << "netstructer bench-server: " << s.message() << "\n";
-    return kExitFailure;
+    return StatusError(io, s);
   }
   return kExitOk;
 }

@@ -86,8 +86,7 @@ int NetworkDemo(const FernetKey& key, Io io) {
   options.policy.deny = {service::CidrRange::Parse("127.0.0.2/32").value()};
   Server server("127.0.0.1:0", options);
   if (absl::Status s = server.Init(); !s.ok()) {
-    io.err << "netstructer demo: " << s << "\n";
-    return kExitFailure;
+    return StatusError(io, s);
   }
   io.out << "NetStructer demo: a server on " << server.address()
          << " (fresh key; policy: deny 127.0.0.2/32)\nand clients on loopback.\n\n"
@@ -116,15 +115,13 @@ int NetworkDemo(const FernetKey& key, Io io) {
   link.key = key;
   absl::StatusOr<std::shared_ptr<Bridge>> client = Bridge::Link(server.address(), link);
   if (!client.ok()) {
-    io.err << "netstructer demo: " << client.status() << "\n";
     accept_thread.detach();
-    return kExitFailure;
+    return StatusError(io, client.status());
   }
   for (const char* literal : kLiterals) {
     if (absl::Status s = (*client)->SendBuffer(ParseLiteral(literal).value()); !s.ok()) {
-      io.err << "netstructer demo: " << s << "\n";
       accept_thread.detach();
-      return kExitFailure;
+      return StatusError(io, s);
     }
   }
   absl::Status closed = (*client)->Close();
@@ -185,8 +182,7 @@ int RpcDemo(const FernetKey& key, Io io) {
   absl::StatusOr<std::shared_ptr<Channel>> channel =
       s.ok() ? Channel::Create(server.address(), channel_options) : s;
   if (!channel.ok()) {
-    io.err << "netstructer demo: " << channel.status() << "\n";
-    return kExitFailure;
+    return StatusError(io, channel.status());
   }
   io.out << "\n7. RPC on the same encrypted transport: a Greeter "
             "(tools/demo.proto) on\n   "
@@ -239,23 +235,26 @@ int RpcDemo(const FernetKey& key, Io io) {
   server.Shutdown();
   if (!reply.ok() || !finished.ok() || got.size() != 3 || !check.ok() ||
       !methods.ok() || !json.ok()) {
-    io.err << "netstructer demo: an RPC step failed (above)\n";
-    return kExitFailure;
+    return StatusError(io, absl::InternalError("an RPC step failed (above)"));
   }
   return kExitOk;
 }
 
 }  // namespace
 
+const char kDemoUsage[] =
+    "usage: netstructer demo\n"
+    "Starts a server and clients on loopback with a fresh key and shows\n"
+    "values travelling, the errors a hostile stream gets, and RPC.\n";
+
 int RunDemo(const Args& args, Io io) {
   if (!args.empty()) {
-    io.err << "usage: netstructer demo\n";
-    return kExitUsage;
+    return UsageError(io, "demo", kDemoUsage,
+                      "unexpected argument '" + args.front() + "'");
   }
   absl::StatusOr<FernetKey> key = FernetKey::Generate();
   if (!key.ok()) {
-    io.err << "netstructer demo: " << key.status().message() << "\n";
-    return kExitFailure;
+    return StatusError(io, key.status());
   }
   if (int rc = NetworkDemo(*key, io); rc != kExitOk) return rc;
   io.out << "\n4. Under the hood: Python literals parsed into "
@@ -268,8 +267,7 @@ int RunDemo(const Args& args, Io io) {
   for (const char* literal : kLiterals) {
     absl::StatusOr<Value> value = ParseLiteral(literal);
     if (!value.ok()) {
-      io.err << "netstructer demo: " << value.status() << "\n";
-      return kExitFailure;
+      return StatusError(io, value.status());
     }
     const std::string encoded = EncodeValue(*value);
     const size_t before = wire.size();
@@ -277,8 +275,7 @@ int RunDemo(const Args& args, Io io) {
                                  transport::kFlagEndMessage, encoded,
                                  /*allow_compression=*/true, now, &wire);
     if (!s.ok()) {
-      io.err << "netstructer demo: " << s << "\n";
-      return kExitFailure;
+      return StatusError(io, s);
     }
     frame_ends.push_back(wire.size());
     io.out << absl::StrFormat("  %-66s %4d B value -> %4d B frame\n",
@@ -310,8 +307,7 @@ int RunDemo(const Args& args, Io io) {
     io.out << "  frame " << i << ": " << Clip(all.reprs[i]) << "\n";
   }
   if (!all.status.ok() || all.reprs.size() != frame_ends.size() + 1) {
-    io.err << "netstructer demo: " << all.status << "\n";
-    return kExitFailure;
+    return StatusError(io, all.status);
   }
 
   io.out << "\n6. What a hostile or broken stream gets (a clear error, never a "

@@ -23,15 +23,30 @@ namespace {
 
 using transport::FernetKey;
 
-constexpr char kFernetUsage[] =
+}  // namespace
+
+const char kFernetUsage[] =
     "usage: netstructer fernet encrypt (--key KEY | --key-file PATH)\n"
     "                                  [--now UNIX_SECONDS] [--iv HEX32]\n"
     "       netstructer fernet decrypt (--key KEY | --key-file PATH)\n"
-    "                                  [--ttl SECONDS] [--now UNIX_SECONDS]\n"
+    "                                  [--ttl DURATION] [--now UNIX_SECONDS]\n"
     "encrypt reads the plaintext from stdin and prints the base64url token;\n"
     "decrypt reads a token from stdin and writes the plaintext to stdout.\n"
     "A key file holds one key per line, primary first (chmod 600).\n"
-    "--iv exists for deterministic tests only.\n";
+    "  --key KEY             a key, base64url (as keygen prints it)\n"
+    "  --key-file PATH       a key file (decrypt tries every key)\n"
+    "  --now UNIX_SECONDS    the clock (default: now)\n"
+    "  --ttl DURATION        decrypt: refuse tokens older than this\n"
+    "                        (default: no limit; 500ms, 2s, 1m, or seconds)\n"
+    "  --iv HEX32            encrypt: the IV, for deterministic tests only\n"
+    "Any token that does not open is 'DATA_LOSS: invalid token' (exit 79).\n";
+
+const char kKeygenUsage[] =
+    "usage: netstructer keygen [--out FILE]\n"
+    "Prints a new Fernet key, or writes it to a new FILE readable by its\n"
+    "owner only (mode 600); an existing FILE is never overwritten.\n";
+
+namespace {
 
 int Usage(Io io, absl::string_view problem) {
   return UsageError(io, "fernet", kFernetUsage, std::string(problem));
@@ -74,10 +89,7 @@ int Encrypt(const CliArgs& args, Io io) {
   std::string usage;
   absl::StatusOr<std::vector<FernetKey>> keys = KeysFromArgs(args, &usage);
   if (!usage.empty()) return Usage(io, usage);
-  if (!keys.ok()) {
-    io.err << "netstructer fernet: " << keys.status().message() << "\n";
-    return kExitFailure;
-  }
+  if (!keys.ok()) return StatusError(io, keys.status());
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   if (args.Has("now")) {
     std::optional<int64_t> v = ParseInt(args.Get("now"));
@@ -98,10 +110,7 @@ int Encrypt(const CliArgs& args, Io io) {
   std::string token;
   absl::Status s = fernet.SealTo(ReadAll(io.in), now, &token,
                                  iv.has_value() ? &*iv : nullptr);
-  if (!s.ok()) {
-    io.err << "netstructer fernet: " << s.message() << "\n";
-    return kExitFailure;
-  }
+  if (!s.ok()) return StatusError(io, s);
   io.out << transport::TokenToBase64(token) << "\n";
   return kExitOk;
 }
@@ -111,10 +120,7 @@ int Decrypt(const CliArgs& args, Io io) {
   std::string usage;
   absl::StatusOr<std::vector<FernetKey>> keys = KeysFromArgs(args, &usage);
   if (!usage.empty()) return Usage(io, usage);
-  if (!keys.ok()) {
-    io.err << "netstructer fernet: " << keys.status().message() << "\n";
-    return kExitFailure;
-  }
+  if (!keys.ok()) return StatusError(io, keys.status());
   transport::FernetOpenOptions options;
   options.now_unix_seconds = static_cast<int64_t>(std::time(nullptr));
   if (args.Has("now")) {
@@ -122,10 +128,12 @@ int Decrypt(const CliArgs& args, Io io) {
     if (!v.has_value() || *v < 0) return Usage(io, "--now takes UNIX seconds");
     options.now_unix_seconds = *v;
   }
-  if (args.Has("ttl")) {
-    std::optional<int64_t> v = ParseInt(args.Get("ttl"));
-    if (!v.has_value() || *v < 0) return Usage(io, "--ttl takes seconds >= 0");
-    options.ttl_seconds = *v;
+  if (std::optional<std::string> ttl = args.Get("ttl"); ttl.has_value()) {
+    absl::StatusOr<absl::Duration> d =
+        ParseCliDuration("ttl", *ttl, /*allow_zero=*/true);
+    if (!d.ok()) return Usage(io, d.status().message());
+    // Fernet's TTL counts whole seconds (its timestamps do).
+    options.ttl_seconds = absl::ToInt64Seconds(*d);
   }
   absl::StatusOr<transport::FernetRing> ring =
       transport::FernetRing::Create(*keys);
@@ -133,8 +141,8 @@ int Decrypt(const CliArgs& args, Io io) {
   std::string plaintext;
   if (!ring.ok() || !token.ok() ||
       !ring->OpenTo(*token, options, &plaintext).ok()) {
-    io.err << "invalid token\n";
-    return kExitFailure;
+    // One error for every token that does not open (docs/DESIGN.md).
+    return StatusError(io, absl::DataLossError("invalid token"));
   }
   io.out.write(plaintext.data(), static_cast<std::streamsize>(plaintext.size()));
   io.out.flush();
@@ -144,22 +152,19 @@ int Decrypt(const CliArgs& args, Io io) {
 }  // namespace
 
 int RunKeygen(const Args& args, Io io) {
-  constexpr char kUsage[] =
-      "usage: netstructer keygen [--out FILE]\n"
-      "prints a new Fernet key, or writes it to a new FILE readable by its "
-      "owner only (mode 600)\n";
   FlagSpec spec;
   spec.with_value = {"out"};
   absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, spec);
-  if (!parsed.ok() || !parsed->positional().empty()) {
-    io.err << kUsage;
-    return kExitUsage;
+  if (!parsed.ok()) {
+    return UsageError(io, "keygen", kKeygenUsage,
+                      std::string(parsed.status().message()));
+  }
+  if (!parsed->positional().empty()) {
+    return UsageError(io, "keygen", kKeygenUsage,
+                      "unexpected argument '" + parsed->positional().front() + "'");
   }
   absl::StatusOr<FernetKey> key = FernetKey::Generate();
-  if (!key.ok()) {
-    io.err << "netstructer keygen: " << key.status().message() << "\n";
-    return kExitFailure;
-  }
+  if (!key.ok()) return StatusError(io, key.status());
   const std::string line = key->Encode() + "\n";
   std::optional<std::string> out = parsed->Get("out");
   if (!out.has_value()) {
@@ -170,17 +175,17 @@ int RunKeygen(const Args& args, Io io) {
   // not even for a moment: created 0600 in one step.
   const int fd = open(out->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    io.err << "netstructer keygen: cannot create " << *out << ": "
-           << std::strerror(errno) << "\n";
-    return kExitFailure;
+    const int err = errno;
+    return StatusError(io, absl::Status(absl::ErrnoToStatusCode(err),
+                                        absl::StrCat("cannot create ", *out, ": ",
+                                                     std::strerror(err))));
   }
   const bool written =
       write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   const bool closed = close(fd) == 0;
   if (!written || !closed) {
-    io.err << "netstructer keygen: cannot write " << *out << "\n";
     unlink(out->c_str());
-    return kExitFailure;
+    return StatusError(io, absl::DataLossError(absl::StrCat("cannot write ", *out)));
   }
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -18,21 +19,33 @@
 #include "tools/commands.h"
 
 namespace netstructer::tools {
-namespace {
 
-constexpr char kListUsage[] =
+const char kListUsage[] =
     "usage: netstructer list --to HOST:PORT (--key-file PATH | --insecure)\n"
-    "                        [--timeout DURATION]\n"
-    "Prints every method the server offers, one per line, as\n"
-    "SERVICE/METHOD (greeter.Greeter/SayHello), from its reflection service.\n";
+    "                        [--timeout DURATION] [SERVICE]\n"
+    "Prints every method the server offers (or SERVICE's only), one per\n"
+    "line, as SERVICE/METHOD (greeter.Greeter/SayHello), from its reflection\n"
+    "service. NOT_FOUND (exit 69) when it offers no SERVICE.\n"
+    "  --to HOST:PORT        the server (required)\n"
+    "  --key-file PATH       its key file (the first key is used)\n"
+    "  --insecure            no key: a server started with --insecure\n"
+    "  --timeout DURATION    for each step: connecting, the handshake, the\n"
+    "                        call (default 10s; 500ms, 2s, 1m, or seconds)\n";
 
-constexpr char kCallUsage[] =
+const char kCallUsage[] =
     "usage: netstructer call --to HOST:PORT (--key-file PATH | --insecure)\n"
     "                        [--timeout DURATION] SERVICE/METHOD JSON\n"
     "Makes one unary call: the request is JSON (proto3 mapping, e.g.\n"
     "'{\"name\": \"world\"}'), the response is printed as JSON on one line.\n"
     "The message types come from the server's reflection service.\n"
-    "DURATION: 10s (default), 500ms, 1m, or plain seconds.\n";
+    "  --to HOST:PORT        the server (required)\n"
+    "  --key-file PATH       its key file (the first key is used)\n"
+    "  --insecure            no key: a server started with --insecure\n"
+    "  --timeout DURATION    for each step: connecting, the handshake,\n"
+    "                        reflection, the call (default 10s; 500ms, 2s,\n"
+    "                        1m, or seconds)\n";
+
+namespace {
 
 // The flags both commands share, checked.
 struct Target {
@@ -41,11 +54,7 @@ struct Target {
   absl::Duration timeout = absl::Seconds(10);
 };
 
-// Prints "error: CODE: message" to stderr; returns kExitFailure.
-int Fail(Io io, const absl::Status& status) {
-  io.err << "error: " << StatusForTerminal(status) << "\n";
-  return kExitFailure;
-}
+int Fail(Io io, const absl::Status& status) { return StatusError(io, status); }
 
 // The target, or a usage problem (INVALID_ARGUMENT).
 absl::StatusOr<Target> ParseTarget(const CliArgs& args) {
@@ -58,17 +67,9 @@ absl::StatusOr<Target> ParseTarget(const CliArgs& args) {
         "give exactly one of --key-file and --insecure");
   }
   if (std::optional<std::string> t = args.Get("timeout"); t.has_value()) {
-    double seconds = 0;
-    if (absl::SimpleAtod(*t, &seconds)) {
-      target.timeout = absl::Seconds(seconds);
-    } else if (!absl::ParseDuration(*t, &target.timeout)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--timeout: '", *t, "' is not a duration (10s, 500ms)"));
-    }
-    if (target.timeout <= absl::ZeroDuration() ||
-        target.timeout == absl::InfiniteDuration()) {
-      return absl::InvalidArgumentError("--timeout must be finite and > 0");
-    }
+    absl::StatusOr<absl::Duration> d = ParseCliDuration("timeout", *t);
+    if (!d.ok()) return d.status();
+    target.timeout = *d;
   }
   target.key_file = args.Get("key-file");
   return target;
@@ -112,9 +113,9 @@ int RunList(const Args& args, Io io) {
   };
   absl::StatusOr<CliArgs> parsed = CliArgs::Parse(args, TargetFlags());
   if (!parsed.ok()) return usage(parsed.status().message());
-  if (!parsed->positional().empty()) {
+  if (parsed->positional().size() > 1) {
     return usage(absl::StrCat("unexpected argument '",
-                              parsed->positional().front(), "'"));
+                              parsed->positional()[1], "'"));
   }
   absl::StatusOr<Target> target = ParseTarget(*parsed);
   if (!target.ok()) return usage(target.status().message());
@@ -123,8 +124,20 @@ int RunList(const Args& args, Io io) {
   absl::StatusOr<std::vector<std::string>> methods =
       ListMethods(*channel, PerCall(*target));
   if (!methods.ok()) return Fail(io, methods.status());
+  std::vector<std::string> shown;
+  for (const std::string& m : *methods) {
+    if (parsed->positional().empty() ||
+        absl::StartsWith(m, parsed->positional()[0] + "/")) {
+      shown.push_back(m);
+    }
+  }
+  if (shown.empty() && !parsed->positional().empty()) {
+    return Fail(io, absl::NotFoundError(absl::StrCat(
+                        "the server offers no service '",
+                        parsed->positional()[0], "'")));
+  }
   // Names come from the server: escaped like any peer text.
-  for (const std::string& m : *methods) io.out << EscapeForTerminal(m) << "\n";
+  for (const std::string& m : shown) io.out << EscapeForTerminal(m) << "\n";
   return kExitOk;
 }
 

@@ -12,13 +12,20 @@
 #include "tools/commands.h"
 
 namespace netstructer::tools {
-namespace {
 
-constexpr char kSendUsage[] =
+const char kSendUsage[] =
     "usage: netstructer send --to HOST:PORT (--key-file PATH | --insecure)\n"
-    "                        [--timeout SECONDS] LITERAL...\n"
+    "                        [--timeout DURATION] LITERAL...\n"
     "Sends each Python literal as its own buffer, in order, and exits 0 once\n"
-    "the server has confirmed it received them all.\n";
+    "the server has confirmed it received them all.\n"
+    "  --to HOST:PORT        the server (required)\n"
+    "  --key-file PATH       its key file (the first key is used)\n"
+    "  --insecure            no key: a server started with --insecure\n"
+    "  --timeout DURATION    for connecting, the handshake and the server's\n"
+    "                        confirmation (default 10s; 500ms, 2s, 1m, or\n"
+    "                        seconds)\n";
+
+namespace {
 
 int Usage(Io io, absl::string_view problem) {
   return UsageError(io, "send", kSendUsage, std::string(problem));
@@ -40,19 +47,18 @@ int RunSend(const Args& args, Io io) {
   if (parsed->positional().empty()) return Usage(io, "nothing to send");
   absl::Duration timeout = absl::Seconds(10);
   if (std::optional<std::string> t = parsed->Get("timeout"); t.has_value()) {
-    double seconds = 0;
-    if (!absl::SimpleAtod(*t, &seconds) || seconds <= 0) {
-      return Usage(io, "--timeout takes seconds > 0");
-    }
-    timeout = absl::Seconds(seconds);
+    absl::StatusOr<absl::Duration> d = ParseCliDuration("timeout", *t);
+    if (!d.ok()) return Usage(io, d.status().message());
+    timeout = *d;
   }
   // Every literal is checked before anything is sent.
   std::vector<Value> values;
   for (const std::string& literal : parsed->positional()) {
     absl::StatusOr<Value> value = ParseLiteral(literal);
     if (!value.ok()) {
-      io.err << "netstructer send: " << literal << ": " << StatusForTerminal(value.status()) << "\n";
-      return kExitFailure;
+      return StatusError(io, absl::Status(value.status().code(),
+                                          absl::StrCat(literal, ": ",
+                                                       value.status().message())));
     }
     values.push_back(*std::move(value));
   }
@@ -64,27 +70,21 @@ int RunSend(const Args& args, Io io) {
   } else {
     absl::StatusOr<std::vector<transport::FernetKey>> keys =
         transport::LoadKeyFile(*parsed->Get("key-file"));
-    if (!keys.ok()) {
-      io.err << "netstructer send: " << StatusForTerminal(keys.status()) << "\n";
-      return kExitFailure;
-    }
+    if (!keys.ok()) return StatusError(io, keys.status());
     options.key = keys->front();
   }
   absl::StatusOr<std::shared_ptr<Bridge>> bridge = Bridge::Link(*to, options);
-  if (!bridge.ok()) {
-    io.err << "netstructer send: " << StatusForTerminal(bridge.status()) << "\n";
-    return kExitFailure;
-  }
+  if (!bridge.ok()) return StatusError(io, bridge.status());
   for (const Value& value : values) {
     if (absl::Status s = (*bridge)->SendBuffer(value); !s.ok()) {
-      io.err << "netstructer send: " << StatusForTerminal(s) << "\n";
-      return kExitFailure;
+      return StatusError(io, s);
     }
   }
   if (absl::Status s = (*bridge)->Close(timeout); !s.ok()) {
-    io.err << "netstructer send: the server did not confirm receipt: "
-           << StatusForTerminal(s) << "\n";
-    return kExitFailure;
+    return StatusError(
+        io, absl::Status(s.code(),
+                         absl::StrCat("the server did not confirm receipt: ",
+                                      s.message())));
   }
   return kExitOk;
 }

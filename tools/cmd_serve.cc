@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "netstructer/proto/python_repr.h"
@@ -20,19 +21,29 @@
 #include "tools/commands.h"
 
 namespace netstructer::tools {
-namespace {
 
-constexpr char kServeUsage[] =
-    "usage: netstructer serve --listen HOST:PORT (--key-file PATH | --insecure)\n"
+const char kServeUsage[] =
+    "usage: netstructer serve --listen [HOST]:PORT (--key-file PATH | --insecure)\n"
     "                         [--allow CIDR]... [--deny CIDR]...\n"
     "                         [--max-sessions-per-ip N] [--max-sessions N]\n"
-    "                         [--idle-timeout SECONDS]\n"
-    "                         [--max-session-lifetime SECONDS]\n"
+    "                         [--idle-timeout DURATION]\n"
+    "                         [--max-session-lifetime DURATION]\n"
     "Prints one line per received buffer: the peer IP, a space, its Python\n"
     "repr. Session events go to stderr, each session with the index of its\n"
     "key in the ring (0 = the primary). Stops on SIGINT or SIGTERM; SIGHUP\n"
     "reloads --key-file for new handshakes and closes the sessions of keys\n"
-    "it no longer holds (rotation, revocation: docs/SECURITY.md).\n";
+    "it no longer holds (rotation, revocation: docs/SECURITY.md).\n"
+    "  --listen [HOST]:PORT          where (required); \":PORT\" is every\n"
+    "                                interface (0.0.0.0), PORT 0 any free one\n"
+    "  --key-file PATH               the key ring, primary first\n"
+    "  --insecure                    no key (plaintext frames)\n"
+    "  --allow CIDR, --deny CIDR     accept policy (default: allow all)\n"
+    "  --max-sessions-per-ip N       default 64 (0 = no cap)\n"
+    "  --max-sessions N              default 10000 (0 = no cap)\n"
+    "  --idle-timeout DURATION       default none (500ms, 2s, 1m, or seconds)\n"
+    "  --max-session-lifetime DURATION  default none\n";
+
+namespace {
 
 int Usage(Io io, absl::string_view problem) {
   return UsageError(io, "serve", kServeUsage, std::string(problem));
@@ -52,8 +63,9 @@ int RunServe(const Args& args, Io io) {
     return Usage(io, absl::StrCat("unexpected argument '",
                                   parsed->positional().front(), "'"));
   }
-  const std::optional<std::string> listen = parsed->Get("listen");
+  std::optional<std::string> listen = parsed->Get("listen");
   if (!listen.has_value()) return Usage(io, "--listen is required");
+  if (absl::StartsWith(*listen, ":")) *listen = "0.0.0.0" + *listen;
   if (parsed->Has("insecure") == parsed->Has("key-file")) {
     return Usage(io, "give exactly one of --key-file and --insecure");
   }
@@ -73,14 +85,10 @@ int RunServe(const Args& args, Io io) {
   }
   for (const char* flag : {"idle-timeout", "max-session-lifetime"}) {
     if (std::optional<std::string> v = parsed->Get(flag); v.has_value()) {
-      double seconds = 0;
-      if (!absl::SimpleAtod(*v, &seconds) || !(seconds > 0) ||
-          seconds > 1e9) {
-        return Usage(io, absl::StrCat("--", flag, " takes seconds > 0"));
-      }
+      absl::StatusOr<absl::Duration> d = ParseCliDuration(flag, *v);
+      if (!d.ok()) return Usage(io, d.status().message());
       (std::string(flag) == "idle-timeout" ? policy->idle_timeout
-                                           : policy->max_session_lifetime) =
-          absl::Seconds(seconds);
+                                           : policy->max_session_lifetime) = *d;
     }
   }
   ServerOptions options;
@@ -90,10 +98,7 @@ int RunServe(const Args& args, Io io) {
   } else {
     absl::StatusOr<std::vector<transport::FernetKey>> keys =
         transport::LoadKeyFile(*parsed->Get("key-file"));
-    if (!keys.ok()) {
-      io.err << "netstructer serve: " << keys.status() << "\n";
-      return kExitFailure;
-    }
+    if (!keys.ok()) return StatusError(io, keys.status());
     options.keys = *keys;
   }
 
@@ -106,10 +111,7 @@ int RunServe(const Args& args, Io io) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Server server(*listen, options);
-  if (absl::Status s = server.Init(); !s.ok()) {
-    io.err << "netstructer serve: " << s << "\n";
-    return kExitFailure;
-  }
+  if (absl::Status s = server.Init(); !s.ok()) return StatusError(io, s);
   io.err << absl::StrCat("netstructer: listening on ", server.address(),
                          options.insecure ? " (INSECURE: plaintext frames)" : "",
                          "\n")
@@ -199,10 +201,7 @@ int RunServe(const Args& args, Io io) {
   });
   stopper.join();
   for (Reader& reader : readers) reader.thread.join();
-  if (!listened.ok()) {
-    io.err << "netstructer serve: " << listened << "\n";
-    return kExitFailure;
-  }
+  if (!listened.ok()) return StatusError(io, listened);
   return kExitOk;
 }
 

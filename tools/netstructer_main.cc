@@ -3,12 +3,17 @@
 #include <string>
 #include <vector>
 
+#include "netstructer/proto/terminal_text.h"
+#include "netstructer/tools/cli_args.h"
 #include "tools/commands.h"
 
+namespace netstructer::tools {
 namespace {
 
 constexpr char kUsage[] =
     "usage: netstructer COMMAND [ARGS]\n"
+    "       netstructer COMMAND --help    a command's flags and defaults\n"
+    "       netstructer --version\n"
     "commands:\n"
     "  demo                      a server and clients on loopback: values, errors, RPC\n"
     "  serve                     run a server that prints what it receives\n"
@@ -19,45 +24,85 @@ constexpr char kUsage[] =
     "  keygen                    print a new Fernet key\n"
     "  fernet encrypt|decrypt    seal or open a Fernet token (stdin to stdout)\n"
     "  help                      this message\n"
-    "Run a command with no arguments (or bad ones) for its own usage.\n";
+    "  version                   the version (as --version)\n"
+    "Exit status: 0 success, 2 a usage error, 64 + the status code for an\n"
+    "error (UNAVAILABLE 78, DEADLINE_EXCEEDED 68, UNAUTHENTICATED 80, ...),\n"
+    "printed as one line 'CODE: message' on stderr.\n";
+
+struct Command {
+  const char* name;
+  const char* usage;
+  int (*run)(const Args& args, Io io);
+};
+
+int RunBenchCommand(const Args& args, Io io) { return RunBench("bench", args, io); }
+int RunBenchServerCommand(const Args& args, Io io) {
+  return RunBench("bench-server", args, io);
+}
+
+constexpr Command kCommands[] = {
+    {"demo", kDemoUsage, RunDemo},
+    {"serve", kServeUsage, RunServe},
+    {"send", kSendUsage, RunSend},
+    {"list", kListUsage, RunList},
+    {"call", kCallUsage, RunCall},
+    {"bench", kBenchUsage, RunBenchCommand},
+    {"bench-server", kBenchServerUsage, RunBenchServerCommand},
+    {"keygen", kKeygenUsage, RunKeygen},
+    {"fernet", kFernetUsage, RunFernet},
+};
 
 }  // namespace
 
-namespace netstructer::tools {
-
-int UsageError(Io io, const char* command, const char* usage,
+int UsageError(Io io, const char* /*command*/, const char* usage,
                const std::string& problem) {
-  if (!problem.empty()) io.err << "netstructer " << command << ": " << problem << "\n";
+  if (!problem.empty()) {
+    io.err << StatusForTerminal(absl::InvalidArgumentError(problem)) << "\n";
+  }
   io.err << usage;
   return kExitUsage;
+}
+
+int StatusError(Io io, const absl::Status& status) {
+  io.err << StatusForTerminal(status) << "\n";
+  if (status.ok()) return kExitFailure;
+  return kExitStatusBase + static_cast<int>(status.code());
 }
 
 }  // namespace netstructer::tools
 
 int main(int argc, char** argv) {
   using netstructer::tools::Io;
+  namespace tools = netstructer::tools;
   std::ios::sync_with_stdio(false);
   std::vector<std::string> args(argv + 1, argv + argc);
   Io io{std::cin, std::cout, std::cerr};
   if (args.empty()) {
-    std::cerr << kUsage;
-    return netstructer::tools::kExitUsage;
+    std::cerr << tools::kUsage;
+    return tools::kExitUsage;
   }
   const std::string command = args.front();
   args.erase(args.begin());
   if (command == "help" || command == "--help" || command == "-h") {
-    std::cout << kUsage;
-    return netstructer::tools::kExitOk;
+    std::cout << tools::kUsage;
+    return tools::kExitOk;
   }
-  if (command == "keygen") return netstructer::tools::RunKeygen(args, io);
-  if (command == "fernet") return netstructer::tools::RunFernet(args, io);
-  if (command == "demo") return netstructer::tools::RunDemo(args, io);
-  if (command == "serve") return netstructer::tools::RunServe(args, io);
-  if (command == "send") return netstructer::tools::RunSend(args, io);
-  if (command == "list") return netstructer::tools::RunList(args, io);
-  if (command == "call") return netstructer::tools::RunCall(args, io);
-  if (command == "bench" || command == "bench-server")
-    return netstructer::tools::RunBench(command, args, io);
-  std::cerr << "netstructer: unknown command '" << command << "'\n" << kUsage;
-  return netstructer::tools::kExitUsage;
+  if (command == "version" || command == "--version") {
+    std::cout << tools::kVersionLine;
+    return tools::kExitOk;
+  }
+  for (const tools::Command& c : tools::kCommands) {
+    if (command != c.name) continue;
+    if (tools::WantsHelp(args)) {
+      std::cout << c.usage;
+      return tools::kExitOk;
+    }
+    if (tools::WantsVersion(args)) {
+      std::cout << tools::kVersionLine;
+      return tools::kExitOk;
+    }
+    return c.run(args, io);
+  }
+  return tools::UsageError(io, "", tools::kUsage,
+                           "unknown command '" + command + "'");
 }

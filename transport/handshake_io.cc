@@ -5,9 +5,29 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "netstructer/transport/socket.h"
 
 namespace netstructer::transport {
+
+namespace {
+// What speaks first with these 4 bytes, when it is not us: a length that
+// large is never a handshake frame, and a user who pointed a client at a
+// web server (or a server's port at a browser) is told so.
+const char* ForeignProtocol(const char prefix[4]) {
+  const absl::string_view p(prefix, 4);
+  if (p == "HTTP") return "HTTP (an HTTP server's response)";
+  for (const char* method : {"GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI",
+                             "PATC", "CONN", "PRI "}) {
+    if (p == method) return "HTTP (an HTTP client's request)";
+  }
+  if ((p[0] == 0x15 || p[0] == 0x16) && p[1] == 0x03) {
+    return "TLS (a TLS record)";
+  }
+  if (p == "SSH-") return "SSH";
+  return nullptr;
+}
+}  // namespace
 
 absl::StatusOr<std::optional<std::string>> ExactFrameReader::ReadSome(int fd) {
   for (;;) {
@@ -36,6 +56,10 @@ absl::StatusOr<std::optional<std::string>> ExactFrameReader::ReadSome(int fd) {
       if (prefix_bytes_ == kLengthPrefixBytes) {
         const uint32_t length = big_endian::Load32(prefix_);
         if (length == 0 || length > kMaxHandshakeFrameBytes) {
+          if (const char* foreign = ForeignProtocol(prefix_)) {
+            return absl::DataLossError(absl::StrCat(
+                "not a NetStructer handshake: the peer speaks ", foreign));
+          }
           return absl::DataLossError(absl::StrCat(
               "not a NetStructer handshake (a frame of ", length, " bytes)"));
         }

@@ -115,15 +115,16 @@ set -e
 [[ $rc == 2 ]] || { echo "bad --w5-conns: exit $rc, want 2"; exit 1; }
 grep -q "w5-conns takes counts" "$T/usage.txt"
 
-# protobuf_like without the corpus: exit 1 naming the script that makes it.
+# protobuf_like without the corpus: NOT_FOUND (exit 64 + 5) naming the
+# script that makes it.
 mkdir -p "$T/empty"
 set +e
 BENCH_BUILD="$T/empty" "$NS" bench --content protobuf_like --seconds 0.1 \
   >"$T/out2.txt" 2>"$T/err2.txt"
 rc=$?
 set -e
-[[ $rc == 1 ]] || { echo "missing corpus: exit $rc, want 1"; exit 1; }
-grep -q "limits/run.sh" "$T/err2.txt"
+[[ $rc == 69 ]] || { echo "missing corpus: exit $rc, want 69"; exit 1; }
+grep -q "^NOT_FOUND: .*limits/run.sh" "$T/err2.txt"
 [[ ! -s "$T/out2.txt" ]]
 
 # The server half refuses to run without a mode.

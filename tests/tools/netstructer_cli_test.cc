@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -41,6 +43,9 @@ using ::testing::HasSubstr;
 
 constexpr char kKey[] = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
 
+// grpcurl's convention: 64 + the status code.
+int ExitFor(absl::StatusCode code) { return 64 + static_cast<int>(code); }
+
 ProcessResult RunCli(std::vector<std::string> args, const std::string& in = "") {
   args.insert(args.begin(), RunfilePath("tools/netstructer"));
   absl::StatusOr<ProcessResult> r = RunProcess(args, in);
@@ -72,7 +77,7 @@ TEST(Cli, KeygenOutWritesAPrivateKeyFileAndNeverOverwrites) {
   std::ifstream before(path);
   std::string first((std::istreambuf_iterator<char>(before)), {});
   ProcessResult again = RunCli({"keygen", "--out", path});
-  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.exit_code, ExitFor(absl::StatusCode::kAlreadyExists));
   EXPECT_NE(again.err.find("cannot create"), std::string::npos) << again.err;
   std::ifstream after(path);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), first);
@@ -117,15 +122,15 @@ TEST(Cli, DecryptWritesThePlaintextByteForByte) {
   EXPECT_EQ(dec.err, "");
 }
 
-TEST(Cli, InvalidTokenWritesNothingAndExits1) {
+TEST(Cli, InvalidTokenWritesNothingAndExitsWithInvalidArgument) {
   ProcessResult enc = RunCli({"fernet", "encrypt", "--key", kKey}, "secret");
   std::string bad = enc.out;
   bad[20] = bad[20] == 'A' ? 'B' : 'A';
   for (const std::string& token : {bad, std::string("garbage"), std::string()}) {
     ProcessResult dec = RunCli({"fernet", "decrypt", "--key", kKey}, token);
-    EXPECT_EQ(dec.exit_code, 1);
+    EXPECT_EQ(dec.exit_code, ExitFor(absl::StatusCode::kDataLoss));
     EXPECT_EQ(dec.out, "");
-    EXPECT_EQ(dec.err, "invalid token\n");
+    EXPECT_EQ(dec.err, "DATA_LOSS: invalid token\n");
   }
 }
 
@@ -141,11 +146,11 @@ TEST(Cli, DecryptHonoursTtlAndNow) {
   ProcessResult late = RunCli(
       {"fernet", "decrypt", "--key", kKey, "--ttl", "10", "--now", "1011"},
       enc.out);
-  EXPECT_EQ(late.exit_code, 1);
-  EXPECT_EQ(late.err, "invalid token\n");
+  EXPECT_EQ(late.exit_code, ExitFor(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(late.err, "DATA_LOSS: invalid token\n");
   ProcessResult future = RunCli(
       {"fernet", "decrypt", "--key", kKey, "--ttl=10", "--now=939"}, enc.out);
-  EXPECT_EQ(future.exit_code, 1);
+  EXPECT_EQ(future.exit_code, ExitFor(absl::StatusCode::kDataLoss));
 }
 
 TEST(Cli, PythonDecryptsOurTokenAndWeDecryptPythons) {
@@ -177,13 +182,13 @@ TEST(Cli, KeyFileWorksWhereKeyDoesAndHoldsARing) {
   // Sealing uses the primary (first) key, so the old key alone cannot open.
   ProcessResult enc = RunCli({"fernet", "encrypt", "--key-file", path}, "new");
   ASSERT_EQ(enc.exit_code, 0) << enc.err;
-  EXPECT_EQ(RunCli({"fernet", "decrypt", "--key", kKey}, enc.out).exit_code, 1);
+  EXPECT_EQ(RunCli({"fernet", "decrypt", "--key", kKey}, enc.out).exit_code, ExitFor(absl::StatusCode::kDataLoss));
 }
 
 TEST(Cli, KeyFileReadableByOthersIsRefusedWithTheFix) {
   const std::string path = WriteKeyFile("open.key", kKey, 0644);
   ProcessResult r = RunCli({"fernet", "encrypt", "--key-file", path}, "x");
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(r.out, "");
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat("chmod 600 ", path)));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr(kKey)));
@@ -211,6 +216,172 @@ TEST(Cli, UsageErrorsExit2WithAMessage) {
     EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(args, " ");
     EXPECT_THAT(r.err, HasSubstr("usage:")) << absl::StrJoin(args, " ");
     EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST(Cli, EveryCommandAnswersHelpAndVersionOnStdout) {
+  for (const char* command : {"demo", "serve", "send", "list", "call", "bench",
+                              "keygen", "fernet"}) {
+    for (const char* flag : {"--help", "-h"}) {
+      ProcessResult r = RunCli({command, flag});
+      EXPECT_EQ(r.exit_code, 0) << command << " " << flag << ": " << r.err;
+      EXPECT_EQ(r.err, "") << command;
+      EXPECT_THAT(r.out, ::testing::StartsWith(
+                             absl::StrCat("usage: netstructer ", command)))
+          << command;
+    }
+    // Other flags do not matter, even bad ones.
+    ProcessResult mixed = RunCli({command, "--bogus", "--help"});
+    EXPECT_EQ(mixed.exit_code, 0) << command;
+    ProcessResult version = RunCli({command, "--version"});
+    EXPECT_EQ(version.exit_code, 0) << command;
+    EXPECT_THAT(version.out, ::testing::StartsWith("netstructer "));
+  }
+  // Flags with their defaults.
+  EXPECT_THAT(RunCli({"send", "--help"}).out, HasSubstr("(default 10s"));
+  EXPECT_THAT(RunCli({"serve", "--help"}).out,
+              HasSubstr("--max-sessions-per-ip N       default 64"));
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"--version"}, {"version"}}) {
+    ProcessResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 0);
+    EXPECT_EQ(r.out, "netstructer 0.3.0 (handshake NSH2, RPC runtime 3)\n");
+  }
+  ProcessResult top = RunCli({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_THAT(top.out, HasSubstr("64 + the status code"));
+  // After `--`, `--help` is an argument like any other.
+  ProcessResult literal = RunCli({"keygen", "--", "--help"});
+  EXPECT_EQ(literal.exit_code, 2);
+}
+
+TEST(Cli, UsageAndStatusErrorsShareOneFormat) {
+  ProcessResult unknown = RunCli({"nonsense"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_THAT(unknown.err, ::testing::StartsWith(
+                               "INVALID_ARGUMENT: unknown command 'nonsense'\n"
+                               "usage: netstructer COMMAND"));
+  ProcessResult stray = RunCli({"keygen", "extra"});
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_THAT(stray.err, ::testing::StartsWith(
+                             "INVALID_ARGUMENT: unexpected argument 'extra'\n"
+                             "usage: netstructer keygen"));
+  // A status error is one line, CODE: message, and 64 + the code.
+  ProcessResult unreachable =
+      RunCli({"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "2s", "1"});
+  EXPECT_EQ(unreachable.exit_code, ExitFor(absl::StatusCode::kUnavailable))
+      << unreachable.err;
+  EXPECT_THAT(unreachable.err, ::testing::StartsWith("UNAVAILABLE: "));
+  EXPECT_EQ(std::count(unreachable.err.begin(), unreachable.err.end(), '\n'), 1);
+}
+
+TEST(Cli, OneDurationSyntaxForEveryDurationFlag) {
+  // Accepted: the failure is the connection's (nothing listens), never usage.
+  for (const char* d : {"500ms", "2s", "1m", "2", "0.25"}) {
+    ProcessResult r =
+        RunCli({"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", d, "1"});
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kUnavailable)) << d << ": " << r.err;
+  }
+  const std::vector<std::vector<std::string>> refused = {
+      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "soon", "1"},
+      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "0", "1"},
+      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "-2s", "1"},
+      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "inf", "1"},
+      {"serve", "--listen", "127.0.0.1:0", "--insecure", "--idle-timeout", "1 m"},
+      {"serve", "--listen", "127.0.0.1:0", "--insecure", "--max-session-lifetime", "x"},
+      {"bench", "--seconds", "3 s"},
+      {"fernet", "decrypt", "--key", kKey, "--ttl", "1y"},
+  };
+  for (const auto& args : refused) {
+    ProcessResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 2) << absl::StrJoin(args, " ");
+    EXPECT_THAT(r.err, HasSubstr("is not a duration")) << absl::StrJoin(args, " ");
+  }
+  // The TTL takes the same syntax (Fernet counts whole seconds).
+  ProcessResult enc = RunCli({"fernet", "encrypt", "--key", kKey, "--now", "1000"}, "x");
+  ASSERT_EQ(enc.exit_code, 0) << enc.err;
+  EXPECT_EQ(RunCli({"fernet", "decrypt", "--key", kKey, "--ttl", "1m", "--now", "1059"},
+                   enc.out).exit_code, 0);
+  EXPECT_EQ(RunCli({"fernet", "decrypt", "--key", kKey, "--ttl", "1m", "--now", "1061"},
+                   enc.out).exit_code, ExitFor(absl::StatusCode::kDataLoss));
+}
+
+TEST(Cli, ServeListenWithoutAHostListensOnEveryInterface) {
+  auto child = ChildProcess::Start({RunfilePath("tools/netstructer"), "serve",
+                                    "--listen", ":0", "--insecure"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<std::string> line =
+      (*child)->WaitForStderr("listening on ", absl::Seconds(20));
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_THAT(*line, HasSubstr("listening on 0.0.0.0:"));
+  const std::string after = line->substr(line->find("0.0.0.0:") + 8);
+  const std::string port_digits =
+      after.substr(0, after.find_first_not_of("0123456789"));
+  ProcessResult sent =
+      RunCli({"send", "--to", "127.0.0.1:" + port_digits, "--insecure", "7"});
+  EXPECT_EQ(sent.exit_code, 0) << sent.err;
+  absl::StatusOr<std::vector<std::string>> lines =
+      (*child)->WaitForStdoutLines(1, absl::Seconds(20));
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  EXPECT_EQ(*lines, std::vector<std::string>{"127.0.0.1 7"});
+  EXPECT_EQ((*child)->Stop(SIGTERM), 0) << (*child)->err();
+}
+
+// A server that answers every connection with `reply` (after the client's
+// first bytes) and closes.
+class ForeignServer {
+ public:
+  explicit ForeignServer(std::string reply) : reply_(std::move(reply)) {
+    transport::SocketAddress any =
+        transport::ResolveAddress("127.0.0.1:0").value();
+    listener_ = transport::ListenTcp(any).value();
+    address_ = transport::LocalAddress(listener_.fd()).value().ToString();
+    thread_ = std::thread([this] {
+      for (int i = 0; i < 200 && !done_.load(); ++i) {
+        if (!transport::WaitReadable(listener_.fd(),
+                                     absl::Now() + absl::Milliseconds(100))) {
+          continue;
+        }
+        absl::StatusOr<transport::Socket> peer =
+            transport::AcceptTcp(listener_.fd(), nullptr);
+        if (!peer.ok() || !peer->valid()) continue;
+        char buf[512];
+        transport::WaitReadable(peer->fd(), absl::Now() + absl::Seconds(5));
+        (void)!recv(peer->fd(), buf, sizeof(buf), 0);
+        (void)!send(peer->fd(), reply_.data(), reply_.size(), MSG_NOSIGNAL);
+        return;
+      }
+    });
+  }
+  ~ForeignServer() {
+    done_ = true;
+    thread_.join();
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  const std::string reply_;
+  transport::Socket listener_;
+  std::string address_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+TEST(Cli, AServerThatSpeaksHttpOrTlsIsNamedAsSuch) {
+  {
+    ForeignServer http("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    ProcessResult r = RunCli({"send", "--to", http.address(), "--insecure", "1"});
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDataLoss)) << r.err;
+    EXPECT_EQ(r.err,
+              "DATA_LOSS: not a NetStructer handshake: the peer speaks HTTP (an "
+              "HTTP server's response)\n");
+  }
+  {
+    // A TLS alert record (handshake_failure), what a TLS server sends back.
+    ForeignServer tls(std::string("\x15\x03\x03\x00\x02\x02\x28", 7));
+    ProcessResult r = RunCli({"send", "--to", tls.address(), "--insecure", "1"});
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDataLoss)) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("the peer speaks TLS"));
   }
 }
 
@@ -278,23 +449,23 @@ TEST_P(ServeAndSend, ServePrintsEachBufferWithThePeerIp) {
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->err();
 }
 
-TEST_P(ServeAndSend, SendFailuresExit1WithTheError) {
+TEST_P(ServeAndSend, SendFailuresExitWithTheirStatusCode) {
   auto server = Serve({"--deny", GetParam() == "127.0.0.1" ? "127.0.0.0/8" : "::1/128"});
   ProcessResult denied = RunCli({"send", "--to", address_, "--key-file", key_file_, "1"});
-  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_EQ(denied.exit_code, ExitFor(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(denied.err, HasSubstr("PERMISSION_DENIED"));
   auto open_server = Serve();
   const std::string wrong = WriteKeyFile("wrong.key", RunCli({"keygen"}).out, 0600);
   ProcessResult bad_key = RunCli({"send", "--to", address_, "--key-file", wrong, "1"});
-  EXPECT_EQ(bad_key.exit_code, 1);
+  EXPECT_EQ(bad_key.exit_code, ExitFor(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(bad_key.err, HasSubstr("UNAUTHENTICATED: the server did not accept this key"));
   ProcessResult bad_literal =
       RunCli({"send", "--to", address_, "--key-file", key_file_, "[1, 2"});
-  EXPECT_EQ(bad_literal.exit_code, 1);
+  EXPECT_EQ(bad_literal.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(bad_literal.err, HasSubstr("INVALID_ARGUMENT"));
   open_server->Stop(SIGTERM);
   ProcessResult unreachable = RunCli({"send", "--to", address_, "--key-file", key_file_, "1"});
-  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_EQ(unreachable.exit_code, ExitFor(absl::StatusCode::kUnavailable));
   EXPECT_THAT(unreachable.err, HasSubstr("UNAVAILABLE"));
 }
 
@@ -463,7 +634,7 @@ TEST_P(ServeAndSend, APeersTextIsEscapedOnTheTerminal) {
   ProcessResult sent =
       RunCli({"send", "--to", address, "--key-file", key_file_, "1"});
   refuser.join();
-  EXPECT_EQ(sent.exit_code, 1);
+  EXPECT_EQ(sent.exit_code, ExitFor(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(sent.err,
               HasSubstr("PERMISSION_DENIED: \\x1b[31mred\\x0anetstructer send: ok"));
   EXPECT_EQ(sent.err.find('\x1b'), std::string::npos) << sent.err;
@@ -521,7 +692,7 @@ INSTANTIATE_TEST_SUITE_P(V4AndV6, ServeAndSend, ::testing::Values("127.0.0.1", "
 TEST(Cli, ServeRefusesAKeyFileOthersCanRead) {
   const std::string path = WriteKeyFile("serve_open.key", kKey, 0644);
   ProcessResult r = RunCli({"serve", "--listen", "127.0.0.1:0", "--key-file", path});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kPermissionDenied));
   EXPECT_THAT(r.err, HasSubstr("chmod 600"));
 }
 

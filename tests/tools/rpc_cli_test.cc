@@ -20,6 +20,9 @@
 namespace netstructer {
 namespace {
 
+// grpcurl's convention: 64 + the status code.
+int ExitFor(absl::StatusCode code) { return 64 + static_cast<int>(code); }
+
 using ::netstructer::testing::ProcessResult;
 using ::netstructer::testing::RunfilePath;
 using ::netstructer::testing::RunProcess;
@@ -86,6 +89,29 @@ TEST_F(RpcCli, ListPrintsEachMethodByServiceInServerOrderThenByName) {
             "netstructer.reflection.v1.Reflection/ListServices\n");
 }
 
+TEST_F(RpcCli, ListOfAServicePrintsItsMethodsOnly) {
+  ProcessResult r = Run("list", {"netstructer.health.v1.Health"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "netstructer.health.v1.Health/Check\n");
+  ProcessResult none = Run("list", {"no.Such"});
+  EXPECT_EQ(none.exit_code, ExitFor(absl::StatusCode::kNotFound));
+  EXPECT_EQ(none.err, "NOT_FOUND: the server offers no service 'no.Such'\n");
+  EXPECT_EQ(none.out, "");
+}
+
+TEST_F(RpcCli, EveryDurationSyntaxIsAcceptedByTimeout) {
+  for (const char* timeout : {"2s", "500ms", "1m", "3", "0.5"}) {
+    ProcessResult r = Run("call", {"--timeout", timeout,
+                                   "netstructer.test.rpc.Echo/Unary", "{}"});
+    EXPECT_EQ(r.exit_code, 0) << timeout << ": " << r.err;
+  }
+  ProcessResult bad = Run("call", {"--timeout", "2 s", "netstructer.test.rpc.Echo/Unary", "{}"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, StartsWith("INVALID_ARGUMENT: --timeout: '2 s' is not a "
+                                  "duration > 0 (500ms, 2s, 1m, or a number of "
+                                  "seconds)\n"));
+}
+
 TEST_F(RpcCli, CallPrintsTheReplyAsJson) {
   ProcessResult r =
       Run("call", {"netstructer.test.rpc.Echo/Unary",
@@ -112,10 +138,10 @@ TEST_F(RpcCli, CallWithBadJsonIsInvalidArgument) {
   for (const char* json :
        {R"({"text": )", R"({"nope": 1})", R"({"n": "x"})", "[1]", ""}) {
     ProcessResult r = Run("call", {"netstructer.test.rpc.Echo/Unary", json});
-    EXPECT_EQ(r.exit_code, 1) << json;
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kInvalidArgument)) << json;
     EXPECT_EQ(r.out, "") << json;
     EXPECT_THAT(r.err,
-                StartsWith("error: INVALID_ARGUMENT: the request is not "
+                StartsWith("INVALID_ARGUMENT: the request is not "
                            "JSON for netstructer.test.rpc.EchoRequest: "))
         << json;
   }
@@ -123,23 +149,23 @@ TEST_F(RpcCli, CallWithBadJsonIsInvalidArgument) {
 
 TEST_F(RpcCli, CallOfAnUnknownMethodOrServiceIsNotFound) {
   ProcessResult method = Run("call", {"netstructer.test.rpc.Echo/Nope", "{}"});
-  EXPECT_EQ(method.exit_code, 1);
+  EXPECT_EQ(method.exit_code, ExitFor(absl::StatusCode::kNotFound));
   EXPECT_EQ(method.out, "");
   EXPECT_EQ(method.err,
-            "error: NOT_FOUND: service netstructer.test.rpc.Echo has no method "
+            "NOT_FOUND: service netstructer.test.rpc.Echo has no method "
             "Nope (it has: Unary, Sum, Range, Chat)\n");
   ProcessResult service =
       Run("call", {"netstructer.test.rpc.Nope/Unary", "{}"});
-  EXPECT_EQ(service.exit_code, 1);
+  EXPECT_EQ(service.exit_code, ExitFor(absl::StatusCode::kNotFound));
   EXPECT_EQ(service.err,
-            "error: NOT_FOUND: the server knows no service "
+            "NOT_FOUND: the server knows no service "
             "netstructer.test.rpc.Nope\n");
   // A message is a symbol, but not a service.
   ProcessResult message =
       Run("call", {"netstructer.test.rpc.EchoRequest/Unary", "{}"});
-  EXPECT_EQ(message.exit_code, 1);
+  EXPECT_EQ(message.exit_code, ExitFor(absl::StatusCode::kNotFound));
   EXPECT_EQ(message.err,
-            "error: NOT_FOUND: netstructer.test.rpc.EchoRequest is not a "
+            "NOT_FOUND: netstructer.test.rpc.EchoRequest is not a "
             "service on this server\n");
 }
 
@@ -151,10 +177,10 @@ TEST_F(RpcCli, CallOfAStreamingMethodIsAClearError) {
            {"Chat", "a bidirectional-streaming"}}) {
     ProcessResult r =
         Run("call", {"netstructer.test.rpc.Echo/" + method, "{}"});
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
     EXPECT_EQ(r.err,
               absl::StrCat(
-                  "error: INVALID_ARGUMENT: netstructer.test.rpc.Echo/", method,
+                  "INVALID_ARGUMENT: netstructer.test.rpc.Echo/", method,
                   " is ", kind, " method; call makes unary calls only\n"));
   }
 }
@@ -162,14 +188,14 @@ TEST_F(RpcCli, CallOfAStreamingMethodIsAClearError) {
 TEST_F(RpcCli, CallReturningAnErrorStatusPrintsItAndExits1) {
   ProcessResult r = Run("call", {"netstructer.test.rpc.Echo/Unary",
                                  R"({"text": "no such row", "failCode": 5})"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kNotFound));
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "error: NOT_FOUND: no such row\n");
+  EXPECT_EQ(r.err, "NOT_FOUND: no such row\n");
   // The proto field name works as well as the JSON name.
   ProcessResult denied =
       Run("call", {"netstructer.test.rpc.Echo/Unary",
                    R"({"text": "go away", "fail_code": 7})"});
-  EXPECT_EQ(denied.err, "error: PERMISSION_DENIED: go away\n");
+  EXPECT_EQ(denied.err, "PERMISSION_DENIED: go away\n");
 }
 
 TEST_F(RpcCli, CallPastItsTimeoutIsDeadlineExceeded) {
@@ -183,8 +209,8 @@ TEST_F(RpcCli, CallPastItsTimeoutIsDeadlineExceeded) {
       Run("call", {"--timeout", "300ms", "netstructer.test.rpc.Echo/Unary",
                    R"({"sleepMs": 5000})"});
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, StartsWith("error: DEADLINE_EXCEEDED: "));
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(r.err, StartsWith("DEADLINE_EXCEEDED: "));
 }
 
 TEST_F(RpcCli, WrongKeyIsUnauthenticated) {
@@ -198,10 +224,10 @@ TEST_F(RpcCli, WrongKeyIsUnauthenticated) {
       argv.push_back("{}");
     }
     ProcessResult r = RunCli(argv);
-    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kUnauthenticated)) << command;
     EXPECT_EQ(r.out, "") << command;
     EXPECT_EQ(r.err,
-              "error: UNAUTHENTICATED: the server did not accept this key\n")
+              "UNAUTHENTICATED: the server did not accept this key\n")
         << command;
   }
 }
@@ -211,8 +237,8 @@ TEST_F(RpcCli, KeyFileOthersCanReadIsRefused) {
       "open.key", transport::FernetKey::Generate().value().Encode(), 0644);
   ProcessResult r =
       RunCli({"list", "--to", server_->address(), "--key-file", open});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, StartsWith("error: PERMISSION_DENIED: "));
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(r.err, StartsWith("PERMISSION_DENIED: "));
   EXPECT_THAT(r.err, HasSubstr("chmod 600"));
 }
 
@@ -220,8 +246,8 @@ TEST_F(RpcCli, NoServerIsUnavailable) {
   const std::string address = server_->address();
   server_->Shutdown();
   ProcessResult r = Run("list");
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, StartsWith("error: UNAVAILABLE: "));
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(r.err, StartsWith("UNAVAILABLE: "));
 }
 
 TEST_F(RpcCli, AServerWithoutReflectionIsUnimplemented) {
@@ -232,9 +258,9 @@ TEST_F(RpcCli, AServerWithoutReflectionIsUnimplemented) {
        std::vector<std::vector<std::string>>{
            {}, {"netstructer.test.rpc.Echo/Unary", "{}"}}) {
     ProcessResult r = Run(args.empty() ? "list" : "call", args);
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kUnimplemented));
     EXPECT_THAT(r.err,
-                StartsWith("error: UNIMPLEMENTED: the server offers no "
+                StartsWith("UNIMPLEMENTED: the server offers no "
                            "reflection (netstructer.reflection.v1.Reflection"));
   }
 }
@@ -261,7 +287,7 @@ TEST(RpcCliUsage, UsageErrorsExit2WithTheUsage) {
       {"list"},
       {"list", "--to", "127.0.0.1:1"},
       {"list", "--to", "127.0.0.1:1", "--insecure", "--key-file", "/x"},
-      {"list", "--to", "127.0.0.1:1", "--insecure", "extra"},
+      {"list", "--to", "127.0.0.1:1", "--insecure", "one.Svc", "extra"},
       {"list", "--to", "127.0.0.1:1", "--insecure", "--bogus"},
       {"list", "--to", "127.0.0.1:1", "--insecure", "--timeout", "soon"},
       {"list", "--to", "127.0.0.1:1", "--insecure", "--timeout", "-1s"},
