@@ -36,6 +36,8 @@ std::shared_ptr<AsyncStream> AsyncStream::Start(
       channel, method, options, request, half_close,
       [weak, loop = s->loop_] {
         if (!loop->InLoopThread()) {
+          // (Test hook: an event handed from a reading caller to the loop.)
+          transport::SyncPoint("AsyncCall:event_posted_to_loop");
           loop->Post([weak] {
             if (std::shared_ptr<AsyncStream> p = weak.lock()) p->OnEvent();
           });

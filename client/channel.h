@@ -4,9 +4,9 @@
 //
 // Threads: thread-safe. A thread blocked in a call reads the connection
 // itself (no hand-off to another thread on the fast path); asynchronous
-// calls complete on whichever thread reads (the channel's event loop when no
-// call is blocked: a loop of the process's shared group, one per core, that
-// other channels use too), so their callbacks must not block.
+// calls complete on the channel's event loop (a loop of the process's
+// shared group, one per core, that other channels use too; a response a
+// blocked caller read is handed to it), so their callbacks must not block.
 #ifndef NETSTRUCTER_CLIENT_CHANNEL_H_
 #define NETSTRUCTER_CLIENT_CHANNEL_H_
 

@@ -6,6 +6,7 @@
 #include "netstructer/proto/status_macros.h"
 #include "netstructer/rpc/call_wire.h"
 #include "netstructer/transport/mutex.h"
+#include "netstructer/transport/sync_point.h"
 
 namespace netstructer::internal {
 
@@ -288,6 +289,8 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
         // response may be another call's, blocked in its Read on this
         // channel, and must not run this call's callback.
         if (!loop->InLoopThread()) {
+          // (Test hook: an event handed from a reading caller to the loop.)
+          transport::SyncPoint("AsyncCall:event_posted_to_loop");
           loop->Post([weak] {
             if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
           });

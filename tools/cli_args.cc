@@ -18,11 +18,15 @@ absl::StatusOr<CliArgs> CliArgs::Parse(const std::vector<std::string>& args,
                              args.end());
       break;
     }
-    if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
+    std::string name;
+    if (auto alias = spec.short_names.find(arg); alias != spec.short_names.end()) {
+      name = alias->second;
+    } else if (!absl::StartsWith(arg, "--") || arg.size() == 2) {
       out.positional_.push_back(arg);
       continue;
+    } else {
+      name = arg.substr(2);
     }
-    std::string name = arg.substr(2);
     std::optional<std::string> value;
     if (size_t eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
@@ -73,12 +77,14 @@ absl::StatusOr<absl::Duration> ParseCliDuration(absl::string_view flag,
   bool parsed = false;
   if (absl::SimpleAtod(text, &seconds)) {
     // Guarded: absl::Seconds of a huge or NaN double is not an error.
-    parsed = seconds == seconds && seconds >= 0 && seconds < 1e12;
+    parsed = seconds == seconds && seconds >= 0 && seconds <= 1e9;
     if (parsed) d = absl::Seconds(seconds);
   } else {
     parsed = absl::ParseDuration(text, &d);
   }
-  if (!parsed || d == absl::InfiniteDuration() || d < absl::ZeroDuration() ||
+  // Capped at about 31 years: longer is a typo, and every wait stays far
+  // from the clock types' limits.
+  if (!parsed || d > absl::Seconds(1e9) || d < absl::ZeroDuration() ||
       (!allow_zero && d == absl::ZeroDuration())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--", flag, ": '", text, "' is not a duration ",

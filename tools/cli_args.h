@@ -14,14 +14,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
-
 namespace netstructer::tools {
 
 struct FlagSpec {
   std::set<std::string> with_value;  // e.g. {"key", "now"}
   std::set<std::string> boolean;     // e.g. {"verbose"}
+  // Short forms: {"-d", "data"} makes `-d X` mean `--data X`.
+  std::map<std::string, std::string> short_names;
 };
 
 // Thread-compatible value type.

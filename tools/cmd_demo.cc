@@ -2,19 +2,23 @@
 // on the README's example values: a server and clients on loopback, the
 // frames under the hood, then RPC (tools/demo.proto) on the same transport.
 #include <iostream>
-#include <thread>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "netstructer/client/channel.h"
 #include "netstructer/proto/python_literal.h"
 #include "netstructer/proto/python_repr.h"
 #include "netstructer/proto/terminal_text.h"
 #include "netstructer/proto/value_codec.h"
 #include "netstructer/service/server.h"
+#include "netstructer/tools/descriptor_source.h"
+#include "netstructer/tools/dynamic_call.h"
 #include "netstructer/tools/reflection_client.h"
 #include "netstructer/transport/bridge.h"
 #include "netstructer/transport/fernet.h"
@@ -168,6 +172,26 @@ class DemoGreeter final : public demo::Greeter::Service {
   }
 };
 
+// What `netstructer call SERVICE/METHOD JSON` prints, without the newline.
+absl::StatusOr<std::string> CallLikeTheCli(std::shared_ptr<Channel> channel,
+                                           const std::string& service,
+                                           const std::string& method,
+                                           const std::string& json) {
+  std::unique_ptr<DescriptorSource> types =
+      DescriptorSource::FromReflection(channel, CallOptions());
+  if (absl::Status s = types->Load(service); !s.ok()) return s;
+  const google::protobuf::MethodDescriptor* m =
+      types->pool()->FindMethodByName(service + "." + method);
+  if (m == nullptr) return absl::NotFoundError(service + "." + method);
+  std::istringstream input(json);
+  std::ostringstream out;
+  std::ostringstream err;
+  absl::Status s = RunDynamicCall(channel.get(), *m, &input, true, CallOptions(),
+                                  OutputFormat(), false, out, err);
+  if (!s.ok()) return s;
+  return std::string(absl::StripSuffix(out.str(), "\n"));
+}
+
 // RPC on the same transport: typed calls, a stream, the built-in services.
 int RpcDemo(const FernetKey& key, Io io) {
   DemoGreeter greeter;
@@ -226,8 +250,8 @@ int RpcDemo(const FernetKey& key, Io io) {
     for (const std::string& m : *methods) io.out << "    " << m << "\n";
   }
   const char kJson[] = "{\"name\": \"json\"}";
-  absl::StatusOr<std::string> json = CallWithJson(
-      *channel, MethodName{"netstructer.demo.Greeter", "SayHello"}, kJson, {});
+  absl::StatusOr<std::string> json = CallLikeTheCli(
+      *channel, "netstructer.demo.Greeter", "SayHello", kJson);
   io.out << "  and as `netstructer call netstructer.demo.Greeter/SayHello '"
          << kJson << "'`:\n    "
          << (json.ok() ? *json : json.status().ToString()) << "\n";
@@ -290,10 +314,11 @@ int RunDemo(const Args& args, Io io) {
   big_literal += "]";
   const std::string big = EncodeValue(ParseLiteral(big_literal).value());
   const size_t before = wire.size();
-  if (!sealer.Seal(kDemoStream, FrameType::kData, transport::kFlagEndMessage,
-                   big, true, now, &wire)
-           .ok()) {
-    return kExitFailure;
+  if (absl::Status s = sealer.Seal(kDemoStream, FrameType::kData,
+                                   transport::kFlagEndMessage, big, true, now,
+                                   &wire);
+      !s.ok()) {
+    return StatusError(io, s);
   }
   io.out << absl::StrFormat(
       "  %-66s %4d B value -> %4d B frame (lz4)\n",
@@ -306,8 +331,11 @@ int RunDemo(const Args& args, Io io) {
   for (size_t i = 0; i < all.reprs.size(); ++i) {
     io.out << "  frame " << i << ": " << Clip(all.reprs[i]) << "\n";
   }
-  if (!all.status.ok() || all.reprs.size() != frame_ends.size() + 1) {
-    return StatusError(io, all.status);
+  if (!all.status.ok()) return StatusError(io, all.status);
+  if (all.reprs.size() != frame_ends.size() + 1) {
+    return StatusError(io, absl::InternalError(absl::StrCat(
+                               "decoded ", all.reprs.size(), " frames, expected ",
+                               frame_ends.size() + 1)));
   }
 
   io.out << "\n6. What a hostile or broken stream gets (a clear error, never a "

@@ -146,7 +146,8 @@ int Decrypt(const CliArgs& args, Io io) {
   }
   io.out.write(plaintext.data(), static_cast<std::streamsize>(plaintext.size()));
   io.out.flush();
-  return io.out ? kExitOk : kExitFailure;
+  if (!io.out) return StatusError(io, absl::DataLossError("cannot write stdout"));
+  return kExitOk;
 }
 
 }  // namespace
@@ -191,7 +192,7 @@ int RunKeygen(const Args& args, Io io) {
 }
 
 int RunFernet(const Args& args, Io io) {
-  if (args.empty()) return Usage(io, "");
+  if (args.empty()) return Usage(io, "give encrypt or decrypt");
   FlagSpec spec;
   spec.with_value = {"key", "key-file", "now", "ttl", "iv"};
   absl::StatusOr<CliArgs> parsed =

@@ -34,7 +34,8 @@ const char kServeUsage[] =
     "reloads --key-file for new handshakes and closes the sessions of keys\n"
     "it no longer holds (rotation, revocation: docs/SECURITY.md).\n"
     "  --listen [HOST]:PORT          where (required); \":PORT\" is every\n"
-    "                                interface (0.0.0.0), PORT 0 any free one\n"
+    "                                IPv4 interface (0.0.0.0), \"[::]:PORT\"\n"
+    "                                every IPv6 one; PORT 0 any free one\n"
     "  --key-file PATH               the key ring, primary first\n"
     "  --insecure                    no key (plaintext frames)\n"
     "  --allow CIDR, --deny CIDR     accept policy (default: allow all)\n"
@@ -65,7 +66,15 @@ int RunServe(const Args& args, Io io) {
   }
   std::optional<std::string> listen = parsed->Get("listen");
   if (!listen.has_value()) return Usage(io, "--listen is required");
-  if (absl::StartsWith(*listen, ":")) *listen = "0.0.0.0" + *listen;
+  if (absl::StartsWith(*listen, ":")) {
+    // Every IPv4 interface; "[::]:PORT" is every IPv6 one.
+    int port = -1;
+    if (!absl::SimpleAtoi(listen->substr(1), &port) || port < 0 || port > 65535) {
+      return Usage(io, absl::StrCat("--listen '", *listen,
+                                    "': the port is not a number 0-65535"));
+    }
+    *listen = "0.0.0.0" + *listen;
+  }
   if (parsed->Has("insecure") == parsed->Has("key-file")) {
     return Usage(io, "give exactly one of --key-file and --insecure");
   }

@@ -22,9 +22,9 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitStatusBase = 64;
 
-// `netstructer --version`: the release, then the wire versions it speaks.
-inline constexpr char kVersionLine[] =
-    "netstructer 0.3.0 (handshake NSH2, RPC runtime 3)\n";
+// `netstructer --version`: the release, then the wire versions it speaks
+// (transport::kHandshakeMagic, NETSTRUCTER_RPC_RUNTIME_VERSION).
+std::string VersionLine();
 
 struct Io {
   std::istream& in;
@@ -50,6 +50,7 @@ extern const char kServeUsage[];
 extern const char kSendUsage[];
 extern const char kListUsage[];
 extern const char kCallUsage[];
+extern const char kDescribeUsage[];
 extern const char kBenchUsage[];
 extern const char kBenchServerUsage[];
 extern const char kKeygenUsage[];
@@ -63,6 +64,7 @@ int RunServe(const Args& args, Io io);
 int RunSend(const Args& args, Io io);
 int RunList(const Args& args, Io io);
 int RunCall(const Args& args, Io io);
+int RunDescribe(const Args& args, Io io);
 // `bench` and its hidden server half `bench-server` (tools/cmd_bench.cc).
 int RunBench(const std::string& command, const Args& args, Io io);
 

@@ -3,8 +3,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "netstructer/client/rpc_runtime.h"
 #include "netstructer/proto/terminal_text.h"
 #include "netstructer/tools/cli_args.h"
+#include "netstructer/transport/handshake_format.h"
 #include "tools/commands.h"
 
 namespace netstructer::tools {
@@ -18,8 +21,9 @@ constexpr char kUsage[] =
     "  demo                      a server and clients on loopback: values, errors, RPC\n"
     "  serve                     run a server that prints what it receives\n"
     "  send                      send Python literals to a server\n"
-    "  list                      list a server's RPC methods (reflection)\n"
-    "  call                      make a unary RPC call with a JSON request\n"
+    "  list                      list a server's RPC methods (or a service's)\n"
+    "  describe                  a service, method, message or enum as .proto text\n"
+    "  call                      make an RPC call of any kind with JSON requests\n"
     "  bench                     RPC benchmark W1-W4 on loopback\n"
     "  keygen                    print a new Fernet key\n"
     "  fernet encrypt|decrypt    seal or open a Fernet token (stdin to stdout)\n"
@@ -46,6 +50,7 @@ constexpr Command kCommands[] = {
     {"send", kSendUsage, RunSend},
     {"list", kListUsage, RunList},
     {"call", kCallUsage, RunCall},
+    {"describe", kDescribeUsage, RunDescribe},
     {"bench", kBenchUsage, RunBenchCommand},
     {"bench-server", kBenchServerUsage, RunBenchServerCommand},
     {"keygen", kKeygenUsage, RunKeygen},
@@ -63,6 +68,11 @@ int UsageError(Io io, const char* /*command*/, const char* usage,
   return kExitUsage;
 }
 
+std::string VersionLine() {
+  return absl::StrCat("netstructer 0.3.0 (handshake ", transport::kHandshakeMagic,
+                      ", RPC runtime ", NETSTRUCTER_RPC_RUNTIME_VERSION, ")\n");
+}
+
 int StatusError(Io io, const absl::Status& status) {
   io.err << StatusForTerminal(status) << "\n";
   if (status.ok()) return kExitFailure;
@@ -77,10 +87,7 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   std::vector<std::string> args(argv + 1, argv + argc);
   Io io{std::cin, std::cout, std::cerr};
-  if (args.empty()) {
-    std::cerr << tools::kUsage;
-    return tools::kExitUsage;
-  }
+  if (args.empty()) return tools::UsageError(io, "", tools::kUsage, "give a command");
   const std::string command = args.front();
   args.erase(args.begin());
   if (command == "help" || command == "--help" || command == "-h") {
@@ -88,7 +95,7 @@ int main(int argc, char** argv) {
     return tools::kExitOk;
   }
   if (command == "version" || command == "--version") {
-    std::cout << tools::kVersionLine;
+    std::cout << tools::VersionLine();
     return tools::kExitOk;
   }
   for (const tools::Command& c : tools::kCommands) {
@@ -98,7 +105,7 @@ int main(int argc, char** argv) {
       return tools::kExitOk;
     }
     if (tools::WantsVersion(args)) {
-      std::cout << tools::kVersionLine;
+      std::cout << tools::VersionLine();
       return tools::kExitOk;
     }
     return c.run(args, io);

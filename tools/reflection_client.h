@@ -1,6 +1,6 @@
-// The client half of the CLI's `list` and `call`: asks a server's built-in
-// reflection service (service/builtin/reflection.proto) what it offers and
-// makes unary calls on messages built at run time from JSON.
+// The client half of the CLI's `list`: asks a server's built-in reflection
+// service (service/builtin/reflection.proto) what it offers; and the
+// method names `call` and `describe` take.
 //
 // Every function takes a connected Channel and the options of each call it
 // makes (timeouts). Thread-compatible (no state of its own).
@@ -33,15 +33,9 @@ absl::StatusOr<MethodName> ParseMethodName(absl::string_view text);
 absl::StatusOr<std::vector<std::string>> ListMethods(
     std::shared_ptr<Channel> channel, const CallOptions& options);
 
-// Calls a unary method with `json` as the request and returns the response
-// as JSON (one line, proto3 JSON mapping). Errors: the call's status;
-// NOT_FOUND for an unknown service or method; INVALID_ARGUMENT for JSON
-// that does not fit the request type or a streaming method; UNIMPLEMENTED
-// when the server offers no reflection.
-absl::StatusOr<std::string> CallWithJson(std::shared_ptr<Channel> channel,
-                                         const MethodName& method,
-                                         absl::string_view json,
-                                         const CallOptions& options);
+// `status` of a reflection call, reworded when the server offers no
+// reflection at all (UNIMPLEMENTED).
+absl::Status ExplainReflectionError(const absl::Status& status);
 
 }  // namespace netstructer::tools
 

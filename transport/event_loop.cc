@@ -4,7 +4,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include "absl/strings/str_cat.h"
 #include "netstructer/transport/socket.h"
@@ -179,10 +181,13 @@ void EventLoop::Run() {
         timeout_ms = 0;
       } else if (!timers_.empty()) {
         const absl::Duration left = timers_.begin()->first - absl::Now();
+        // A timer past INT_MAX ms (24.8 days) wakes the loop at that bound.
         timeout_ms = left <= absl::ZeroDuration()
                          ? 0
-                         : static_cast<int>(absl::ToInt64Milliseconds(
-                               left + absl::Microseconds(999)));
+                         : static_cast<int>(std::min<int64_t>(
+                               absl::ToInt64Milliseconds(
+                                   left + absl::Microseconds(999)),
+                               INT_MAX));
       }
     }
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);

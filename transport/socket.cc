@@ -8,7 +8,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
@@ -21,8 +23,10 @@ int PollMillis(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return -1;
   const absl::Duration left = deadline - absl::Now();
   if (left <= absl::ZeroDuration()) return 0;
-  // Round up so a wait never returns just before its deadline.
-  return static_cast<int>(absl::ToInt64Milliseconds(left + absl::Microseconds(999)));
+  // Round up so a wait never returns just before its deadline; a wait
+  // past INT_MAX ms (24.8 days) wakes at it and waits again.
+  return static_cast<int>(std::min<int64_t>(
+      absl::ToInt64Milliseconds(left + absl::Microseconds(999)), INT_MAX));
 }
 
 bool WaitFor(int fd, short events, absl::Time deadline) {

@@ -364,11 +364,25 @@ TEST(AsyncStream, CallbacksRunOnTheChannelsLoopWhenABlockedCallReadsForThem) {
                                    [&](void* arg) {
                                      if (arg == bridge) caller_reads.Notify();
                                    });
+  std::atomic<int> handed_to_loop{0};
+  transport::ScopedSyncPoint handed("AsyncCall:event_posted_to_loop",
+                                    [&](void*) { ++handed_to_loop; });
   std::thread reader([&] {
     EchoReply reply;
     absl::StatusOr<bool> more = blocked->Read(&reply);
     EXPECT_TRUE(more.ok() && *more) << more.status();
   });
+  // Whatever fails below, the reader is freed and joined first (a joinable
+  // thread destroyed would end the process instead of failing the test).
+  struct FreeReader {
+    std::thread* reader;
+    ClientReaderWriter<EchoRequest, EchoReply>* blocked;
+    ~FreeReader() {
+      if (!reader->joinable()) return;
+      (void)blocked->Write(Request("free the reader"));
+      reader->join();
+    }
+  } free_reader{&reader, blocked.get()};
   ASSERT_TRUE(caller_reads.WaitForNotificationWithTimeout(absl::Seconds(30)));
   transport::EventLoop* const loop = bridge->event_loop();
   std::atomic<int> off_loop{0};
@@ -396,6 +410,8 @@ TEST(AsyncStream, CallbacksRunOnTheChannelsLoopWhenABlockedCallReadsForThem) {
   ASSERT_TRUE(c.End().ok());
   EXPECT_EQ(c.replies().size(), 20u);
   EXPECT_EQ(off_loop.load(), 0);
+  // The case at hand did happen: the blocked caller read for them.
+  EXPECT_GT(handed_to_loop.load(), 0);
   ASSERT_TRUE(blocked->Write(Request("free the reader")).ok());
   reader.join();
   ASSERT_TRUE(blocked->WritesDone().ok());

@@ -1,8 +1,11 @@
 // The netstructer binary as a user runs it: exit codes, stdout byte for
 // byte, and interop of `fernet` with Python's cryptography.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -45,6 +48,27 @@ constexpr char kKey[] = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
 
 // grpcurl's convention: 64 + the status code.
 int ExitFor(absl::StatusCode code) { return 64 + static_cast<int>(code); }
+
+// An address where nothing listens, for as long as the object lives: a
+// bound socket that never listens refuses connections.
+class RefusingAddress {
+ public:
+  RefusingAddress() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_EQ(getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    address_ = absl::StrCat("127.0.0.1:", ntohs(a.sin_port));
+  }
+  ~RefusingAddress() { close(fd_); }
+  const std::string& str() const { return address_; }
+
+ private:
+  int fd_;
+  std::string address_;
+};
 
 ProcessResult RunCli(std::vector<std::string> args, const std::string& in = "") {
   args.insert(args.begin(), RunfilePath("tools/netstructer"));
@@ -122,7 +146,7 @@ TEST(Cli, DecryptWritesThePlaintextByteForByte) {
   EXPECT_EQ(dec.err, "");
 }
 
-TEST(Cli, InvalidTokenWritesNothingAndExitsWithInvalidArgument) {
+TEST(Cli, InvalidTokenWritesNothingAndExitsWithDataLoss) {
   ProcessResult enc = RunCli({"fernet", "encrypt", "--key", kKey}, "secret");
   std::string bad = enc.out;
   bad[20] = bad[20] == 'A' ? 'B' : 'A';
@@ -220,8 +244,8 @@ TEST(Cli, UsageErrorsExit2WithAMessage) {
 }
 
 TEST(Cli, EveryCommandAnswersHelpAndVersionOnStdout) {
-  for (const char* command : {"demo", "serve", "send", "list", "call", "bench",
-                              "keygen", "fernet"}) {
+  for (const char* command : {"demo", "serve", "send", "list", "describe", "call",
+                              "bench", "bench-server", "keygen", "fernet"}) {
     for (const char* flag : {"--help", "-h"}) {
       ProcessResult r = RunCli({command, flag});
       EXPECT_EQ(r.exit_code, 0) << command << " " << flag << ": " << r.err;
@@ -247,6 +271,10 @@ TEST(Cli, EveryCommandAnswersHelpAndVersionOnStdout) {
     EXPECT_EQ(r.exit_code, 0);
     EXPECT_EQ(r.out, "netstructer 0.3.0 (handshake NSH2, RPC runtime 3)\n");
   }
+  ProcessResult no_port = RunCli({"serve", "--listen", ":abc", "--insecure"});
+  EXPECT_EQ(no_port.exit_code, 2);
+  EXPECT_THAT(no_port.err, ::testing::StartsWith(
+                               "INVALID_ARGUMENT: --listen ':abc': the port is not a number"));
   ProcessResult top = RunCli({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.out, HasSubstr("64 + the status code"));
@@ -267,8 +295,9 @@ TEST(Cli, UsageAndStatusErrorsShareOneFormat) {
                              "INVALID_ARGUMENT: unexpected argument 'extra'\n"
                              "usage: netstructer keygen"));
   // A status error is one line, CODE: message, and 64 + the code.
+  RefusingAddress nobody;
   ProcessResult unreachable =
-      RunCli({"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "2s", "1"});
+      RunCli({"send", "--to", nobody.str(), "--insecure", "--timeout", "2s", "1"});
   EXPECT_EQ(unreachable.exit_code, ExitFor(absl::StatusCode::kUnavailable))
       << unreachable.err;
   EXPECT_THAT(unreachable.err, ::testing::StartsWith("UNAVAILABLE: "));
@@ -277,19 +306,25 @@ TEST(Cli, UsageAndStatusErrorsShareOneFormat) {
 
 TEST(Cli, OneDurationSyntaxForEveryDurationFlag) {
   // Accepted: the failure is the connection's (nothing listens), never usage.
+  RefusingAddress nobody;
   for (const char* d : {"500ms", "2s", "1m", "2", "0.25"}) {
     ProcessResult r =
-        RunCli({"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", d, "1"});
+        RunCli({"send", "--to", nobody.str(), "--insecure", "--timeout", d, "1"});
     EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kUnavailable)) << d << ": " << r.err;
   }
+  // (Each would also fail fast if the duration were accepted: no server
+  // listens, the key file is missing, the security mode is bogus.)
   const std::vector<std::vector<std::string>> refused = {
-      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "soon", "1"},
-      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "0", "1"},
-      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "-2s", "1"},
-      {"send", "--to", "127.0.0.1:1", "--insecure", "--timeout", "inf", "1"},
-      {"serve", "--listen", "127.0.0.1:0", "--insecure", "--idle-timeout", "1 m"},
-      {"serve", "--listen", "127.0.0.1:0", "--insecure", "--max-session-lifetime", "x"},
-      {"bench", "--seconds", "3 s"},
+      {"send", "--to", nobody.str(), "--insecure", "--timeout", "soon", "1"},
+      {"send", "--to", nobody.str(), "--insecure", "--timeout", "0", "1"},
+      {"send", "--to", nobody.str(), "--insecure", "--timeout", "-2s", "1"},
+      {"send", "--to", nobody.str(), "--insecure", "--timeout", "inf", "1"},
+      {"send", "--to", nobody.str(), "--insecure", "--timeout", "1000000000000s", "1"},
+      {"serve", "--listen", "127.0.0.1:0", "--key-file", "/nonexistent",
+       "--idle-timeout", "1 m"},
+      {"serve", "--listen", "127.0.0.1:0", "--key-file", "/nonexistent",
+       "--max-session-lifetime", "x"},
+      {"bench", "--security", "bogus", "--seconds", "3 s"},
       {"fernet", "decrypt", "--key", kKey, "--ttl", "1y"},
   };
   for (const auto& args : refused) {

@@ -3,6 +3,7 @@
 // built-in health and reflection services.
 #include <sys/stat.h>
 
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -11,11 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "gtest/gtest.h"
 #include "netstructer/service/server.h"
 #include "netstructer/tests/rpc/echo_fixture.h"
 #include "netstructer/tests/testing/subprocess.h"
 #include "netstructer/transport/fernet.h"
+#include "netstructer/transport/socket.h"
 
 namespace netstructer {
 namespace {
@@ -29,9 +32,9 @@ using ::netstructer::testing::RunProcess;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-ProcessResult RunCli(std::vector<std::string> args) {
+ProcessResult RunCli(std::vector<std::string> args, const std::string& in = "") {
   args.insert(args.begin(), RunfilePath("tools/netstructer"));
-  absl::StatusOr<ProcessResult> r = RunProcess(args);
+  absl::StatusOr<ProcessResult> r = RunProcess(args, in);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : ProcessResult{};
 }
@@ -63,11 +66,12 @@ class RpcCli : public ::testing::Test {
 
   // `netstructer COMMAND --to ADDRESS --key-file KEY ARGS...`.
   ProcessResult Run(const std::string& command,
-                    std::vector<std::string> args = {}) {
+                    std::vector<std::string> args = {},
+                    const std::string& in = "") {
     std::vector<std::string> argv = {command, "--to", server_->address(),
                                      "--key-file", key_file_};
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunCli(argv);
+    return RunCli(argv, in);
   }
 
   test::EchoService echo_;
@@ -169,23 +173,128 @@ TEST_F(RpcCli, CallOfAnUnknownMethodOrServiceIsNotFound) {
             "service on this server\n");
 }
 
-TEST_F(RpcCli, CallOfAStreamingMethodIsAClearError) {
-  for (const auto& [method, kind] :
-       std::vector<std::pair<std::string, std::string>>{
-           {"Sum", "a client-streaming"},
-           {"Range", "a server-streaming"},
-           {"Chat", "a bidirectional-streaming"}}) {
-    ProcessResult r =
-        Run("call", {"netstructer.test.rpc.Echo/" + method, "{}"});
-    EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
-    EXPECT_EQ(r.err,
-              absl::StrCat(
-                  "INVALID_ARGUMENT: netstructer.test.rpc.Echo/", method,
-                  " is ", kind, " method; call makes unary calls only\n"));
-  }
+TEST_F(RpcCli, CallMakesEveryKindOfCall) {
+  // Server streaming: one JSON document per response, as they come.
+  ProcessResult range =
+      Run("call", {"netstructer.test.rpc.Echo/Range", "-d", R"({"count": 3})"});
+  EXPECT_EQ(range.exit_code, 0) << range.err;
+  EXPECT_EQ(range.out, "{}\n{\"n\":\"1\"}\n{\"n\":\"2\"}\n");
+  // Client streaming: documents from stdin (-d @), separated or not.
+  ProcessResult sum = Run("call", {"netstructer.test.rpc.Echo/Sum", "-d", "@"},
+                          "{\"n\": 1}\n{\"n\": 2}{\"n\": 3}  \n");
+  EXPECT_EQ(sum.exit_code, 0) << sum.err;
+  EXPECT_EQ(sum.out, "{\"text\":\"3\",\"n\":\"6\"}\n");
+  // Bidi: documents from a file (-d @FILE), each echoed.
+  const std::string file =
+      WriteFile("chat.json", "{\"text\": \"a\"}\n{\"text\": \"b {}\"}\n", 0600);
+  ProcessResult chat =
+      Run("call", {"netstructer.test.rpc.Echo/Chat", "-d", "@" + file});
+  EXPECT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_EQ(chat.out, "{\"text\":\"a\"}\n{\"text\":\"b {}\"}\n");
+  // No requests at all is a stream of none.
+  ProcessResult none = Run("call", {"netstructer.test.rpc.Echo/Sum"});
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "{\"text\":\"0\"}\n");
 }
 
-TEST_F(RpcCli, CallReturningAnErrorStatusPrintsItAndExits1) {
+TEST_F(RpcCli, ABadRequestInAStreamEndsTheCallNamingIt) {
+  ProcessResult r = Run("call", {"netstructer.test.rpc.Echo/Chat", "-d",
+                                 R"({"text": "a"} {"nope": 1})"});
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kInvalidArgument)) << r.err;
+  EXPECT_THAT(r.err, StartsWith("INVALID_ARGUMENT: request 2 is not JSON for "
+                                "netstructer.test.rpc.EchoRequest: "));
+  ProcessResult cut = Run("call", {"netstructer.test.rpc.Echo/Sum", "-d", "{\"n\": 1"});
+  EXPECT_EQ(cut.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(cut.err, "INVALID_ARGUMENT: request 1 ends before its closing '}'\n");
+  ProcessResult missing =
+      Run("call", {"netstructer.test.rpc.Echo/Sum", "-d", "@/no/such/file"});
+  EXPECT_EQ(missing.exit_code, ExitFor(absl::StatusCode::kNotFound));
+  EXPECT_EQ(missing.err, "NOT_FOUND: -d @/no/such/file: cannot open /no/such/file\n");
+}
+
+TEST_F(RpcCli, HeadersGoOutAndVerboseShowsBothWays) {
+  ProcessResult r = Run("call", {"-v", "-H", "echo-initial: one", "-H",
+                                 "echo-trailing:two", "netstructer.test.rpc.Echo/Unary",
+                                 R"({"text": "hi"})"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"text\":\"hi\"}\n");  // Only the response on stdout.
+  EXPECT_THAT(r.err, StartsWith("> /netstructer.test.rpc.Echo/Unary (unary)\n"
+                                "> echo-initial: one\n"
+                                "> echo-trailing: two\n"
+                                "< initial: one\n"
+                                "< (trailer) trailing: two\n"
+                                "< status: OK\n"
+                                "sent 1 request(s), received 1 response(s) in "));
+  ProcessResult failed = Run("call", {"-v", "netstructer.test.rpc.Echo/Unary",
+                                      R"({"text": "gone", "failCode": 5})"});
+  EXPECT_EQ(failed.exit_code, ExitFor(absl::StatusCode::kNotFound));
+  EXPECT_THAT(failed.err, HasSubstr("< status: NOT_FOUND: gone\n"));
+  EXPECT_THAT(failed.err, ::testing::EndsWith("\nNOT_FOUND: gone\n"));
+}
+
+TEST_F(RpcCli, FormatTextAndEmitDefaults) {
+  ProcessResult text = Run("call", {"--format", "text", "netstructer.test.rpc.Echo/Unary",
+                                    R"({"text": "hi", "n": 42})"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(text.out, "text: \"hi\"\nn: 42\n\n");
+  ProcessResult defaults =
+      Run("call", {"--emit-defaults", "netstructer.test.rpc.Echo/Unary", "{}"});
+  EXPECT_EQ(defaults.exit_code, 0) << defaults.err;
+  EXPECT_EQ(defaults.out, "{\"text\":\"\",\"n\":\"0\",\"payload\":\"\"}\n");
+}
+
+TEST_F(RpcCli, DescribeShowsEachKindOfSymbolAsProtoText) {
+  ProcessResult service = Run("describe", {"netstructer.test.rpc.Echo"});
+  EXPECT_EQ(service.exit_code, 0) << service.err;
+  EXPECT_THAT(service.out, StartsWith("netstructer.test.rpc.Echo is a service:\n"
+                                      "service Echo {\n"));
+  EXPECT_THAT(service.out,
+              HasSubstr("rpc Chat(stream .netstructer.test.rpc.EchoRequest) "
+                        "returns (stream .netstructer.test.rpc.EchoReply);"));
+  ProcessResult method = Run("describe", {"netstructer.test.rpc.Echo/Sum"});
+  EXPECT_EQ(method.exit_code, 0) << method.err;
+  EXPECT_THAT(method.out,
+              StartsWith("netstructer.test.rpc.Echo.Sum is a method (client "
+                         "streaming, unary response):\nrpc Sum(stream "));
+  ProcessResult message = Run("describe", {"netstructer.test.rpc.EchoRequest"});
+  EXPECT_EQ(message.exit_code, 0) << message.err;
+  EXPECT_THAT(message.out, StartsWith("netstructer.test.rpc.EchoRequest is a message:\n"
+                                      "message EchoRequest {\n"));
+  EXPECT_THAT(message.out, HasSubstr("int64 sleep_ms = 4;"));
+  ProcessResult enumeration = Run(
+      "describe", {"netstructer.health.v1.HealthCheckResponse.ServingStatus"});
+  EXPECT_EQ(enumeration.exit_code, 0) << enumeration.err;
+  EXPECT_THAT(enumeration.out, HasSubstr("is an enum:\nenum ServingStatus {\n"));
+  ProcessResult field = Run("describe", {"netstructer.test.rpc.EchoRequest.count"});
+  EXPECT_EQ(field.exit_code, 0) << field.err;
+  EXPECT_THAT(field.out, HasSubstr("is a field of netstructer.test.rpc.EchoRequest"));
+  ProcessResult unknown = Run("describe", {"no.Such"});
+  EXPECT_EQ(unknown.exit_code, ExitFor(absl::StatusCode::kNotFound));
+  EXPECT_EQ(unknown.err, "NOT_FOUND: the server knows no symbol no.Such\n");
+}
+
+TEST_F(RpcCli, MaxTimeBoundsTheWholeCommand) {
+  const absl::Time start = absl::Now();
+  ProcessResult r = Run("call", {"--max-time", "300ms", "netstructer.test.rpc.Echo/Unary",
+                                 R"({"sleepMs": 20000})"});
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDeadlineExceeded)) << r.err;
+  EXPECT_THAT(r.err, StartsWith("DEADLINE_EXCEEDED: "));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(15));  // Not the handler's 20 s.
+}
+
+TEST(RpcCliConnect, ConnectTimeoutBoundsAHandshakeThatNeverComes) {
+  // A listener nobody accepts from: the connection completes in its
+  // backlog, and no handshake ever answers.
+  transport::Socket listener =
+      transport::ListenTcp(transport::ResolveAddress("127.0.0.1:0").value()).value();
+  const std::string address =
+      transport::LocalAddress(listener.fd()).value().ToString();
+  ProcessResult r = RunCli({"list", "--to", address, "--insecure",
+                            "--connect-timeout", "300ms"});
+  EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDeadlineExceeded)) << r.err;
+}
+
+TEST_F(RpcCli, CallReturningAnErrorStatusPrintsItAndExitsWithItsCode) {
   ProcessResult r = Run("call", {"netstructer.test.rpc.Echo/Unary",
                                  R"({"text": "no such row", "failCode": 5})"});
   EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kNotFound));
@@ -250,6 +359,56 @@ TEST_F(RpcCli, NoServerIsUnavailable) {
   EXPECT_THAT(r.err, StartsWith("UNAVAILABLE: "));
 }
 
+// The echo service's types as a FileDescriptorSet file.
+std::string WriteProtoset() {
+  google::protobuf::FileDescriptorSet set;
+  test::rpc::EchoRequest::descriptor()->file()->CopyTo(set.add_file());
+  const std::string path = absl::StrCat(std::getenv("TEST_TMPDIR"), "/echo.protoset");
+  std::ofstream(path, std::ios::binary) << set.SerializeAsString();
+  return path;
+}
+
+TEST_F(RpcCli, ProtoFilesAndProtosetsStandInForReflection) {
+  ServerOptions options;
+  options.builtin_services = false;
+  Start(options);
+  const std::string proto = RunfilePath("tests/rpc/echo.proto");
+  const std::string root = proto.substr(0, proto.size() - strlen("tests/rpc/echo.proto"));
+  const std::vector<std::string> with_proto = {"--proto", "tests/rpc/echo.proto",
+                                               "--import-path", root};
+  const std::vector<std::string> with_protoset = {"--protoset", WriteProtoset()};
+  for (const auto& types : {with_proto, with_protoset}) {
+    std::vector<std::string> args = types;
+    args.insert(args.end(), {"netstructer.test.rpc.Echo/Range", "-d", R"({"count": 2})"});
+    ProcessResult call = Run("call", args);
+    EXPECT_EQ(call.exit_code, 0) << call.err;
+    EXPECT_EQ(call.out, "{}\n{\"n\":\"1\"}\n");
+    // list and describe need no server then.
+    std::vector<std::string> list = {"list"};
+    list.insert(list.end(), types.begin(), types.end());
+    ProcessResult listed = RunCli(list);
+    EXPECT_EQ(listed.exit_code, 0) << listed.err;
+    EXPECT_EQ(listed.out,
+              "netstructer.test.rpc.Echo/Chat\n"
+              "netstructer.test.rpc.Echo/Range\n"
+              "netstructer.test.rpc.Echo/Sum\n"
+              "netstructer.test.rpc.Echo/Unary\n");
+    std::vector<std::string> describe = {"describe"};
+    describe.insert(describe.end(), types.begin(), types.end());
+    describe.push_back("netstructer.test.rpc.EchoReply");
+    ProcessResult described = RunCli(describe);
+    EXPECT_EQ(described.exit_code, 0) << described.err;
+    EXPECT_THAT(described.out, HasSubstr("message EchoReply {"));
+  }
+  ProcessResult bad_proto =
+      RunCli({"list", "--proto", "no/such.proto", "--import-path", root});
+  EXPECT_EQ(bad_proto.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(bad_proto.err, HasSubstr("--proto no/such.proto"));
+  ProcessResult bad_set = RunCli({"list", "--protoset", proto});
+  EXPECT_EQ(bad_set.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(bad_set.err, HasSubstr("is not a FileDescriptorSet"));
+}
+
 TEST_F(RpcCli, AServerWithoutReflectionIsUnimplemented) {
   ServerOptions options;
   options.builtin_services = false;
@@ -292,7 +451,16 @@ TEST(RpcCliUsage, UsageErrorsExit2WithTheUsage) {
       {"list", "--to", "127.0.0.1:1", "--insecure", "--timeout", "soon"},
       {"list", "--to", "127.0.0.1:1", "--insecure", "--timeout", "-1s"},
       {"call", "--to", "127.0.0.1:1", "--insecure"},
-      {"call", "--to", "127.0.0.1:1", "--insecure", "pkg.Svc/M"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "pkg.Svc/M", "{}", "-d", "{}"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "--format", "yaml", "pkg.Svc/M"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "-H", "nocolon", "pkg.Svc/M"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "-H", "Bad Key: v", "pkg.Svc/M"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "--proto", "a.proto",
+       "--protoset", "b.pb", "pkg.Svc/M"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "--import-path", ".", "pkg.Svc/M"},
+      {"call", "--to", "127.0.0.1:1", "--insecure", "--max-time", "soon", "pkg.Svc/M"},
+      {"describe", "--to", "127.0.0.1:1", "--insecure"},
+      {"describe"},
       {"call", "--to", "127.0.0.1:1", "--insecure", "pkg.Svc/M", "{}", "{}"},
       {"call", "--to", "127.0.0.1:1", "--insecure", "pkg.SvcM", "{}"},
       {"call", "--to", "127.0.0.1:1", "--insecure", "pkg.Svc/", "{}"},
