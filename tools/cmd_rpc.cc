@@ -24,6 +24,7 @@
 #include "netstructer/tools/describe.h"
 #include "netstructer/tools/descriptor_source.h"
 #include "netstructer/tools/dynamic_call.h"
+#include "netstructer/tools/interruptible_input.h"
 #include "netstructer/tools/reflection_client.h"
 #include "netstructer/transport/key_file.h"
 #include "tools/commands.h"
@@ -37,7 +38,8 @@ namespace netstructer::tools {
   "  --connect-timeout DURATION  connecting and the handshake (default:\n"    \
   "                          --timeout)\n"                                    \
   "  --timeout DURATION      each step: connecting, the handshake,\n"        \
-  "                          reflection, the call (default 10s)\n"            \
+  "                          reflection, the call (default 10s; a\n"         \
+  "                          streaming call has none unless given)\n"        \
   "  --max-time DURATION     the whole command (default: none)\n"             \
   "  --proto FILE            types from a .proto file (repeatable) instead\n" \
   "                          of the server's reflection\n"                    \
@@ -90,6 +92,7 @@ struct Target {
   std::optional<std::string> address;
   std::optional<std::string> key_file;  // Unset: insecure.
   absl::Duration timeout = absl::Seconds(10);
+  bool timeout_given = false;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Time deadline = absl::InfiniteFuture();  // --max-time
   std::vector<std::string> protos;
@@ -121,6 +124,7 @@ absl::StatusOr<Target> ParseTarget(const CliArgs& args, bool need_address) {
     return absl::OkStatus();
   };
   if (absl::Status s = duration("timeout", &target.timeout); !s.ok()) return s;
+  target.timeout_given = args.Has("timeout");
   target.connect_timeout = target.timeout;
   if (absl::Status s = duration("connect-timeout", &target.connect_timeout);
       !s.ok()) {
@@ -164,6 +168,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Connect(const Target& target) {
   }
   options.link.connect_timeout = limit;
   options.link.handshake_timeout = limit;
+  options.link.deadline = target.deadline;  // Both together, within --max-time.
   if (target.key_file.has_value()) {
     absl::StatusOr<std::vector<transport::FernetKey>> keys =
         transport::LoadKeyFile(*target.key_file);
@@ -230,7 +235,7 @@ int RunList(const Args& args, Io io) {
   absl::StatusOr<Target> target = ParseTarget(*parsed, /*need_address=*/false);
   if (!target.ok()) return usage(target.status().message());
   std::shared_ptr<Channel> channel;
-  if (target->address.has_value()) {
+  if (target->address.has_value() && !target->local_types()) {
     absl::StatusOr<std::shared_ptr<Channel>> connected = Connect(*target);
     if (!connected.ok()) return Fail(io, connected.status());
     channel = *std::move(connected);
@@ -247,9 +252,12 @@ int RunList(const Args& args, Io io) {
     }
   }
   if (shown.empty() && !parsed->positional().empty()) {
-    return Fail(io, absl::NotFoundError(absl::StrCat(
-                        "the server offers no service '",
-                        parsed->positional()[0], "'")));
+    return Fail(io, absl::NotFoundError(
+                        target->local_types()
+                            ? absl::StrCat("no service '", parsed->positional()[0],
+                                           "' in ", (*types)->origin())
+                            : absl::StrCat("the server offers no service '",
+                                           parsed->positional()[0], "'")));
   }
   // Names may come from the server: escaped like any peer text.
   for (const std::string& m : shown) io.out << EscapeForTerminal(m) << "\n";
@@ -321,13 +329,15 @@ int RunCall(const Args& args, Io io) {
   // The requests' input: inline text, stdin, or a file.
   std::istringstream inline_text;
   std::ifstream file;
+  InterruptibleInput stdin_buffer(STDIN_FILENO);
+  std::istream stdin_stream(&stdin_buffer);
   std::istream* input = &inline_text;
   if (positional.size() == 2) {
     inline_text.str(positional[1]);
   } else if (std::optional<std::string> data = parsed->Get("data");
              data.has_value()) {
     if (*data == "@") {
-      input = &io.in;
+      input = &stdin_stream;
     } else if (absl::StartsWith(*data, "@")) {
       file.open(data->substr(1), std::ios::binary);
       if (!file) {
@@ -346,8 +356,12 @@ int RunCall(const Args& args, Io io) {
   if (!types.ok()) return Fail(io, types.status());
   if (absl::Status s = (*types)->Load(name->service); !s.ok()) {
     if (s.code() == absl::StatusCode::kNotFound) {
-      return Fail(io, absl::NotFoundError(absl::StrCat(
-                          "the server knows no service ", name->service)));
+      return Fail(io, absl::NotFoundError(
+                          target->local_types()
+                              ? absl::StrCat("no service ", name->service,
+                                             " in ", (*types)->origin())
+                              : absl::StrCat("the server knows no service ",
+                                             name->service)));
     }
     return Fail(io, s);
   }
@@ -373,9 +387,14 @@ int RunCall(const Args& args, Io io) {
                         ")")));
   }
   const bool input_given = positional.size() == 2 || parsed->Has("data");
-  absl::Status status =
-      RunDynamicCall(channel->get(), *method, input, input_given, options,
-                     format, parsed->Has("verbose"), io.out, io.err);
+  if ((method->client_streaming() || method->server_streaming()) &&
+      !target->timeout_given) {
+    options.timeout = absl::InfiniteDuration();  // A stream may last; --max-time bounds it.
+  }
+  absl::Status status = RunDynamicCall(
+      channel->get(), *method, input, input_given, options, format,
+      parsed->Has("verbose"), io.out, io.err,
+      [&stdin_buffer] { stdin_buffer.Interrupt(); });
   if (!status.ok()) return Fail(io, status);
   return kExitOk;
 }

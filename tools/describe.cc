@@ -38,7 +38,7 @@ absl::StatusOr<std::string> DescribeSymbol(DescriptorSource* source,
                         ": ", d->name(), " = ", d->number(), ";\n");
   }
   return absl::NotFoundError(
-      absl::StrCat(source->origin(), " define no symbol ", symbol));
+      absl::StrCat("no symbol ", symbol, " in ", source->origin()));
 }
 
 }  // namespace netstructer::tools

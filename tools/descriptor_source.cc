@@ -22,8 +22,12 @@ class ErrorText : public pb::compiler::MultiFileErrorCollector {
  public:
   void AddError(const std::string& filename, int line, int column,
                 const std::string& message) override {
-    absl::StrAppend(&text_, filename, ":", line + 1, ":", column + 1, ": ",
-                    message, "\n");
+    if (line < 0) {  // A file-level error ("File not found.").
+      absl::StrAppend(&text_, filename, ": ", message, "\n");
+    } else {
+      absl::StrAppend(&text_, filename, ":", line + 1, ":", column + 1, ": ",
+                      message, "\n");
+    }
   }
   const std::string& text() const { return text_; }
 
@@ -66,16 +70,44 @@ DescriptorSource::FromProtoFiles(const std::vector<std::string>& files,
                                  std::vector<std::string> import_paths) {
   std::unique_ptr<DescriptorSource> source(new DescriptorSource());
   source->origin_ = "the --proto files";
-  if (import_paths.empty()) import_paths.push_back(".");
+  // Without --import-path: the current directory, and each file's own (so
+  // `--proto ./x.proto` and `--proto /abs/x.proto` work as protoc's do).
+  if (import_paths.empty()) {
+    import_paths.push_back(".");
+    for (const std::string& file : files) {
+      const size_t slash = file.rfind('/');
+      if (slash != std::string::npos) {
+        import_paths.push_back(slash == 0 ? "/" : file.substr(0, slash));
+      }
+    }
+  }
   source->tree_ = std::make_unique<pb::compiler::DiskSourceTree>();
   for (const std::string& path : import_paths) source->tree_->MapPath("", path);
   auto errors = std::make_unique<ErrorText>();
   ErrorText* error_text = errors.get();
   source->errors_ = std::move(errors);
-  source->importer_ = std::make_unique<pb::compiler::Importer>(
-      source->tree_.get(), source->errors_.get());
+  source->source_db_ =
+      std::make_unique<pb::compiler::SourceTreeDescriptorDatabase>(
+          source->tree_.get());
+  source->source_db_->RecordErrorsTo(source->errors_.get());
+  // The well-known types (google/protobuf/*.proto) come with protobuf, as
+  // grpcurl's do: an import of one needs no --import-path.
+  source->generated_db_ = std::make_unique<pb::DescriptorPoolDatabase>(
+      *pb::DescriptorPool::generated_pool());
+  source->merged_db_ = std::make_unique<pb::MergedDescriptorDatabase>(
+      source->source_db_.get(), source->generated_db_.get());
+  source->own_pool_ = std::make_unique<pb::DescriptorPool>(
+      source->merged_db_.get(), source->source_db_->GetValidationErrorCollector());
   for (const std::string& file : files) {
-    const pb::FileDescriptor* parsed = source->importer_->Import(file);
+    // A path on disk (./x.proto, /abs/x.proto) is named as its import path.
+    std::string name = file;
+    std::string virtual_file;
+    std::string shadowing;
+    if (source->tree_->DiskFileToVirtualFile(file, &virtual_file, &shadowing) ==
+        pb::compiler::DiskSourceTree::SUCCESS) {
+      name = virtual_file;
+    }
+    const pb::FileDescriptor* parsed = source->own_pool_->FindFileByName(name);
     if (parsed == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--proto ", file, " (import paths: ", absl::StrJoin(import_paths, ", "),
@@ -85,7 +117,7 @@ DescriptorSource::FromProtoFiles(const std::vector<std::string>& files,
     }
     source->files_.push_back(parsed);
   }
-  source->pool_ = source->importer_->pool();
+  source->pool_ = source->own_pool_.get();
   return source;
 }
 
@@ -156,7 +188,7 @@ absl::Status DescriptorSource::Load(const std::string& symbol) {
         p.FindEnumValueByName(symbol) != nullptr;
     if (!known) {
       return absl::NotFoundError(
-          absl::StrCat(origin_, " define no symbol ", symbol));
+          absl::StrCat("no symbol ", symbol, " in ", origin_));
     }
     return absl::OkStatus();
   }

@@ -27,8 +27,10 @@ class DescriptorSource {
   // Asks the server (files fetched as symbols are looked up).
   static std::unique_ptr<DescriptorSource> FromReflection(
       std::shared_ptr<Channel> channel, CallOptions options);
-  // Parses `files` (paths as imports name them, found under
-  // `import_paths`; "." when none). INVALID_ARGUMENT with protoc's errors.
+  // Parses `files` (as imports name them, or paths on disk under an import
+  // path), imports found under `import_paths` (none given: "." and each
+  // file's directory) or among protobuf's well-known types.
+  // INVALID_ARGUMENT with the parser's errors.
   static absl::StatusOr<std::unique_ptr<DescriptorSource>> FromProtoFiles(
       const std::vector<std::string>& files,
       std::vector<std::string> import_paths);
@@ -67,11 +69,17 @@ class DescriptorSource {
   std::set<std::string> file_names_;
   // Reflection and protosets: files, and the pool over them.
   google::protobuf::SimpleDescriptorDatabase database_;
-  std::unique_ptr<google::protobuf::DescriptorPool> own_pool_;
-  // --proto files.
+  // --proto files: parsed from the tree, the well-known types from
+  // protobuf's generated pool.
   std::unique_ptr<google::protobuf::compiler::DiskSourceTree> tree_;
   std::unique_ptr<google::protobuf::compiler::MultiFileErrorCollector> errors_;
-  std::unique_ptr<google::protobuf::compiler::Importer> importer_;
+  std::unique_ptr<google::protobuf::compiler::SourceTreeDescriptorDatabase>
+      source_db_;
+  std::unique_ptr<google::protobuf::DescriptorPoolDatabase> generated_db_;
+  std::unique_ptr<google::protobuf::MergedDescriptorDatabase> merged_db_;
+  // The pool over database_ or merged_db_ (declared after them: destroyed
+  // first).
+  std::unique_ptr<google::protobuf::DescriptorPool> own_pool_;
   std::vector<const google::protobuf::FileDescriptor*> files_;
   const google::protobuf::DescriptorPool* pool_ = nullptr;
 };

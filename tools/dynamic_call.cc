@@ -126,7 +126,8 @@ void PrintMetadata(std::ostream& err, const char* what, const Metadata& md) {
 absl::Status RunDynamicCall(Channel* channel, const pb::MethodDescriptor& method,
                             std::istream* input, bool input_given,
                             CallOptions options, const OutputFormat& format,
-                            bool verbose, std::ostream& out, std::ostream& err) {
+                            bool verbose, std::ostream& out, std::ostream& err,
+                            const std::function<void()>& stop_input) {
   const std::string path = absl::StrCat("/", method.service()->full_name(), "/",
                                         method.name());  // Outlives the call.
   pb::DynamicMessageFactory factory(method.file()->pool());
@@ -196,18 +197,20 @@ absl::Status RunDynamicCall(Channel* channel, const pb::MethodDescriptor& method
     });
     if (!method.server_streaming()) {
       absl::StatusOr<std::string> response = call->FinishUnary();
+      if (stop_input) stop_input();  // The call is over: stop reading.
       writer.join();
       status = response.status();
       if (response.ok()) status = printer.Print(*response);
     } else {
       status = PrintEachResponse(call.get(), &printer);
+      if (stop_input) stop_input();  // The call is over: stop reading.
       writer.join();
     }
     MutexLock lock(&mu);
     sent = written;
     // The request that could not be sent says more than the CANCELLED it
-    // caused.
-    if (!write_error.ok()) status = DetachedStatus(write_error);
+    // caused (not more than an answer the server gave first).
+    if (!write_error.ok() && !status.ok()) status = DetachedStatus(write_error);
   }
   if (verbose) {
     PrintMetadata(err, "< ", response_metadata.initial);

@@ -8,6 +8,7 @@
 #ifndef NETSTRUCTER_TOOLS_DYNAMIC_CALL_H_
 #define NETSTRUCTER_TOOLS_DYNAMIC_CALL_H_
 
+#include <functional>
 #include <istream>
 #include <ostream>
 
@@ -32,12 +33,15 @@ struct OutputFormat {
 // response goes to `out` as soon as it arrives; with `verbose`, the method,
 // the metadata both ways, the status and the timing go to `err`. Returns
 // the call's status; INVALID_ARGUMENT for a request that does not fit its
-// type (the call is then never made, or cancelled).
+// type (the call is then never made, or cancelled). `stop_input` (may be
+// null) is called once the call has ended, to wake a writer still waiting
+// for `input` (InterruptibleInput::Interrupt).
 absl::Status RunDynamicCall(Channel* channel,
                             const google::protobuf::MethodDescriptor& method,
                             std::istream* input, bool input_given,
                             CallOptions options, const OutputFormat& format,
-                            bool verbose, std::ostream& out, std::ostream& err);
+                            bool verbose, std::ostream& out, std::ostream& err,
+                            const std::function<void()>& stop_input = nullptr);
 
 }  // namespace netstructer::tools
 

@@ -99,6 +99,9 @@ struct LinkOptions {
   std::string local_address;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // Connecting and the handshake together end by then, whatever the two
+  // timeouts allow (a command's --max-time).
+  absl::Time deadline = absl::InfiniteFuture();
   BridgeOptions bridge;
   // The loops the connection's background I/O and asynchronous completions
   // run on; null = the process's shared group (EventLoopGroup::Shared: one

@@ -1,5 +1,7 @@
 // Bridge::Link: connect, handshake on the caller's thread, then hand the
 // socket to a Bridge on a loop of the process's shared group.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "netstructer/transport/bridge.h"
 #include "netstructer/transport/frame_sealer.h"
@@ -51,11 +53,12 @@ absl::StatusOr<std::shared_ptr<Bridge>> Bridge::Link(
     local = *l;
   }
   absl::StatusOr<transport::Socket> socket = transport::ConnectTcp(
-      *resolved, absl::Now() + options.connect_timeout,
+      *resolved, std::min(absl::Now() + options.connect_timeout, options.deadline),
       local.has_value() ? &*local : nullptr);
   if (!socket.ok()) return socket.status();
   const int fd = socket->fd();
-  const absl::Time deadline = absl::Now() + options.handshake_timeout;
+  const absl::Time deadline =
+      std::min(absl::Now() + options.handshake_timeout, options.deadline);
 
   absl::StatusOr<transport::ClientHandshake> handshake =
       options.insecure ? transport::ClientHandshake::CreateInsecure()

@@ -11,9 +11,17 @@ def main():
     section = readme.split("### netstructer for grpcurl users", 1)
     if len(section) != 2:
         sys.exit("README.md has no 'netstructer for grpcurl users' section")
-    rows = [l for l in section[1].split("\n\n", 3)[2].split("\n")
-            if l.startswith("| `") or l.startswith("| server") or
-            l.startswith("| exit")]
+    # The table: every line after its "| --- |" separator, to the first
+    # line that is not a table row.
+    lines = section[1].split("\n")
+    start = next((i for i, l in enumerate(lines) if l.startswith("| ---")), None)
+    if start is None:
+        sys.exit("the grpcurl section has no table")
+    rows = []
+    for line in lines[start + 1:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
     defined = set(re.findall(r"TEST(?:_F|_P)?\((\w+), (\w+)\)", sources))
     problems = []
     for row in rows:

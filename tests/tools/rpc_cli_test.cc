@@ -1,7 +1,11 @@
 // `netstructer list` and `netstructer call` as a user runs them, against a
 // real Server in this process serving the Echo service (tests/rpc/) and the
 // built-in health and reflection services.
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <fstream>
@@ -274,24 +278,90 @@ TEST_F(RpcCli, DescribeShowsEachKindOfSymbolAsProtoText) {
 }
 
 TEST_F(RpcCli, MaxTimeBoundsTheWholeCommand) {
+  // --timeout allows a minute for each step: only --max-time can end it.
   const absl::Time start = absl::Now();
-  ProcessResult r = Run("call", {"--max-time", "300ms", "netstructer.test.rpc.Echo/Unary",
+  ProcessResult r = Run("call", {"--max-time", "300ms", "--timeout", "60s",
+                                 "netstructer.test.rpc.Echo/Unary",
                                  R"({"sleepMs": 20000})"});
   EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDeadlineExceeded)) << r.err;
   EXPECT_THAT(r.err, StartsWith("DEADLINE_EXCEEDED: "));
-  EXPECT_LT(absl::Now() - start, absl::Seconds(15));  // Not the handler's 20 s.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(8));
+}
+
+// Runs the CLI with a stdin that stays open and never carries a byte (a
+// user who has not typed yet); kills it after `limit`. The exit code, or
+// -1 if it had to be killed.
+int RunWithSilentStdin(std::vector<std::string> args, absl::Duration limit) {
+  args.insert(args.begin(), RunfilePath("tools/netstructer"));
+  int in[2];
+  if (pipe(in) != 0) return -2;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in[0], 0);
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(in[0]);
+  int status = 0;
+  const absl::Time deadline = absl::Now() + limit;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      close(in[1]);
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(20));  // Polling a child's exit.
+  }
+  close(in[1]);  // Held open until the end: the CLI never saw EOF.
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -3;
+}
+
+TEST_F(RpcCli, AStreamFromStdinEndsWithTheCallThoughStdinStaysOpen) {
+  // The call ends at its deadline while the writer waits for a request
+  // that never comes: the command ends too, instead of waiting for EOF.
+  EXPECT_EQ(RunWithSilentStdin({"call", "--to", server_->address(), "--key-file",
+                                key_file_, "--max-time", "500ms",
+                                "netstructer.test.rpc.Echo/Chat", "-d", "@"},
+                               absl::Seconds(20)),
+            ExitFor(absl::StatusCode::kDeadlineExceeded));
+}
+
+TEST(RpcCliProto, AProtoFileOnDiskMayImportTheWellKnownTypes) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  const std::string path = WriteFile("when.proto",
+                                     "syntax = \"proto3\";\n"
+                                     "package when;\n"
+                                     "import \"google/protobuf/timestamp.proto\";\n"
+                                     "message Event { google.protobuf.Timestamp at = 1; }\n",
+                                     0600);
+  // An absolute path, no --import-path, no server.
+  ProcessResult r = RunCli({"describe", "--proto", path, "when.Event"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(".google.protobuf.Timestamp at = 1;"));
+  ProcessResult missing = RunCli({"describe", "--proto", dir + "/nope.proto", "x.Y"});
+  EXPECT_EQ(missing.exit_code, ExitFor(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(missing.err, ::testing::Not(HasSubstr(":0:")));
 }
 
 TEST(RpcCliConnect, ConnectTimeoutBoundsAHandshakeThatNeverComes) {
   // A listener nobody accepts from: the connection completes in its
-  // backlog, and no handshake ever answers.
+  // backlog, and no handshake ever answers. --timeout would wait a minute.
   transport::Socket listener =
       transport::ListenTcp(transport::ResolveAddress("127.0.0.1:0").value()).value();
   const std::string address =
       transport::LocalAddress(listener.fd()).value().ToString();
-  ProcessResult r = RunCli({"list", "--to", address, "--insecure",
-                            "--connect-timeout", "300ms"});
+  const absl::Time start = absl::Now();
+  ProcessResult r = RunCli({"list", "--to", address, "--insecure", "--timeout",
+                            "60s", "--connect-timeout", "300ms"});
   EXPECT_EQ(r.exit_code, ExitFor(absl::StatusCode::kDeadlineExceeded)) << r.err;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(8));
 }
 
 TEST_F(RpcCli, CallReturningAnErrorStatusPrintsItAndExitsWithItsCode) {
@@ -437,8 +507,9 @@ TEST(RpcCliInsecure, ListAndCallWorkWithInsecure) {
               "netstructer.test.rpc.Echo/Unary", R"({"text": "plain"})"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "{\"text\":\"plain\"}\n");
-  EXPECT_EQ(RunCli({"list", "--insecure", "--to", server.address()}).exit_code,
-            0);
+  ProcessResult listed = RunCli({"list", "--insecure", "--to", server.address()});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("netstructer.test.rpc.Echo/Unary\n"));
 }
 
 TEST(RpcCliUsage, UsageErrorsExit2WithTheUsage) {
