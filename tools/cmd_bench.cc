@@ -33,7 +33,8 @@ const char kBenchUsage[] =
     "forged binders reach the same server (per-IP limits off too).\n"
     "protobuf_like (W1-W4 only) reads\n"
     "${BENCH_BUILD:-/tmp/netstructer-bench}/limits/corpus_pb.bin, written by\n"
-    "../shared/bench/limits/run.sh. Exit 64 + the code if any call fails.\n"
+    "../shared/bench/limits/run.sh, or makes the same kind of corpus itself\n"
+    "when that file is missing. Exit 64 + the code if any call fails.\n"
     "DURATION: 500ms, 2s, 1m, or a number of seconds.\n"
     "For quick tests only: --warmup DURATION (W1, W2, W4; default 0.5),\n"
     "--w3-calls N (default 200), --w3-warmup-calls N (default 20).\n";

@@ -236,6 +236,23 @@ TEST_F(RpcCli, HeadersGoOutAndVerboseShowsBothWays) {
   EXPECT_THAT(failed.err, ::testing::EndsWith("\nNOT_FOUND: gone\n"));
 }
 
+TEST_F(RpcCli, OnATerminalJsonIsIndented) {
+  // script(1) runs the command on a pseudo-terminal: stdout is a tty.
+  const std::string command = absl::StrCat(
+      RunfilePath("tools/netstructer"), " call --to ", server_->address(),
+      " --key-file ", key_file_,
+      " netstructer.test.rpc.Echo/Unary '{\"text\": \"hi\", \"n\": 2}'");
+  absl::StatusOr<ProcessResult> r =
+      RunProcess({"/usr/bin/script", "-qec", command, "/dev/null"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->out << r->err;
+  EXPECT_THAT(r->out, HasSubstr("\"text\": \"hi\""));  // Spaced: indented.
+  EXPECT_THAT(r->out, HasSubstr("\n"));
+  // A pipe gets the one-line form (every other test here).
+  EXPECT_EQ(Run("call", {"netstructer.test.rpc.Echo/Unary", R"({"text": "hi", "n": 2})"}).out,
+            "{\"text\":\"hi\",\"n\":\"2\"}\n");
+}
+
 TEST_F(RpcCli, FormatTextAndEmitDefaults) {
   ProcessResult text = Run("call", {"--format", "text", "netstructer.test.rpc.Echo/Unary",
                                     R"({"text": "hi", "n": 42})"});

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "netstructer/tools/bench/protobuf_like_corpus.h"
 
 namespace netstructer::bench {
 
@@ -39,10 +40,11 @@ absl::StatusOr<std::string> ProtobufLikePayload(size_t size) {
   const std::string path = CorpusPath();
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(
-        "--content protobuf_like needs ", path,
-        ", which is missing: run ../shared/bench/limits/run.sh (from the "
-        "repository root) first; it writes the corpus"));
+    // No shared bench directory (a fresh clone): the same recipe, in
+    // process (protobuf_like_corpus.h).
+    std::string out = GenerateProtobufLikeCorpus(size);
+    out.resize(size);
+    return out;
   }
   std::string out(size, '\0');
   in.read(out.data(), static_cast<std::streamsize>(size));

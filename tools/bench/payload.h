@@ -24,9 +24,10 @@ std::string RandomPayload(size_t size);
 // ${BENCH_BUILD:-/tmp/netstructer-bench}/limits/corpus_pb.bin.
 std::string CorpusPath();
 
-// The first `size` bytes of CorpusPath(). NOT_FOUND naming
-// shared/bench/limits/run.sh (which writes it) when it is missing;
-// OUT_OF_RANGE when it is shorter than `size`.
+// The first `size` bytes of CorpusPath() (../shared/bench/limits/run.sh
+// writes it; the figures of docs/BENCHMARKS.md used it), or, without that
+// file, of GenerateProtobufLikeCorpus (the same recipe, in process).
+// OUT_OF_RANGE when the file is shorter than `size`.
 absl::StatusOr<std::string> ProtobufLikePayload(size_t size);
 
 absl::StatusOr<std::string> MakePayload(Content content, size_t size);
