@@ -198,6 +198,20 @@ absl::StatusOr<std::unique_ptr<DescriptorSource>> Types(
   return DescriptorSource::FromReflection(channel, target.PerCall());
 }
 
+// For list and describe: the local files, or the server's reflection over
+// a connection made for it (the source keeps the channel). Without local
+// files ParseTarget has required --to.
+absl::StatusOr<std::unique_ptr<DescriptorSource>> TypesToInspect(
+    const Target& target) {
+  std::shared_ptr<Channel> channel;
+  if (!target.local_types()) {
+    absl::StatusOr<std::shared_ptr<Channel>> connected = Connect(target);
+    if (!connected.ok()) return connected.status();
+    channel = *std::move(connected);
+  }
+  return Types(target, channel);
+}
+
 FlagSpec TargetFlags() {
   FlagSpec spec;
   spec.with_value = {"to",       "key-file",    "timeout", "connect-timeout",
@@ -234,13 +248,8 @@ int RunList(const Args& args, Io io) {
   }
   absl::StatusOr<Target> target = ParseTarget(*parsed, /*need_address=*/false);
   if (!target.ok()) return usage(target.status().message());
-  std::shared_ptr<Channel> channel;
-  if (target->address.has_value() && !target->local_types()) {
-    absl::StatusOr<std::shared_ptr<Channel>> connected = Connect(*target);
-    if (!connected.ok()) return Fail(io, connected.status());
-    channel = *std::move(connected);
-  }
-  absl::StatusOr<std::unique_ptr<DescriptorSource>> types = Types(*target, channel);
+  absl::StatusOr<std::unique_ptr<DescriptorSource>> types =
+      TypesToInspect(*target);
   if (!types.ok()) return Fail(io, types.status());
   absl::StatusOr<std::vector<std::string>> methods = (*types)->ListMethods();
   if (!methods.ok()) return Fail(io, methods.status());
@@ -273,13 +282,8 @@ int RunDescribe(const Args& args, Io io) {
   if (parsed->positional().size() != 1) return usage("give one SYMBOL");
   absl::StatusOr<Target> target = ParseTarget(*parsed, /*need_address=*/false);
   if (!target.ok()) return usage(target.status().message());
-  std::shared_ptr<Channel> channel;
-  if (target->address.has_value() && !target->local_types()) {
-    absl::StatusOr<std::shared_ptr<Channel>> connected = Connect(*target);
-    if (!connected.ok()) return Fail(io, connected.status());
-    channel = *std::move(connected);
-  }
-  absl::StatusOr<std::unique_ptr<DescriptorSource>> types = Types(*target, channel);
+  absl::StatusOr<std::unique_ptr<DescriptorSource>> types =
+      TypesToInspect(*target);
   if (!types.ok()) return Fail(io, types.status());
   absl::StatusOr<std::string> text =
       DescribeSymbol(types->get(), parsed->positional()[0]);
