@@ -1,4 +1,5 @@
-"""cc_netstructer_library: C++ stubs and service bases for proto services.
+"""cc_netstructer_library and py_netstructer_library: C++ and Python stubs
+and service bases for proto services.
 
 Usage, next to the native proto rules (as gRPC's cc_grpc_library):
 
@@ -30,6 +31,25 @@ NetStructer is an external repository of another workspace.
 _PLUGIN = Label("//tools/protoc_plugin:protoc-gen-netstructer")
 _PROTOC = Label("@com_google_protobuf//:protoc")
 _RUNTIME = Label("//client:rpc_runtime")
+
+# The attributes of both code generation rules.
+_CODEGEN_ATTRS = {
+    "srcs": attr.label_list(
+        providers = [ProtoInfo],
+        mandatory = True,
+        doc = "Exactly one proto_library.",
+    ),
+    "_plugin": attr.label(
+        default = _PLUGIN,
+        executable = True,
+        cfg = "exec",
+    ),
+    "_protoc": attr.label(
+        default = _PROTOC,
+        executable = True,
+        cfg = "exec",
+    ),
+}
 
 def _strip_proto(path):
     if not path.endswith(".proto"):
@@ -108,23 +128,7 @@ def _netstructer_codegen_impl(ctx):
 netstructer_codegen = rule(
     implementation = _netstructer_codegen_impl,
     doc = "Runs protoc-gen-netstructer over one proto_library's sources.",
-    attrs = {
-        "srcs": attr.label_list(
-            providers = [ProtoInfo],
-            mandatory = True,
-            doc = "Exactly one proto_library.",
-        ),
-        "_plugin": attr.label(
-            default = _PLUGIN,
-            executable = True,
-            cfg = "exec",
-        ),
-        "_protoc": attr.label(
-            default = _PROTOC,
-            executable = True,
-            cfg = "exec",
-        ),
-    },
+    attrs = _CODEGEN_ATTRS,
 )
 
 def cc_netstructer_library(
@@ -176,6 +180,112 @@ def cc_netstructer_library(
         hdrs = [":" + codegen + "_hdrs"],
         strip_include_prefix = _output_prefix(codegen),
         deps = deps + [runtime if runtime != None else _RUNTIME],
+        visibility = visibility,
+        testonly = testonly,
+        **kwargs
+    )
+
+# --- Python -----------------------------------------------------------------
+
+_PY_RUNTIME = Label("//python:netstructer")
+
+def _py_module_path(import_base):
+    """protoc's Python module file for a proto: "a/b-c" -> "a/b_c"."""
+    return import_base.replace("-", "_")
+
+def _netstructer_py_codegen_impl(ctx):
+    if len(ctx.attr.srcs) != 1:
+        fail("srcs must name exactly one proto_library", attr = "srcs")
+    proto_info = ctx.attr.srcs[0][ProtoInfo]
+    outputs = []
+    file_args = []
+    out_root = None
+    package = ctx.label.package
+    for src in proto_info.direct_sources:
+        base = _py_module_path(_strip_proto(_import_path(src, proto_info)))
+
+        # A proto whose import path is under this package (the usual case)
+        # gets its modules right here, beside the package's own .py files,
+        # so that one Python package holds both. Any other goes under
+        # _nspy/<name>/, which the py_library adds to the import path.
+        if package == "":
+            declared = base
+        elif base.startswith(package + "/"):
+            declared = base[len(package) + 1:]
+        else:
+            declared = "_nspy/" + ctx.label.name + "/" + base
+        pb2 = ctx.actions.declare_file(declared + "_pb2.py")
+        ns = ctx.actions.declare_file(declared + "_ns.py")
+        outputs += [pb2, ns]
+        file_args.append(src.path)
+        root = pb2.path[:-len(base + "_pb2.py")].rstrip("/")
+        if out_root != None and out_root != root:
+            fail("internal error: output roots differ: %s vs %s" % (out_root, root))
+        out_root = root
+    if not file_args:
+        fail("the proto_library has no srcs", attr = "srcs")
+
+    args = ctx.actions.args()
+    args.add("--plugin=protoc-gen-netstructer=" + ctx.executable._plugin.path)
+    args.add("--python_out=" + out_root)
+    args.add("--netstructer_out=python:" + out_root)
+    args.add_all(proto_info.transitive_proto_path, format_each = "-I%s")
+    args.add_all(file_args)
+    ctx.actions.run(
+        executable = ctx.executable._protoc,
+        arguments = [args],
+        inputs = proto_info.transitive_sources,
+        tools = [ctx.executable._plugin],
+        outputs = outputs,
+        mnemonic = "NetStructerProtocPython",
+        progress_message = "Generating NetStructer Python stubs for %s" % ctx.label,
+    )
+    return [DefaultInfo(files = depset(outputs), runfiles = ctx.runfiles(files = outputs))]
+
+netstructer_py_codegen = rule(
+    implementation = _netstructer_py_codegen_impl,
+    doc = "protoc's NAME_pb2.py and protoc-gen-netstructer's NAME_ns.py for one proto_library.",
+    attrs = _CODEGEN_ATTRS,
+)
+
+def py_netstructer_library(name, srcs, deps = [], visibility = None, testonly = None, **kwargs):
+    """A py_library with NAME_pb2.py and NAME_ns.py of one proto_library.
+
+    Beside cc_netstructer_library:
+
+        py_netstructer_library(
+            name = "greeter_py",
+            srcs = [":greeter_proto"],
+        )
+
+    Python code then imports the modules by the proto's import path, as
+    protoc names them: `from examples.greeter import greeter_pb2,
+    greeter_ns` for examples/greeter/greeter.proto. Protos imported from
+    other proto_libraries need their own py_netstructer_library in `deps`
+    (protobuf's well-known types come with python3-protobuf).
+
+    Args:
+      name: the py_library's name; `<name>_codegen` is the generation alone.
+      srcs: a list with exactly one proto_library.
+      deps: py_libraries the generated modules import.
+      visibility: of the py_library.
+      testonly: as for any rule.
+      **kwargs: passed to the py_library.
+    """
+    if len(srcs) != 1:
+        fail("py_netstructer_library %s: srcs must name exactly one proto_library" % name)
+    codegen = name + "_codegen"
+    netstructer_py_codegen(
+        name = codegen,
+        srcs = srcs,
+        testonly = testonly,
+        visibility = ["//visibility:private"],
+    )
+    native.py_library(
+        name = name,
+        srcs = [":" + codegen],
+        imports = ["_nspy/" + codegen],
+        deps = deps + [_PY_RUNTIME],
         visibility = visibility,
         testonly = testonly,
         **kwargs

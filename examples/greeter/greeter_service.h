@@ -28,6 +28,18 @@ class GreeterService final : public Greeter::Service {
       netstructer::ServerContext* context,
       netstructer::ServerReaderWriter<HelloReply, HelloRequest>* stream)
       override;
+  // Greeting(name) `count` times (once for 0); INVALID_ARGUMENT for an
+  // empty name or a count outside 0..kMaxRepeat.
+  absl::Status SayHelloRepeatedly(
+      netstructer::ServerContext* context, const HelloRequest* request,
+      netstructer::ServerWriter<HelloReply>* writer) override;
+  // "Hello, A, B and C" for every name read; INVALID_ARGUMENT for an empty
+  // name or no name at all.
+  absl::Status SayHelloToAll(netstructer::ServerContext* context,
+                             netstructer::ServerReader<HelloRequest>* reader,
+                             HelloReply* reply) override;
+
+  static constexpr int kMaxRepeat = 100;
 };
 
 }  // namespace greeter

@@ -102,6 +102,51 @@ TEST_F(GreeterTest, StreamRepliesToEachNameInOrder) {
   EXPECT_TRUE(finished.ok()) << finished;
 }
 
+TEST_F(GreeterTest, SayHelloRepeatedlyStreamsCountGreetings) {
+  absl::StatusOr<std::shared_ptr<Channel>> channel = Connect(key_);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  Greeter::Stub stub(*channel);
+  HelloRequest request;
+  request.set_name("Ada");
+  request.set_count(3);
+  auto stream = stub.SayHelloRepeatedly(request, Options());
+  std::vector<std::string> messages;
+  HelloReply reply;
+  for (;;) {
+    absl::StatusOr<bool> more = stream->Read(&reply);
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    messages.push_back(reply.message());
+  }
+  EXPECT_EQ(messages, std::vector<std::string>(3, "Hello, Ada"));
+  EXPECT_TRUE(stream->Finish().ok());
+
+  request.set_count(GreeterService::kMaxRepeat + 1);
+  auto refused = stub.SayHelloRepeatedly(request, Options());
+  absl::StatusOr<bool> more = refused->Read(&reply);
+  EXPECT_EQ(more.status().code(), absl::StatusCode::kInvalidArgument)
+      << more.status();
+}
+
+TEST_F(GreeterTest, SayHelloToAllGreetsEveryNameInOneReply) {
+  absl::StatusOr<std::shared_ptr<Channel>> channel = Connect(key_);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  Greeter::Stub stub(*channel);
+  auto stream = stub.SayHelloToAll(Options());
+  HelloRequest request;
+  for (const char* name : {"Ada", "Grace", "Linus"}) {
+    request.set_name(name);
+    ASSERT_TRUE(stream->Write(request).ok());
+  }
+  absl::StatusOr<HelloReply> reply = stream->Finish();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->message(), "Hello, Ada, Grace and Linus");
+
+  auto empty = stub.SayHelloToAll(Options());
+  EXPECT_EQ(empty->Finish().status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(GreeterTest, WrongKeyIsUnauthenticated) {
   const FernetKey wrong = FernetKey::Generate().value();
   absl::StatusOr<std::shared_ptr<Channel>> channel = Connect(wrong);

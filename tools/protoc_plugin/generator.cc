@@ -1,5 +1,7 @@
 #include "netstructer/tools/protoc_plugin/generator.h"
 
+#include "netstructer/tools/protoc_plugin/python_generator.h"
+
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/io/printer.h>
 #include <google/protobuf/io/zero_copy_stream.h>
@@ -652,9 +654,13 @@ bool NetStructerGenerator::Generate(const FileDescriptor* file,
                                     std::string* error) const {
   std::vector<std::pair<std::string, std::string>> options;
   google::protobuf::compiler::ParseGeneratorParameter(parameter, &options);
+  if (options.size() == 1 && options.front().first == "python" &&
+      options.front().second.empty()) {
+    return GeneratePython(file, context, error);
+  }
   if (!options.empty()) {
     *error = "unknown parameter '" + options.front().first +
-             "' (protoc-gen-netstructer takes no parameters)";
+             "' (protoc-gen-netstructer takes none for C++, or 'python')";
     return false;
   }
 

@@ -30,8 +30,9 @@ inline constexpr char kRuntimeHeader[] = "netstructer/client/rpc_runtime.h";
 // written, even for a file without services (they then hold only includes),
 // so that build rules can declare their outputs without reading the .proto.
 //
-// Parameters: none are defined. Any non-empty parameter is an error
-// ("unknown parameter 'x'"), so a typo never silently changes the output.
+// Parameters: none for C++; "python" writes NAME_ns.py instead
+// (python_generator.h). Any other parameter is an error ("unknown parameter
+// 'x'"), so a typo never silently changes the output.
 //
 // Thread-safety: stateless; Generate may be called concurrently.
 class NetStructerGenerator final

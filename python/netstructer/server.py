@@ -1,0 +1,365 @@
+"""Server: sessions by client IP under an accept policy (the original
+module's ``Server``, with the C++ server's semantics).
+
+    server = Server(('0.0.0.0', 5000), key=KEY)
+    server.init()
+    server.listen()
+    session = server.get('192.168.1.4')   # the oldest live session of that IP
+    print(session.RecvBuffer(timeout=5))
+
+A session stays in the registry while it lives, and after its peer has gone
+while it holds unread messages (until RecvBuffer reports its end).
+
+Threads: one accepts; each connection gets one thread that runs its
+handshake (under the policy's deadline) and then reads the session. The
+session registry (``_sessions``, in establishment order) is guarded by
+``_lock``; a session leaves it when its connection ends, or by pop()/clear().
+"""
+
+import queue
+import socket
+import threading
+import time
+
+from . import handshake as H
+from . import handshake_io
+from . import keys as _keys
+from . import rpc_server
+from .accept_policy import AcceptPolicy
+from .bridge import Bridge, _parse_address
+from .connection import ConnectionOptions
+from .errors import (ConnectionEndError, NetStructerError, ServerInitializeError,
+                     StatusCode)
+
+_DISPLACED = ("the server is full: your unfinished handshake gave way to a newer "
+              "connection; try again")
+
+
+class _Pending:
+    """A handshake in progress: its socket, and how far it got (which
+    sequence number a refusal would carry)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.sequence = 0
+        self.displaced = False
+
+
+class _Handshake(H.ServerHandshake):
+    """Notes in its _Pending when the ServerHello has gone out."""
+
+    def __init__(self, pending, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pending = pending
+
+    def on_client_hello(self, payload):
+        reply = super().on_client_hello(payload)
+        self._pending.sequence = 1
+        return reply
+
+
+class Server:
+    def __init__(self, addr, port=None, *, key=None, key_file=None, keys=None,
+                 insecure=False, policy=None, options=None,
+                 max_concurrent_streams=rpc_server.W.DEFAULT_MAX_CONCURRENT_STREAMS,
+                 max_handlers=rpc_server.DEFAULT_MAX_HANDLERS):
+        self._host, self._port = _parse_address(addr, port)
+        if insecure:
+            if key is not None or key_file is not None or keys is not None:
+                raise NetStructerError(StatusCode.INVALID_ARGUMENT,
+                                       "insecure=True takes no key")
+            self._keys = None
+        else:
+            self._keys = _keys.key_ring(key=key, key_file=key_file, keys=keys)
+        self.policy = policy or AcceptPolicy()
+        base = options or ConnectionOptions()
+        self._options = base.copy(idle_timeout=self.policy.idle_timeout,
+                                  max_lifetime=self.policy.max_session_lifetime)
+        self._replay_guard = H.ReplayGuard()
+        self._lock = threading.Lock()
+        self._listener = None
+        self._sessions = []          # Bridges, oldest first.
+        self._pending = []           # _Pending, oldest first.
+        self._accepting = False
+        self._queue = None           # New sessions for accept(), once listen_on ran.
+        self._shut_down = False
+        self._accept_thread = None
+        # RPC methods; every session serves them (none: UNIMPLEMENTED).
+        self._services = rpc_server.Services(max_concurrent_streams, max_handlers)
+
+    # --- starting ------------------------------------------------------------
+
+    def init(self):
+        """Binds and listens on the address (port 0: any free port)."""
+        with self._lock:
+            if self._listener is not None:
+                raise ServerInitializeError("init() was already called")
+            try:
+                infos = socket.getaddrinfo(self._host or None, self._port,
+                                           type=socket.SOCK_STREAM,
+                                           flags=socket.AI_PASSIVE)
+                family, kind, proto, _, address = infos[0]
+                listener = socket.socket(family, kind, proto)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(address)
+                listener.listen(1024)
+            except OSError as e:
+                raise NetStructerError(
+                    StatusCode.UNAVAILABLE,
+                    f"cannot listen on {self._host}:{self._port}: {e.strerror or e}") from None
+            self._listener = listener
+        return self
+
+    @property
+    def address(self):
+        """"host:port" the server listens on (the real port after port 0)."""
+        host, port = self._listener.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
+    def port(self):
+        return self._listener.getsockname()[1]
+
+    def listen(self):
+        """Starts accepting in the background."""
+        self._start_accepting(queue_sessions=False)
+        return self
+
+    def listen_on(self, func):
+        """Starts accepting, then runs ``func(self)`` on this thread; it takes
+        each newly authenticated session with ``accept()``. Returns what
+        ``func`` returns (the server keeps running)."""
+        self._start_accepting(queue_sessions=True)
+        return func(self)
+
+    def accept(self, timeout=None):
+        """The next newly authenticated session (after listen_on started).
+        DEADLINE_EXCEEDED after ``timeout``, UNAVAILABLE after shutdown."""
+        if self._queue is None:
+            raise ServerInitializeError("accept() needs listen_on()")
+        try:
+            bridge = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise NetStructerError(StatusCode.DEADLINE_EXCEEDED,
+                                   "no new session in time") from None
+        if bridge is None:
+            self._queue.put(None)
+            raise NetStructerError(StatusCode.UNAVAILABLE, "the server was shut down")
+        return bridge
+
+    def _start_accepting(self, queue_sessions):
+        with self._lock:
+            if self._listener is None:
+                raise ServerInitializeError("the initialize function must be called "
+                                            "(init() before listen())")
+            if self._shut_down:
+                raise ServerInitializeError("the server was shut down")
+            if queue_sessions and self._queue is None:
+                self._queue = queue.Queue()
+            if self._accepting:
+                return
+            self._accepting = True
+        self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True,
+                                               name="netstructer-accept")
+        self._accept_thread.start()
+
+    # --- accepting -----------------------------------------------------------
+
+    def _accept_loop(self):
+        while True:
+            try:
+                sock, peer = self._listener.accept()
+            except OSError:
+                return  # shutdown() closed the listener.
+            if self._shut_down:
+                sock.close()
+                return
+            self._admit(sock, peer)
+
+    def _admit(self, sock, peer):
+        ip = peer[0]
+        with self._lock:
+            displaceable = len(self._pending)
+        try:
+            admission = self.policy.admit(ip, displaceable)
+        except NetStructerError as e:
+            self._refuse(sock, 0, e.code, e.message)
+            sock.close()
+            return
+        pending = _Pending(sock)
+        with self._lock:
+            oldest = self._pending.pop(0) if admission.displaces and self._pending else None
+            self._pending.append(pending)
+        if oldest is not None:
+            with oldest.lock:
+                oldest.displaced = True
+                self._refuse(oldest.sock, oldest.sequence,
+                             StatusCode.RESOURCE_EXHAUSTED, _DISPLACED)
+                try:
+                    oldest.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=self._serve, args=(sock, peer, admission, pending),
+                         daemon=True, name=f"netstructer-session-{ip}").start()
+
+    @staticmethod
+    def _refuse(sock, sequence, code, reason):
+        frame = handshake_io._handshake_frame(sequence, 0x08,
+                                              H.encode_refusal(code, reason))
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(frame)
+        except OSError:
+            pass
+
+    def _serve(self, sock, peer, admission, pending):
+        deadline = time.monotonic() + self.policy.handshake_timeout
+        with self._lock:
+            keys = self._keys
+        try:
+            connection = handshake_io.serve_handshake(
+                sock, peer[:2], keys, deadline, self._options,
+                server=_Handshake(pending, keys, replay_guard=self._replay_guard))
+        except NetStructerError:
+            admission.release()
+            self._drop_pending(pending)
+            sock.close()
+            return
+        admission.establish()
+        bridge = Bridge(connection)
+        connection.end_listeners.append(
+            lambda conn, error: self._on_session_end(bridge, admission))
+        connection.drained_listeners.append(
+            lambda conn: self._remove_session(bridge, admission))
+        with self._lock:
+            if pending in self._pending:
+                self._pending.remove(pending)
+            if pending.displaced or self._shut_down:
+                admission.release()
+                sock.close()
+                return
+            self._sessions.append(bridge)
+            self._services.attach(connection)
+            if self._queue is not None:
+                self._queue.put(bridge)
+        connection.start(run_reader_here=True)
+
+    def _drop_pending(self, pending):
+        with self._lock:
+            if pending in self._pending:
+                self._pending.remove(pending)
+
+    def _on_session_end(self, bridge, admission):
+        # A session whose peer has gone stays while it holds unread messages
+        # (a client that sends and disconnects at once loses nothing); it
+        # leaves once RecvBuffer has reported its end, or by pop()/clear().
+        if not bridge.connection.has_unread_messages():
+            self._remove_session(bridge, admission)
+
+    def _remove_session(self, bridge, admission):
+        admission.release()
+        with self._lock:
+            if bridge in self._sessions:
+                self._sessions.remove(bridge)
+
+    # --- the original module's container ----------------------------------------
+
+    def count(self):
+        with self._lock:
+            return len(self._sessions)
+
+    def all(self):
+        with self._lock:
+            return list(self._sessions)
+
+    def get(self, ip):
+        """The oldest live session of ``ip`` (a newcomer never shadows an
+        established one), or None."""
+        with self._lock:
+            for bridge in self._sessions:
+                if bridge.peer_ip == ip:
+                    return bridge
+        return None
+
+    def get_all(self, ip):
+        with self._lock:
+            return [b for b in self._sessions if b.peer_ip == ip]
+
+    def pop(self, ip):
+        """Removes the session get(ip) would return and gives it to the caller,
+        still open; the server no longer tracks or closes it. None if none."""
+        with self._lock:
+            for i, bridge in enumerate(self._sessions):
+                if bridge.peer_ip == ip:
+                    return self._sessions.pop(i)
+        return None
+
+    def clear(self):
+        """Closes every session (the peers see GOAWAY, then the close) and
+        removes it. Returns how many."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for bridge in sessions:
+            try:
+                bridge.Close(0.2)
+            except NetStructerError:
+                pass
+        return len(sessions)
+
+    # --- RPC -------------------------------------------------------------------
+
+    def add_service(self, service_name, handlers):
+        """Serves the methods of "pkg.Service": {method name: MethodHandler}
+        (what generated ``add_XServicer_to_server`` calls)."""
+        self._services.add(service_name, handlers)
+
+    # --- keys -----------------------------------------------------------------
+
+    def set_keys(self, keys):
+        """Replaces the key ring for handshakes from now on."""
+        ring = _keys.key_ring(keys=keys)
+        with self._lock:
+            if self._keys is None:
+                raise NetStructerError(StatusCode.INVALID_ARGUMENT,
+                                       "an insecure server has no keys")
+            self._keys = ring
+
+    # --- stopping -------------------------------------------------------------
+
+    def shutdown(self, timeout=1.0):
+        """Stops accepting, ends calls in flight (RPC), closes every session
+        with GOAWAY. Idempotent."""
+        with self._lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
+            listener = self._listener
+            pending, self._pending = self._pending, []
+            services = self._services
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        for p in pending:
+            try:
+                p.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        services.shutdown(timeout)
+        self.clear()
+        if self._queue is not None:
+            self._queue.put(None)
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout)
+
+    stop = shutdown
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
