@@ -59,6 +59,22 @@ class _Handshake(H.ServerHandshake):
         return reply
 
 
+def _close_gently(sock):
+    """Closes a refused connection so that its REFUSAL arrives: closing with
+    unread bytes (the rest of an HTTP request) would send a reset that may
+    destroy it in the peer's buffers; so shut our side, read what is left
+    for a moment, then close."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(0.25)
+        for _ in range(16):
+            if not sock.recv(4096):
+                break
+    except OSError:
+        pass
+    sock.close()
+
+
 class Server:
     def __init__(self, addr, port=None, *, key=None, key_file=None, keys=None,
                  insecure=False, policy=None, options=None,
@@ -78,6 +94,7 @@ class Server:
                                   max_lifetime=self.policy.max_session_lifetime)
         self._replay_guard = H.ReplayGuard()
         self._lock = threading.Lock()
+        self._sessions_changed = threading.Condition(self._lock)
         self._listener = None
         self._sessions = []          # Bridges, oldest first.
         self._pending = []           # _Pending, oldest first.
@@ -225,7 +242,7 @@ class Server:
         except NetStructerError:
             admission.release()
             self._drop_pending(pending)
-            sock.close()
+            _close_gently(sock)
             return
         admission.establish()
         bridge = Bridge(connection)
@@ -241,6 +258,7 @@ class Server:
                 sock.close()
                 return
             self._sessions.append(bridge)
+            self._sessions_changed.notify_all()
             self._services.attach(connection)
             if self._queue is not None:
                 self._queue.put(bridge)
@@ -274,14 +292,20 @@ class Server:
         with self._lock:
             return list(self._sessions)
 
-    def get(self, ip):
-        """The oldest live session of ``ip`` (a newcomer never shadows an
-        established one), or None."""
+    def get(self, ip, timeout=None):
+        """The oldest session of ``ip`` (a newcomer never shadows an
+        established one), or None. With ``timeout`` (seconds), waits that
+        long for one to arrive rather than answer None at once."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            for bridge in self._sessions:
-                if bridge.peer_ip == ip:
-                    return bridge
-        return None
+            while True:
+                for bridge in self._sessions:
+                    if bridge.peer_ip == ip:
+                        return bridge
+                remaining = 0 if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._sessions_changed.wait(remaining)
 
     def get_all(self, ip):
         with self._lock:
