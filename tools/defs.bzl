@@ -240,7 +240,11 @@ def _netstructer_py_codegen_impl(ctx):
         mnemonic = "NetStructerProtocPython",
         progress_message = "Generating NetStructer Python stubs for %s" % ctx.label,
     )
-    return [DefaultInfo(files = depset(outputs), runfiles = ctx.runfiles(files = outputs))]
+    ns_modules = [f for f in outputs if f.basename.endswith("_ns.py")]
+    return [
+        DefaultInfo(files = depset(outputs), runfiles = ctx.runfiles(files = outputs)),
+        OutputGroupInfo(ns_modules = depset(ns_modules)),
+    ]
 
 netstructer_py_codegen = rule(
     implementation = _netstructer_py_codegen_impl,

@@ -3,6 +3,7 @@
 // protoc). The full generated text is covered by golden_test.
 
 #include "netstructer/tools/protoc_plugin/generator.h"
+#include "netstructer/tools/protoc_plugin/python_generator.h"
 
 #include <google/protobuf/compiler/parser.h>
 #include <google/protobuf/descriptor.h>
@@ -75,6 +76,54 @@ TEST(NetStructerGenerator, UnknownParameterIsAnError) {
             std::string::npos)
       << error;
   EXPECT_TRUE(context.files().empty());
+}
+
+TEST(NetStructerGenerator, PythonParameterWritesOnlyTheNsModule) {
+  DescriptorPool pool;
+  const FileDescriptor* file = BuildFile(&pool, "x/my-svc.proto", kServices);
+  ASSERT_NE(file, nullptr);
+  MemoryGeneratorContext context;
+  std::string error;
+  ASSERT_TRUE(NetStructerGenerator().Generate(file, "python", &context, &error))
+      << error;
+  ASSERT_EQ(context.files().size(), 1u);
+  const auto& [name, text] = *context.files().begin();
+  EXPECT_EQ(name, "x/my_svc_ns.py");
+  EXPECT_NE(text.find("from x import my_svc_pb2 as x_dot_my__svc__pb2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("class SvcStub(object):"), std::string::npos) << text;
+  EXPECT_NE(text.find("x_dot_my__svc__pb2.Outer.Inner.SerializeToString"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("def add_SvcServicer_to_server(servicer, server):"),
+            std::string::npos)
+      << text;
+}
+
+TEST(NetStructerGenerator, PythonKeywordNamesAreRefused) {
+  DescriptorPool pool;
+  const FileDescriptor* file = BuildFile(&pool, "x/kw.proto", R"(
+    syntax = "proto3";
+    package a;
+    message M {}
+    service Svc { rpc import(M) returns (M); }
+  )");
+  ASSERT_NE(file, nullptr);
+  MemoryGeneratorContext context;
+  std::string error;
+  EXPECT_FALSE(NetStructerGenerator().Generate(file, "python", &context, &error));
+  EXPECT_NE(error.find("method a.Svc.import: its name is a Python keyword"),
+            std::string::npos)
+      << error;
+  // C++ has no such keyword: the C++ output is fine.
+  EXPECT_TRUE(NetStructerGenerator().Generate(file, "", &context, &error)) << error;
+}
+
+TEST(PythonModuleName, FollowsProtoc) {
+  EXPECT_EQ(PythonModuleName("a/b-c.proto"), "a.b_c_pb2");
+  EXPECT_EQ(PythonModuleName("top.proto"), "top_pb2");
+  EXPECT_EQ(PythonModuleAlias("a.b_c_pb2"), "a_dot_b__c__pb2");
 }
 
 TEST(NetStructerGenerator, EmptyParameterIsAccepted) {
