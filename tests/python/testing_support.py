@@ -18,11 +18,15 @@ import netstructer
 
 def runfile(path):
     """A file of the workspace's runfiles (a C++ binary, a .proto)."""
-    root = os.environ.get("TEST_SRCDIR")
-    if root:
-        candidate = os.path.join(root, "netstructer", path)
-        if os.path.exists(candidate):
-            return candidate
+    manifest = os.environ.get("RUNFILES_MANIFEST_FILE", "")  # bazel run
+    roots = [os.environ.get("TEST_SRCDIR"), os.environ.get("RUNFILES_DIR"),
+             manifest[:-len("_manifest")] if manifest.endswith(".runfiles_manifest")
+             else None]
+    for root in roots:
+        if root:
+            candidate = os.path.join(root, "netstructer", path)
+            if os.path.exists(candidate):
+                return candidate
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(here, "..", "..", path)
 
