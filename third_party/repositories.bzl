@@ -30,3 +30,7 @@ def netstructer_repositories(path = "."):
         name = "com_google_protobuf",
         path = path + "/third_party/protobuf",
     )
+
+    # Python targets (py_netstructer_library, python/, tests/python/) run
+    # Debian's /usr/bin/python3, whatever python3 comes first on PATH.
+    native.register_toolchains("@netstructer//third_party/python:debian_python_toolchain")
