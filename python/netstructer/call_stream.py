@@ -17,6 +17,7 @@ from collections import deque
 from . import frames as F
 from . import rpc_wire as W
 from . import streams
+from .connection import run_callbacks
 from .errors import NetStructerError, RpcError, StatusCode
 
 _U32 = struct.Struct(">I")
@@ -57,6 +58,17 @@ class CallStream:
         the HEADERS or TRAILERS (``frame_type``) that carries it. Metadata is
         never compressed together with message bytes (9.2): a message that
         may be compressed travels in DATA frames of its own."""
+        try:
+            self._send(frame_type, prefix, body, end_stream, deadline)
+        except NetStructerError as e:
+            if e.code != StatusCode.DEADLINE_EXCEEDED or isinstance(e, RpcError):
+                raise
+            # Waiting for credit or for the socket outlived the deadline:
+            # the call ends (part of a message may have gone out).
+            self.cancel(StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed")
+            raise RpcError(StatusCode.DEADLINE_EXCEEDED, e.message) from None
+
+    def _send(self, frame_type, prefix, body, end_stream, deadline):
         message = b"" if body is None else streams.message_header(
             streams.KIND_METHOD, len(body)) + bytes(body)
         compressible = self._compress and len(message) >= F.COMPRESSION_THRESHOLD
@@ -103,7 +115,7 @@ class CallStream:
                 raise self._error_locked()
             if type == F.TRAILERS or (flags & F.END_STREAM):
                 self._sent_end = True
-        self._conn.write_frames([(self.id, type, flags, payload, compressible)])
+        self._conn.write_frames([(self.id, type, flags, payload, compressible)], deadline)
         hook, self.after_first_frame = self.after_first_frame, None
         if hook is not None:
             hook()
@@ -136,17 +148,21 @@ class CallStream:
         False when the call had already ended (nothing is sent)."""
         if not self.finish(code, reason):
             return False
-        try:
-            self._conn.write_frames([(self.id, F.CANCEL, 0,
-                                      W.encode_cancel(code, reason), False)])
-        except NetStructerError:
-            pass
+        # Never waits: timers and the reader thread cancel calls too.
+        self._conn.queue_control((self.id, F.CANCEL, 0, W.encode_cancel(code, reason),
+                                  False))
         return True
 
     # --- receiving (the reader thread) ----------------------------------------
 
     def on_frame(self, frame):
         type, payload = frame.type, frame.payload
+        if self.ended:
+            # Ended here (a cancel, a deadline) while the peer still sent:
+            # late frames are dropped (9.1), on the thread that owns the
+            # reassembly, which lets go of a half-received message now.
+            self._assembler.close()
+            return
         if type == F.CANCEL:
             code, reason = W.decode_cancel(payload)
             self.finish(code, reason)
@@ -265,11 +281,9 @@ class CallStream:
             self.status = (StatusCode(code), message)
             self._cv.notify_all()
             callbacks = list(self.end_callbacks)
-        self._assembler.close()
         if self._on_end is not None:
             self._on_end(self)
-        for callback in callbacks:
-            callback(self)
+        run_callbacks(callbacks, self)
         return True
 
     def _error_locked(self):

@@ -34,10 +34,16 @@ class _ClientCalls:
         self._next_id = W.FIRST_CALL_STREAM
         self._closed = None  # (code, message) once no new call may start.
 
-    def start(self, call, send_first):
+    def start(self, call, send_first, deadline=None):
         """Registers ``call`` under the next id and runs ``send_first()``,
-        which writes its HEADERS; ids reach the wire in increasing order."""
-        self._open_lock.acquire()
+        which writes its HEADERS; ids reach the wire in increasing order.
+        RpcError DEADLINE_EXCEEDED if the calls ahead held the way past
+        ``deadline``."""
+        wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._open_lock.acquire(timeout=wait):
+            raise RpcError(StatusCode.DEADLINE_EXCEEDED,
+                           "the call's deadline passed before it started "
+                           "(the calls ahead of it were still being written)")
         released = [False]
 
         def release():
@@ -56,6 +62,7 @@ class _ClientCalls:
                                     on_end=self._forget)
                 self._calls[stream_id] = stream
             call.stream = stream
+            call.stream_created()
             stream.after_first_frame = release
             send_first(stream)
         finally:

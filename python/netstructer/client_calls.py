@@ -11,6 +11,7 @@ import time
 
 from . import frames as F
 from . import rpc_wire as W
+from .connection import run_callbacks
 from .errors import NetStructerError, RpcError, StatusCode
 from .timers import TIMERS
 
@@ -38,29 +39,43 @@ class ClientCall:
                                   "the call's deadline passed before it started")
             return
         body = None if client_streams else self._serialize(request)
-        calls = self._channel.calls(self.deadline)
-        headers = W.CallHeaders(method=self.method, no_compression=not self.compress)
-        if self.deadline is not None:
-            headers.timeout_micros = max(1, int((self.deadline - time.monotonic()) * 1e6))
-        W.to_wire(self.metadata, headers.metadata)
-        prefix = W.encode_prefixed(headers)
-        calls.start(self, lambda s: s.send(F.HEADERS, prefix, body,
-                                           end_stream=not client_streams))
-        if self.deadline is not None:
-            timer = TIMERS.add(self.deadline, lambda: self.stream.cancel(
-                StatusCode.DEADLINE_EXCEEDED, DEADLINE_PASSED))
-            self.stream.end_callbacks.append(lambda s: TIMERS.cancel(timer))
+        try:
+            calls = self._channel.calls(self.deadline)
+            headers = W.CallHeaders(method=self.method, no_compression=not self.compress)
+            if self.deadline is not None:
+                headers.timeout_micros = max(1, int((self.deadline - time.monotonic()) * 1e6))
+            W.to_wire(self.metadata, headers.metadata)
+            prefix = W.encode_prefixed(headers)
+            calls.start(self, lambda s: s.send(F.HEADERS, prefix, body,
+                                               end_stream=not client_streams,
+                                               deadline=self.deadline), self.deadline)
+        except NetStructerError as e:  # Connecting, or the first write.
+            if self.stream is None:  # Never started: nothing was sent.
+                self._early_status = (e.code, e.message)
+            else:
+                self.stream.finish(e.code, e.message)
+            return
         if client_streams:
             threading.Thread(target=self._send_requests, args=(iter(request),),
                              daemon=True, name=f"netstructer-requests{self.method}").start()
+
+    def stream_created(self):
+        """The call has its stream (and id), before its first frame: its
+        deadline is armed from here on, whatever the first write waits for."""
+        if self.deadline is not None:
+            stream = self.stream
+            timer = TIMERS.add(self.deadline, lambda: stream.cancel(
+                StatusCode.DEADLINE_EXCEEDED, DEADLINE_PASSED))
+            stream.end_callbacks.append(lambda s: TIMERS.cancel(timer))
 
     def _send_requests(self, requests):
         try:
             for request in requests:
                 if self.stream.ended:
                     return
-                self.stream.send(F.DATA, body=self._serialize(request))
-            self.stream.send(F.DATA, body=None, end_stream=True)
+                self.stream.send(F.DATA, body=self._serialize(request),
+                                 deadline=self.deadline)
+            self.stream.send(F.DATA, body=None, end_stream=True, deadline=self.deadline)
         except (RpcError, NetStructerError):
             return  # The call ended; its status says why.
         except Exception as e:  # The caller's iterator or serializer failed.
@@ -183,8 +198,7 @@ class CallFuture(Call):
                 return
             self._done.set()
             callbacks, self._callbacks = self._callbacks, []
-        for fn in callbacks:
-            fn(self)
+        run_callbacks(callbacks, self)
 
     def done(self):
         return self._done.is_set()

@@ -2,20 +2,19 @@
 directions' sealing state, the Bridge stream and the hand-off of call frames.
 
 Ownership, in one paragraph: the connection's **reader thread** owns
-everything that comes in (the opener and its sequence number, the Bridge
-stream's assembler and receive window, keepalive, the peer's GOAWAY) and is
-the only thread that reads the socket. Everything that goes out is sealed
-and written by whoever holds ``_write_lock`` (the sealer's sequence number
-and the socket's sending side); the reader thread never waits for that lock:
-it queues its control frames (PING answers, WINDOW_UPDATEs, GOAWAY) and the
-holder writes them before it lets go ("the first producer writes"), so a
-writer blocked on a full socket never stops the reading that would unblock
-it. Application threads meet the reader only through ``_state`` (a
+everything that comes in (reader.py: the opener and its sequence number, the
+Bridge stream's assembler and receive window, keepalive, the peer's
+GOAWAY) and is the only thread that reads the socket. Everything that goes
+out is sealed in order and written without blocking by ``send_queue.py``,
+whose lock any thread holds only for a seal and a non-blocking send; what
+the socket does not take at once, the reader writes when it becomes
+writable. So no thread ever waits on a peer that does not read, except an
+application thread waiting, up to its deadline, for flow-control credit or
+room in the queue. Application threads meet the reader on ``_state`` (a
 Condition): the inbox, the send credit and the end of the connection.
 """
 
-import os
-import select
+import logging
 import socket
 import struct
 import threading
@@ -25,11 +24,13 @@ from collections import deque
 from . import frames as F
 from . import streams
 from .errors import ConnectionEndError, NetStructerError, StatusCode
+from .reader import Reader
+from .send_queue import DEFAULT_MAX_QUEUED_BYTES, SendQueue
 
 INITIAL_WINDOW_BYTES = 16 << 20
 DEFAULT_MAX_INBOX_BYTES = 32 << 20
-MAX_GOAWAY_REASON_BYTES = 512
 _U32 = struct.Struct(">I")
+_log = logging.getLogger("netstructer")
 
 
 class ConnectionOptions:
@@ -41,7 +42,8 @@ class ConnectionOptions:
                  fragment_bytes=streams.DEFAULT_FRAGMENT_BYTES,
                  max_frame_bytes=F.DEFAULT_MAX_FRAME_BYTES, compression=True,
                  keepalive_interval=30.0, keepalive_timeout=20.0,
-                 idle_timeout=None, max_lifetime=None, max_depth=100):
+                 idle_timeout=None, max_lifetime=None, max_depth=100,
+                 max_queued_send_bytes=DEFAULT_MAX_QUEUED_BYTES):
         self.max_message_bytes = max_message_bytes
         self.memory_threshold_bytes = memory_threshold_bytes
         self.spill_directory = spill_directory
@@ -54,6 +56,7 @@ class ConnectionOptions:
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
         self.max_depth = max_depth
+        self.max_queued_send_bytes = max_queued_send_bytes
 
     def copy(self, **changes):
         other = ConnectionOptions.__new__(ConnectionOptions)
@@ -62,22 +65,26 @@ class ConnectionOptions:
         return other
 
 
-def _format_duration(seconds):
-    if seconds == int(seconds):
-        return f"{int(seconds)}s"
-    return f"{seconds:g}s"
-
-
 def lost(message="the connection was lost"):
     return ConnectionEndError(StatusCode.UNAVAILABLE, message)
 
 
-class Connection:
+def run_callbacks(callbacks, *args):
+    """User code (end listeners, done callbacks) that must not take the
+    connection down with it: an exception is logged, never propagated."""
+    for callback in callbacks:
+        try:
+            callback(*args)
+        except Exception:  # noqa: BLE001 - user code, reported below.
+            _log.exception("netstructer: a callback raised")
+
+
+class Connection(Reader):
     """An authenticated connection. ``role`` is "client" or "server".
 
     ``call_streams`` (set by the RPC layer before ``start()``) receives the
     frames of odd stream ids from 3 (``on_frame(frame)``) on the reader
-    thread, and ``on_end(error)`` once when the connection ends.
+    thread, ``on_goaway(peer)`` and ``on_end(error)`` once.
     """
 
     def __init__(self, sock, sealer, opener, role, options=None, peer=None,
@@ -88,11 +95,16 @@ class Connection:
         self.key_index = key_index
         self.call_streams = None
         self._sock = sock
-        self._sealer = sealer
         self._opener = opener
-        self._write_lock = threading.Lock()
-        self._goaway_written = False  # Guarded by _write_lock.
-        self._control = deque()  # Frames the reader queued for the writer.
+        # Wakes the reader's select (to write, or to see the end).
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._wake_lock = threading.Lock()
+        self._wake_closed = False
+        self._sendq = SendQueue(sock, sealer, self._wake,
+                                self.options.max_queued_send_bytes)
+        self._sealer = sealer  # For tests that write frames by hand.
         self._state = threading.Condition(threading.Lock())
         # Guarded by _state:
         self._inbox = deque()
@@ -101,24 +113,19 @@ class Connection:
                                              self.options.max_inbox_bytes)
         self._end = None           # The ConnectionEndError once it ended.
         self._inbox_end = None     # What RecvBuffer reports after the inbox.
-        self._sent_goaway = False
         self._peer_goaway = None   # (code, reason, ack)
-        self._closed_by_us = False
+        self._drained_told = False
+        # Written by any thread, read by the reader (a float: atomic).
         self._last_activity = time.monotonic()
-        # Owned by the reader thread:
-        self._assembler = streams.MessageAssembler(
-            (streams.KIND_VALUE, streams.KIND_TYPED),
-            self.options.max_message_bytes, self.options.memory_threshold_bytes,
-            self.options.spill_directory)
-        self._bridge_send_lock = threading.Lock()
+        self._bridge_send_lock = threading.Lock()  # One message at a time.
         self._message_listener = None
         self._created = time.monotonic()
         self._reader = None
         self.end_listeners = []      # f(connection, error) once it ended
         self.drained_listeners = []  # f(connection) once ended and read out
-        self._drained_told = False
+        Reader.__init__(self)
 
-    # --- lifecycle --------------------------------------------------------
+    # --- lifecycle ------------------------------------------------------------
 
     def start(self, run_reader_here=False):
         """Starts reading: on a thread of its own, or on this thread (a
@@ -136,83 +143,46 @@ class Connection:
         with self._state:
             return self._end
 
-    def wait_ended(self, timeout=None):
-        with self._state:
-            self._state.wait_for(lambda: self._end is not None, timeout)
-            return self._end
+    def _wake(self):
+        with self._wake_lock:
+            if self._wake_closed:
+                return
+            try:
+                self._wake_w.send(b"w")
+            except OSError:
+                pass  # Already signalled (the buffer is full).
 
-    # --- writing ----------------------------------------------------------
+    # --- writing -------------------------------------------------------------
 
-    def write_frames(self, frames_to_send):
-        """Seals and writes frames, given as (stream, type, flags, payload,
-        compressible), in order; ConnectionEndError once the sending side is
-        shut."""
+    def write_frames(self, frames_to_send, deadline=None, wait_for_room=True):
+        """Seals and queues frames (stream, type, flags, payload,
+        compressible), in order. ConnectionEndError once the sending side
+        is shut; DEADLINE_EXCEEDED if the queue stayed full past
+        ``deadline``. The reader thread and timers pass
+        ``wait_for_room=False``: they never wait."""
         try:
-            with self._write_lock:
-                self._write_locked(frames_to_send)
-        finally:
-            self._flush_control()
-
-    def _write_locked(self, frames_to_send):
-        with self._state:
-            if self._sent_goaway or self._end is not None:
-                raise self._send_error_locked()
-        self._write_out(self._take_control() + list(frames_to_send))
-
-    def _write_out(self, frames_to_send):
-        """Seals and writes; the caller holds the write lock. A GOAWAY among
-        the frames is the last thing this side sends: the sending side is
-        shut after it."""
-        if self._goaway_written:
-            return
-        for i, f in enumerate(frames_to_send):
-            if f[0] == F.CONNECTION_STREAM and f[1] == F.GOAWAY:
-                frames_to_send = frames_to_send[:i + 1]
-                self._goaway_written = True
-                break
-        data = b"".join(self._sealer.seal(*f) for f in frames_to_send)
-        try:
-            self._sock.sendall(data)
-            if self._goaway_written:
-                self._sock.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            error = lost(f"the connection was lost while sending ({e.strerror or e})")
-            self._finish(error)
-            raise error from None
-
-    def _take_control(self):
-        taken = []
-        while self._control:
-            taken.append(self._control.popleft())
-        return taken
+            self._sendq.send(frames_to_send, deadline, wait_for_room)
+        except ConnectionEndError as e:
+            if e.code == StatusCode.UNAVAILABLE:
+                self._finish(e)  # The socket failed.
+            with self._state:
+                raise self._end or e from None
 
     def queue_control(self, frame):
-        """From the reader thread: written by whoever holds the write lock."""
-        self._control.append(frame)
-        self._flush_control()
-
-    def _flush_control(self, wait=0.0):
-        while self._control and self._write_lock.acquire(timeout=wait if wait else -1,
-                                                         blocking=bool(wait)):
-            try:
-                frames_now = self._take_control()
-                if frames_now:
-                    self._write_out(frames_now)
-            except NetStructerError:
-                pass  # The connection ended; everyone sees that.
-            finally:
-                self._write_lock.release()
-
-    def _send_error_locked(self):
-        if self._end is not None:
-            return self._end
-        return ConnectionEndError(StatusCode.FAILED_PRECONDITION,
-                                  "this connection's sending side was closed (GOAWAY)")
+        """A frame of the connection's own (an answer, credit, a CANCEL),
+        from any thread, never waiting; dropped once the connection ended."""
+        try:
+            self.write_frames([frame], wait_for_room=False)
+        except NetStructerError:
+            pass
 
     # --- the Bridge stream: sending -----------------------------------------
 
     def send_message(self, kind, body, deadline=None):
-        """Sends one Bridge message, waiting for connection credit."""
+        """Sends one Bridge message, waiting up to ``deadline`` for
+        connection credit and room in the send queue. A deadline that passes
+        once part of the message has gone out closes the connection (the
+        rest of the stream would be garbage): DEADLINE_EXCEEDED either way."""
         if len(body) > self.options.max_message_bytes:
             raise NetStructerError(
                 StatusCode.INVALID_ARGUMENT,
@@ -221,17 +191,33 @@ class Connection:
         parts = streams.fragments(kind, body, self.options.fragment_bytes)
         with self._bridge_send_lock:
             for i, part in enumerate(parts):
-                self._take_send_credit(len(part), deadline)
                 flags = F.END_MESSAGE if i == len(parts) - 1 else 0
-                self.write_frames([(F.BRIDGE_STREAM, F.DATA, flags, part,
-                                    self.options.compression)])
+                try:
+                    self._take_send_credit(len(part), deadline)
+                    self.write_frames([(F.BRIDGE_STREAM, F.DATA, flags, part,
+                                        self.options.compression)], deadline)
+                except NetStructerError as e:
+                    if i > 0 and e.code == StatusCode.DEADLINE_EXCEEDED:
+                        self.close_with_error(
+                            StatusCode.ABORTED,
+                            "the sender gave up on a message it had started "
+                            "(its deadline passed): the connection is closed")
+                        raise NetStructerError(
+                            StatusCode.DEADLINE_EXCEEDED,
+                            f"{e.message}; part of the message had gone out, so "
+                            "the connection was closed") from None
+                    raise
         self.note_activity()
 
     def _take_send_credit(self, n, deadline):
         with self._state:
             while True:
-                if self._end is not None or self._sent_goaway:
-                    raise self._send_error_locked()
+                if self._end is not None:
+                    raise self._end
+                if self._sendq.goaway_queued:
+                    raise ConnectionEndError(
+                        StatusCode.FAILED_PRECONDITION,
+                        "this connection's sending side was closed (GOAWAY)")
                 if self._send_credit >= n:
                     self._send_credit -= n
                     return
@@ -244,8 +230,7 @@ class Connection:
                 self._state.wait(remaining)
 
     def note_activity(self):
-        with self._state:
-            self._last_activity = time.monotonic()
+        self._last_activity = time.monotonic()
 
     # --- the Bridge stream: receiving ---------------------------------------
 
@@ -258,6 +243,8 @@ class Connection:
         """The next streams.Message of the Bridge stream, or raise the end
         (after every message that arrived before it)."""
         tell = False
+        credit = 0
+        message = error = None
         with self._state:
             while not self._inbox and self._inbox_end is None:
                 remaining = None if deadline is None else deadline - time.monotonic()
@@ -274,51 +261,49 @@ class Connection:
                         f"the next message has {message.size} bytes, more than the "
                         f"{max_bytes} asked for (it stays queued)")
                 self._inbox.popleft()
-                self._last_activity = time.monotonic()
                 released = self._window.dequeued(message.size)
                 credit = self._window.take_credit(force=released)
-                error = None
             else:
                 error = self._inbox_end
                 tell = self._end is not None and not self._drained_told
                 self._drained_told = self._drained_told or tell
         if tell:
-            for listener in list(self.drained_listeners):
-                listener(self)
+            run_callbacks(list(self.drained_listeners), self)
         if error is not None:
             raise error
+        self.note_activity()
         if credit:
-            self._send_window_update(credit)
+            self.queue_control((F.CONNECTION_STREAM, F.WINDOW_UPDATE, 0,
+                                _U32.pack(credit), False))
         return message
 
     def has_unread_messages(self):
         with self._state:
             return bool(self._inbox)
 
-    def _send_window_update(self, credit):
-        try:
-            self.write_frames([(F.CONNECTION_STREAM, F.WINDOW_UPDATE, 0,
-                                _U32.pack(credit), False)])
-        except NetStructerError:
-            pass  # The connection ended; readers see that.
+    def discard_unread_messages(self):
+        """Drops the inbox (closing spilled files); the end stays to report."""
+        with self._state:
+            dropped, self._inbox = list(self._inbox), deque()
+        for message in dropped:
+            if message.body is not None and not isinstance(message.body, (bytes, bytearray)):
+                message.body.close()
 
-    # --- closing ------------------------------------------------------------
+    # --- closing ---------------------------------------------------------------
 
     def close(self, timeout=5.0):
-        """Graceful close (8.3): GOAWAY OK, then wait for the peer's answer.
-        Returns None when the peer confirmed it had every message; raises
-        ConnectionEndError saying why not otherwise."""
+        """Graceful close (8.3): GOAWAY OK, then wait (up to ``timeout``)
+        for the peer's answer. Returns None when the peer confirmed it had
+        every message; raises ConnectionEndError saying why not otherwise."""
         deadline = time.monotonic() + timeout
-        self._send_goaway(StatusCode.OK, "", ack=False)
+        self._sendq.send_goaway(StatusCode.OK, "", ack=False)
         with self._state:
             self._state.wait_for(lambda: self._peer_goaway is not None
                                  or self._end is not None,
                                  max(0.0, deadline - time.monotonic()))
             peer, end = self._peer_goaway, self._end
-            self._closed_by_us = True
-        result = None
         if peer is not None and peer[2]:
-            result = None
+            result = None  # The peer had every message before ours.
         elif peer is not None and peer[0] not in (StatusCode.OK, StatusCode.OUT_OF_RANGE):
             result = ConnectionEndError(peer[0], peer[1])
         elif peer is not None:
@@ -338,36 +323,13 @@ class Connection:
     def close_with_error(self, code, reason):
         """Tells the peer why (GOAWAY with the code), then closes at once
         (8.3): a peer that does not read may not get the GOAWAY."""
-        on_reader = threading.current_thread() is self._reader
-        self._send_goaway(code, reason, ack=False, wait=1.0 if on_reader else None)
+        self._sendq.send_goaway(code, reason, ack=False)
         self._finish(ConnectionEndError(code, reason))
 
     def abort(self, error=None):
         """Closes at once without a word to the peer."""
         self._finish(error or ConnectionEndError(StatusCode.FAILED_PRECONDITION,
                                                  "this Bridge was closed"))
-
-    def _send_goaway(self, code, reason, ack, wait=None):
-        """Queues our GOAWAY, the last frame this side sends, and writes it
-        (waiting at most ``wait`` seconds for the write lock; None = as long
-        as it takes, for an application thread)."""
-        data = reason.encode("utf-8", "replace")[:MAX_GOAWAY_REASON_BYTES]
-        data = data.decode("utf-8", "ignore").encode("utf-8")
-        with self._state:
-            if self._sent_goaway or self._end is not None:
-                return
-            self._sent_goaway = True
-            self._state.notify_all()
-        self._control.append((F.CONNECTION_STREAM, F.GOAWAY, F.ACK if ack else 0,
-                              bytes([int(code)]) + data, False))
-        if wait is None:
-            with self._write_lock:
-                try:
-                    self._write_out(self._take_control())
-                except NetStructerError:
-                    pass
-        else:
-            self._flush_control(wait)
 
     def _finish(self, error):
         """Ends the connection once: the first error is what everyone sees."""
@@ -378,194 +340,21 @@ class Connection:
             if self._inbox_end is None:
                 self._inbox_end = error
             self._state.notify_all()
+        self._sendq.close(error)
         try:
             self._sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        if threading.current_thread() is self._reader or self._reader is None:
-            self._sock.close()
+        self._wake()  # The reader sees the end and closes the socket.
+        if self._reader is None:
+            self._close_descriptors()
         if self.call_streams is not None:
-            self.call_streams.on_end(error)
-        for listener in list(self.end_listeners):
-            listener(self, error)
+            run_callbacks([self.call_streams.on_end], error)
+        run_callbacks(list(self.end_listeners), self, error)
 
-    # --- the reader thread ---------------------------------------------------
-
-    def _read_loop(self):
-        try:
-            self._read_frames()
-        except ConnectionEndError as e:
-            self._finish(e)  # A late refusal: the server has closed already.
-        except NetStructerError as e:
-            # An error in the peer's input: say why (8.3), then close.
-            self.close_with_error(e.code, e.message)
-        except OSError as e:
-            self._finish(lost(f"the connection was lost ({e.strerror or e})"))
-        finally:
-            self._assembler.close()
-            try:
-                self._sock.close()
-            except OSError:
-                pass
-            self._finish(lost())
-
-    def _read_frames(self):
-        buffer = bytearray()
-        heard = time.monotonic()
-        ping_outstanding = False
-        options = self.options
-        while True:
-            # Whole frames in the buffer first.
-            while len(buffer) >= 4:
-                length = _U32.unpack_from(buffer)[0]
-                F.check_length(length, options.max_frame_bytes)
-                if len(buffer) < 4 + length:
-                    break
-                body = bytes(buffer[4:4 + length])
-                del buffer[:4 + length]
-                frame = self._opener.open(body)
-                heard = time.monotonic()
-                ping_outstanding = False
-                if not self._dispatch(frame):
-                    return
-            now = time.monotonic()
-            with self._state:
-                if self._end is not None:
-                    return
-                last_activity = self._last_activity
-            silent = now - heard
-            if silent > options.keepalive_interval + options.keepalive_timeout:
-                self._finish(lost(
-                    f"the connection was lost: nothing from the peer for "
-                    f"{_format_duration(round(silent, 3))} (keepalive)"))
-                return
-            if silent > options.keepalive_interval and not ping_outstanding:
-                ping_outstanding = True
-                self.queue_control((F.CONNECTION_STREAM, F.PING, 0, b"netstruc", False))
-            if options.idle_timeout is not None and now - last_activity > options.idle_timeout:
-                self.close_with_error(
-                    StatusCode.UNAVAILABLE,
-                    f"closed after {_format_duration(options.idle_timeout)} without "
-                    "messages (idle_timeout)")
-                return
-            if options.max_lifetime is not None and now - self._created > options.max_lifetime:
-                self.close_with_error(
-                    StatusCode.UNAVAILABLE,
-                    f"closed after {_format_duration(options.max_lifetime)} "
-                    "(max_lifetime); reconnect")
-                return
-            waits = [options.keepalive_interval / 4]
-            if options.idle_timeout is not None:
-                waits.append(options.idle_timeout / 4)
-            if options.max_lifetime is not None:
-                waits.append(options.max_lifetime / 4)
-            tick = min(max(min(waits), 0.005), 1.0)
-            readable, _, _ = select.select([self._sock], [], [], tick)
-            if not readable:
-                continue
-            chunk = self._sock.recv(1 << 18)
-            if not chunk:
-                if buffer:
-                    got = len(buffer) - 4 if len(buffer) >= 4 else len(buffer)
-                    raise F.data_loss("truncated frame" if len(buffer) >= 4 else
-                                      f"truncated length prefix: got {got} of 4 bytes")
-                self._on_eof()
-                return
-            buffer += chunk
-
-    def _on_eof(self):
-        with self._state:
-            peer = self._peer_goaway
-        if peer is not None:
-            self._finish(self._goaway_status(peer))
-        else:
-            self._finish(lost("the connection was lost (closed without GOAWAY)"))
-
-    @staticmethod
-    def _goaway_status(peer):
-        code, reason, _ = peer
-        if code == StatusCode.OK:
-            return ConnectionEndError(StatusCode.OUT_OF_RANGE,
-                                      "end of stream: the peer closed the connection")
-        return ConnectionEndError(code, reason)
-
-    def _dispatch(self, frame):
-        """Handles one frame; False once reading should stop."""
-        stream = frame.stream
-        if stream == F.CONNECTION_STREAM:
-            return self._on_connection_frame(frame)
-        if stream == F.BRIDGE_STREAM:
-            if frame.type != F.DATA:
-                raise F.data_loss(f"a frame of type 0x{frame.type:02x} on the Bridge stream")
-            self._on_bridge_data(frame)
-            return True
-        if stream % 2 == 1 and self.call_streams is not None:
-            self.call_streams.on_frame(frame)
-            return True
-        raise F.data_loss(f"a frame on stream {stream}, which the peer may not use")
-
-    def _on_connection_frame(self, frame):
-        payload = frame.payload
-        if frame.type == F.PING:
-            if len(payload) != 8:
-                raise F.data_loss(f"a PING of {len(payload)} bytes (8 expected)")
-            if not frame.flags & F.ACK:
-                self.queue_control((F.CONNECTION_STREAM, F.PING, F.ACK, payload, False))
-            return True
-        if frame.type == F.WINDOW_UPDATE:
-            increment = streams.window_increment(payload)
-            with self._state:
-                self._send_credit += increment
-                if self._send_credit > streams.MAX_WINDOW_INCREMENT:
-                    raise F.data_loss("the flow-control window overflowed")
-                self._state.notify_all()
-            return True
-        if frame.type == F.GOAWAY:
-            return self._on_goaway(frame)
-        raise F.data_loss(f"a frame of type 0x{frame.type:02x} on stream 0")
-
-    def _on_goaway(self, frame):
-        payload = frame.payload
-        if not payload or payload[0] > 16 or len(payload) - 1 > MAX_GOAWAY_REASON_BYTES:
-            raise F.data_loss("a malformed GOAWAY")
-        try:
-            reason = bytes(payload[1:]).decode("utf-8")
-        except UnicodeDecodeError:
-            raise F.data_loss("a GOAWAY whose reason is not UTF-8") from None
-        peer = (StatusCode(payload[0]), reason, bool(frame.flags & F.ACK))
-        with self._state:
-            if self._peer_goaway is not None:
-                raise F.data_loss("a second GOAWAY")
-            self._peer_goaway = peer
-            answer = not self._sent_goaway
-            # Messages already queued stay readable; then the peer's word.
-            if self._inbox_end is None:
-                self._inbox_end = self._goaway_status(peer)
-            self._state.notify_all()
-        if self.call_streams is not None:
-            self.call_streams.on_goaway(peer)
-        if answer:
-            self._send_goaway(StatusCode.OK, "", ack=True, wait=0.0)
-        return True  # Read on to EOF: the peer closes after its GOAWAY.
-
-    def _on_bridge_data(self, frame):
-        n = len(frame.payload)
-        with self._state:
-            if not self._window.receive(n):
-                raise F.data_loss("DATA beyond the flow-control window")
-        message = self._assembler.add(frame.payload, bool(frame.flags & F.END_MESSAGE))
-        listener = self._message_listener
-        with self._state:
-            self._window.stored(n)
-            if message is not None:
-                self._last_activity = time.monotonic()
-                if listener is None:
-                    self._inbox.append(message)
-                    self._window.queued += message.size
-                    self._state.notify_all()
-            credit = self._window.take_credit()
-        if credit:
-            self.queue_control((F.CONNECTION_STREAM, F.WINDOW_UPDATE, 0,
-                                 _U32.pack(credit), False))
-        if message is not None and listener is not None:
-            listener(message)
+    def _close_descriptors(self):
+        self._sendq.close_socket()
+        with self._wake_lock:
+            self._wake_closed = True
+            self._wake_r.close()
+            self._wake_w.close()

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import struct
+import threading
 import time
 
 from cryptography.hazmat.primitives import hashes
@@ -190,12 +191,17 @@ class ReplayGuard:
     """
 
     def __init__(self, capacity=DEFAULT_REPLAY_MEMORY):
+        self._lock = threading.Lock()  # Handshakes run on many threads.
         self._capacity = capacity
         self._by_nonce = {}
         self._order = collections.deque()  # (time, nonce), oldest first
         self._floor = None  # The newest time it had to forget.
 
     def check_and_remember(self, nonce, stamp, now):
+        with self._lock:
+            self._check_and_remember(nonce, stamp, now)
+
+    def _check_and_remember(self, nonce, stamp, now):
         offset = stamp - now
         if abs(offset) > FRESHNESS_SECONDS:
             side = "behind" if offset < 0 else "ahead of"

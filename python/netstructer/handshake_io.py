@@ -10,6 +10,7 @@ ClientFinished stay in the socket for the connection's reader.
 import contextlib
 import socket
 import struct
+import threading
 import time
 
 from . import frames as F
@@ -170,14 +171,28 @@ def _client_handshake(sock, host, port, key, deadline, options, client):
     return Connection(sock, sealer, opener, "client", options, peer=(host, port))
 
 
+class _Unguarded:
+    """What serve_handshake writes under when no server displaces handshakes."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.displaced = False
+        self.sequence = 0
+
+
 def serve_handshake(sock, peer, keys, deadline, options=None, replay_guard=None,
-                    server=None):
+                    server=None, guard=None):
     """Answers one client's handshake on an accepted socket.
 
     Returns a server Connection, or raises NetStructerError (after sending
     the REFUSAL the spec gives; nothing at the deadline or on EOF). The
-    caller closes the socket on failure.
+    caller closes the socket on failure. ``guard`` (.lock, .displaced,
+    .sequence) is shared with whoever may refuse this handshake from
+    another thread (a newcomer displacing it): every write to the socket
+    and the sequence it reached happen under its lock, so two refusals, or
+    a refusal inside a ServerHello, never reach the peer.
     """
+    guard = guard or _Unguarded()
     def malformed(why):
         prefix = "malformed handshake: "
         return NetStructerError(StatusCode.INVALID_ARGUMENT,
@@ -190,8 +205,11 @@ def serve_handshake(sock, peer, keys, deadline, options=None, replay_guard=None,
             if frame.type != F.HANDSHAKE or frame.stream != 0 or frame.flags != 0:
                 raise malformed("expected a HANDSHAKE frame on stream 0 without flags")
             reply = server.on_client_hello(frame.payload)
-            sock.sendall(_handshake_frame(0, F.HANDSHAKE, reply))
-            sequence = 1
+            with guard.lock:
+                if guard.displaced:
+                    raise EOFError("displaced")
+                sock.sendall(_handshake_frame(0, F.HANDSHAKE, reply))
+                guard.sequence = sequence = 1
             if keys is not None:
                 frame = _read_handshake_frame(sock, deadline, 1, malformed)
                 if frame.type != F.HANDSHAKE or frame.stream != 0 or frame.flags != 0:
@@ -202,11 +220,14 @@ def serve_handshake(sock, peer, keys, deadline, options=None, replay_guard=None,
             reason = e.message
             if reason.startswith("not a NetStructer handshake"):
                 reason = "malformed handshake"
-            try:
-                sock.sendall(_handshake_frame(sequence, F.REFUSAL,
-                                              H.encode_refusal(e.code, reason)))
-            except OSError:
-                pass
+            with guard.lock:
+                if not guard.displaced:
+                    guard.displaced = True  # No other refusal after this one.
+                    try:
+                        sock.sendall(_handshake_frame(sequence, F.REFUSAL,
+                                                      H.encode_refusal(e.code, reason)))
+                    except OSError:
+                        pass
             raise
     sock.settimeout(None)
     options = options or ConnectionOptions()

@@ -1,6 +1,9 @@
-"""The server side of RPC calls: services registered on a Server, each call
-run by its handler on a thread of its own (bounded), shaped like gRPC's
-Python server so ``*_ns.py`` servicers read like ``*_pb2_grpc.py`` ones.
+"""The server side of RPC calls: services registered on a Server, shaped
+like gRPC's Python server so ``*_ns.py`` servicers read like
+``*_pb2_grpc.py`` ones. Unary handlers run on a pool of
+``handler_threads`` (a call waits for a thread, as in the C++ server); a
+streaming handler gets a thread of its own, at most
+``max_streaming_handlers`` at once (past it: RESOURCE_EXHAUSTED, 9.3).
 
 Ownership: a connection's ``_ServerCalls`` is fed by that connection's
 reader thread (new calls, their frames); a handler's thread owns its call's
@@ -8,6 +11,8 @@ sending side; ``Services`` (the method table, the handler count, draining)
 is guarded by its lock.
 """
 
+import concurrent.futures
+import logging
 import threading
 import time
 
@@ -17,8 +22,10 @@ from .call_stream import CallStream
 from .errors import NetStructerError, RpcError, StatusCode
 from .timers import TIMERS
 
-DEFAULT_MAX_HANDLERS = 1024
+DEFAULT_MAX_STREAMING_HANDLERS = 1024
+DEFAULT_HANDLER_THREADS = 16
 SHUTTING_DOWN = "the server is shutting down"
+_log = logging.getLogger("netstructer")
 
 
 class MethodHandler:
@@ -164,12 +171,16 @@ class Services:
     """The methods a Server serves and the handlers running."""
 
     def __init__(self, max_concurrent_streams=W.DEFAULT_MAX_CONCURRENT_STREAMS,
-                 max_handlers=DEFAULT_MAX_HANDLERS):
+                 max_streaming_handlers=DEFAULT_MAX_STREAMING_HANDLERS,
+                 handler_threads=DEFAULT_HANDLER_THREADS):
         self._lock = threading.Lock()
         self._methods = {}
         self.max_concurrent_streams = max_concurrent_streams
-        self.max_handlers = max_handlers
-        self._running = 0
+        self.max_streaming_handlers = max_streaming_handlers
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=handler_threads, thread_name_prefix="netstructer-handler")
+        self._running = 0    # Handlers started or queued, all kinds.
+        self._streaming = 0  # Streaming handlers on threads of their own.
         self._draining = False
         self._connections = []
         self._idle = threading.Condition(self._lock)
@@ -200,16 +211,26 @@ class Services:
             handler = self._methods.get(method)
             if handler is None:
                 raise RpcError(StatusCode.UNIMPLEMENTED, f"unknown method {method}")
-            if self._running >= self.max_handlers:
+            streaming = handler.request_streaming or handler.response_streaming
+            if streaming and self._streaming >= self.max_streaming_handlers:
                 raise RpcError(StatusCode.RESOURCE_EXHAUSTED,
-                               f"the server runs {self._running} handlers, its limit "
-                               "(max_handlers): retry later")
+                               f"the server runs {self._streaming} streaming handlers, "
+                               "its limit (max_streaming_handlers): retry later")
             self._running += 1
+            self._streaming += streaming
             return handler
 
-    def _handler_done(self):
+    def _run(self, handler, job):
+        """Runs ``job()`` (the call) on the pool or its own thread."""
+        if handler.request_streaming or handler.response_streaming:
+            threading.Thread(target=job, daemon=True, name="netstructer-stream").start()
+        else:
+            self._pool.submit(job)
+
+    def _handler_done(self, handler):
         with self._lock:
             self._running -= 1
+            self._streaming -= handler.request_streaming or handler.response_streaming
             self._idle.notify_all()
 
     def _forget(self, calls):
@@ -228,6 +249,7 @@ class Services:
             connections = list(self._connections)
         for calls in connections:
             calls.cancel_all(StatusCode.CANCELLED, SHUTTING_DOWN)
+        self._pool.shutdown(wait=False)
 
 
 class _ServerCalls:
@@ -270,38 +292,44 @@ class _ServerCalls:
         except RpcError as e:
             self._refuse(frame.stream, e.code, e.message)
             return
-        stream = CallStream(self._conn, frame.stream, "server",
-                            compress=not headers.no_compression,
-                            max_message_bytes=self._conn.options.max_message_bytes,
-                            on_end=self._forget)
-        with self._lock:
-            self._calls[frame.stream] = stream
-        deadline = None
-        if headers.timeout_micros:
-            deadline = arrived + headers.timeout_micros / 1e6
-            timer = TIMERS.add(deadline, lambda: stream.cancel(
-                StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed"))
-            stream.end_callbacks.append(lambda s: TIMERS.cancel(timer))
-        if rest or frame.flags & F.END_STREAM:
-            stream.on_frame(F.Frame(frame.sequence, frame.stream, F.DATA,
-                                    frame.flags, rest))
-        context = ServicerContext(stream, headers.method, metadata, self._conn.peer,
-                                  deadline)
-        threading.Thread(target=self._run, args=(stream, handler, context),
-                         daemon=True, name=f"netstructer-handler{headers.method}").start()
+        started = False
+        try:
+            stream = CallStream(self._conn, frame.stream, "server",
+                                compress=not headers.no_compression,
+                                max_message_bytes=self._conn.options.max_message_bytes,
+                                on_end=self._forget)
+            with self._lock:
+                self._calls[frame.stream] = stream
+            deadline = None
+            if headers.timeout_micros:
+                deadline = arrived + headers.timeout_micros / 1e6
+                timer = TIMERS.add(deadline, lambda: stream.cancel(
+                    StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed"))
+                stream.end_callbacks.append(lambda s: TIMERS.cancel(timer))
+            if rest or frame.flags & F.END_STREAM:
+                stream.on_frame(F.Frame(frame.sequence, frame.stream, F.DATA,
+                                        frame.flags, rest))
+            context = ServicerContext(stream, headers.method, metadata, self._conn.peer,
+                                      deadline)
+            self._services._run(handler, lambda: self._run(stream, handler, context))
+            started = True
+        finally:
+            if not started:  # A malformed message in the HEADERS, or no thread.
+                self._services._handler_done(handler)
 
     def _refuse(self, stream_id, code, message):
+        """On the reader thread: answers with TRAILERS, never waiting."""
         prefix = W.encode_prefixed(W.trailers_for(code, message))
-        try:
-            self._conn.write_frames([(stream_id, F.TRAILERS, F.END_STREAM, prefix, False)])
-        except NetStructerError:
-            pass
+        self._conn.queue_control((stream_id, F.TRAILERS, F.END_STREAM, prefix, False))
 
     def _run(self, stream, handler, context):
         try:
-            self._serve(stream, handler, context)
+            if not stream.ended:  # A queued call may have been cancelled.
+                self._serve(stream, handler, context)
+        except Exception:  # noqa: BLE001 - _serve reports what it can.
+            _log.exception("netstructer: serving a call failed")
         finally:
-            self._services._handler_done()
+            self._services._handler_done(handler)
 
     def _serve(self, stream, handler, context):
         response = None

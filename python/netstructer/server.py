@@ -16,6 +16,7 @@ session registry (``_sessions``, in establishment order) is guarded by
 ``_lock``; a session leaves it when its connection ends, or by pop()/clear().
 """
 
+import logging
 import queue
 import socket
 import threading
@@ -31,6 +32,7 @@ from .connection import ConnectionOptions
 from .errors import (ConnectionEndError, NetStructerError, ServerInitializeError,
                      StatusCode)
 
+_log = logging.getLogger("netstructer")
 _DISPLACED = ("the server is full: your unfinished handshake gave way to a newer "
               "connection; try again")
 
@@ -44,19 +46,6 @@ class _Pending:
         self.lock = threading.Lock()
         self.sequence = 0
         self.displaced = False
-
-
-class _Handshake(H.ServerHandshake):
-    """Notes in its _Pending when the ServerHello has gone out."""
-
-    def __init__(self, pending, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pending = pending
-
-    def on_client_hello(self, payload):
-        reply = super().on_client_hello(payload)
-        self._pending.sequence = 1
-        return reply
 
 
 def _close_gently(sock):
@@ -79,7 +68,8 @@ class Server:
     def __init__(self, addr, port=None, *, key=None, key_file=None, keys=None,
                  insecure=False, policy=None, options=None,
                  max_concurrent_streams=rpc_server.W.DEFAULT_MAX_CONCURRENT_STREAMS,
-                 max_handlers=rpc_server.DEFAULT_MAX_HANDLERS):
+                 max_streaming_handlers=rpc_server.DEFAULT_MAX_STREAMING_HANDLERS,
+                 handler_threads=rpc_server.DEFAULT_HANDLER_THREADS):
         self._host, self._port = _parse_address(addr, port)
         if insecure:
             if key is not None or key_file is not None or keys is not None:
@@ -103,7 +93,8 @@ class Server:
         self._shut_down = False
         self._accept_thread = None
         # RPC methods; every session serves them (none: UNIMPLEMENTED).
-        self._services = rpc_server.Services(max_concurrent_streams, max_handlers)
+        self._services = rpc_server.Services(max_concurrent_streams,
+                                             max_streaming_handlers, handler_threads)
 
     # --- starting ------------------------------------------------------------
 
@@ -209,10 +200,11 @@ class Server:
             oldest = self._pending.pop(0) if admission.displaces and self._pending else None
             self._pending.append(pending)
         if oldest is not None:
-            with oldest.lock:
-                oldest.displaced = True
-                self._refuse(oldest.sock, oldest.sequence,
-                             StatusCode.RESOURCE_EXHAUSTED, _DISPLACED)
+            with oldest.lock:  # serve_handshake writes under it too.
+                if not oldest.displaced:
+                    oldest.displaced = True
+                    self._refuse(oldest.sock, oldest.sequence,
+                                 StatusCode.RESOURCE_EXHAUSTED, _DISPLACED)
                 try:
                     oldest.sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
@@ -238,14 +230,17 @@ class Server:
         try:
             connection = handshake_io.serve_handshake(
                 sock, peer[:2], keys, deadline, self._options,
-                server=_Handshake(pending, keys, replay_guard=self._replay_guard))
-        except NetStructerError:
+                replay_guard=self._replay_guard, guard=pending)
+        except Exception as e:  # noqa: BLE001 - a refusal, or a bug: same cleanup.
+            if not isinstance(e, NetStructerError):
+                _log.exception("netstructer: a handshake failed")
             admission.release()
             self._drop_pending(pending)
             _close_gently(sock)
             return
         admission.establish()
         bridge = Bridge(connection)
+        bridge._admission = admission
         connection.end_listeners.append(
             lambda conn, error: self._on_session_end(bridge, admission))
         connection.drained_listeners.append(
@@ -253,15 +248,16 @@ class Server:
         with self._lock:
             if pending in self._pending:
                 self._pending.remove(pending)
-            if pending.displaced or self._shut_down:
-                admission.release()
-                sock.close()
-                return
-            self._sessions.append(bridge)
-            self._sessions_changed.notify_all()
-            self._services.attach(connection)
-            if self._queue is not None:
-                self._queue.put(bridge)
+            refused = pending.displaced or self._shut_down
+            if not refused:
+                self._sessions.append(bridge)
+                self._sessions_changed.notify_all()
+                self._services.attach(connection)
+                if self._queue is not None:
+                    self._queue.put(bridge)
+        if refused:  # Outside the lock: ending runs the end listeners.
+            connection.abort()
+            return
         connection.start(run_reader_here=True)
 
     def _drop_pending(self, pending):
@@ -270,17 +266,41 @@ class Server:
                 self._pending.remove(pending)
 
     def _on_session_end(self, bridge, admission):
-        # A session whose peer has gone stays while it holds unread messages
-        # (a client that sends and disconnects at once loses nothing); it
-        # leaves once RecvBuffer has reported its end, or by pop()/clear().
+        # The slot goes back at once: a peer that has gone holds none. A
+        # session whose peer has gone stays in the registry while it holds
+        # unread messages (a client that sends and disconnects at once loses
+        # nothing) and leaves once RecvBuffer has reported its end, or by
+        # pop()/clear(); at most max_sessions_per_ip of those per address,
+        # max_sessions in all, the oldest dropped (and logged) beyond.
+        admission.release()
         if not bridge.connection.has_unread_messages():
             self._remove_session(bridge, admission)
+            return
+        per_ip = self.policy.max_sessions_per_ip or 64
+        total = self.policy.max_sessions or 10000
+        dropped = []
+        with self._lock:
+            ended = [b for b in self._sessions if b.ended() is not None]
+            same_ip = [b for b in ended if b.peer_ip == bridge.peer_ip]
+            while len(same_ip) > per_ip:
+                dropped.append(same_ip.pop(0))
+            ended = [b for b in ended if b not in dropped]
+            while len(ended) > total:
+                dropped.append(ended.pop(0))
+            for b in dropped:
+                if b in self._sessions:
+                    self._sessions.remove(b)
+        for b in dropped:
+            _log.warning("netstructer: dropped the unread messages of an ended session "
+                         "from %s (too many ended sessions kept unread)", b.peer_address)
+            b.connection.discard_unread_messages()
 
     def _remove_session(self, bridge, admission):
         admission.release()
         with self._lock:
             if bridge in self._sessions:
                 self._sessions.remove(bridge)
+                self._sessions_changed.notify_all()
 
     # --- the original module's container ----------------------------------------
 
@@ -317,8 +337,12 @@ class Server:
         with self._lock:
             for i, bridge in enumerate(self._sessions):
                 if bridge.peer_ip == ip:
-                    return self._sessions.pop(i)
-        return None
+                    popped = self._sessions.pop(i)
+                    break
+            else:
+                return None
+        popped._admission.release()  # The server no longer counts it.
+        return popped
 
     def clear(self):
         """Closes every session (the peers see GOAWAY, then the close) and

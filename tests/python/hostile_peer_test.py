@@ -199,5 +199,31 @@ class HostilePeers(unittest.TestCase):
         self.assertIn("stream 4", reason)
 
 
+class MalformedCalls(unittest.TestCase):
+    def test_a_malformed_message_in_headers_returns_its_handler_slot(self):
+        from netstructer import Channel, RpcError
+        from netstructer import rpc_wire as W
+        from examples.greeter import greeter_ns, greeter_pb2
+        from examples.greeter.python.greeter_servicer import Greeter
+        key = netstructer.generate_key()
+        server = Server(('127.0.0.1', 0), key=key, max_streaming_handlers=1)
+        greeter_ns.add_GreeterServicer_to_server(Greeter(), server)
+        server.init().listen()
+        self.addCleanup(server.shutdown)
+        prefix = W.encode_prefixed(W.CallHeaders(method="/greeter.Greeter/SayHelloStream"))
+        for _ in range(3):
+            client = RawClient(server.port, key)
+            self.addCleanup(client.close)
+            bad = prefix + streams.message_header(streams.KIND_VALUE, 1) + b"x"
+            client.send(client.seal(3, F.HEADERS, F.END_MESSAGE, bad))
+            code, reason = client.goaway()
+            self.assertEqual(code, StatusCode.DATA_LOSS)
+            self.assertIn("unknown message kind 0x01", reason)
+        with Channel('127.0.0.1', server.port, key=key) as channel:
+            replies = greeter_ns.GreeterStub(channel).SayHelloStream(
+                iter([greeter_pb2.HelloRequest(name="ok")]), timeout=10)
+            self.assertEqual([r.message for r in replies], ["Hello, ok"])
+
+
 if __name__ == "__main__":
     ts.main()

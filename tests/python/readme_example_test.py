@@ -57,12 +57,7 @@ class ReadmeExamples(unittest.TestCase):
         client = run_python(self.substitute(block, "('192.168.1.5',5000)", serve.port))
         out, err = client.communicate(timeout=60)
         self.assertEqual(client.returncode, 0, err)
-        lines = []
-        while len(lines) < 2:  # serve prints each buffer as it arrives.
-            line = serve.proc.stdout.readline()
-            self.assertTrue(line, "serve ended early")
-            lines.append(line.rstrip("\n"))
-        self.assertEqual(lines, [f"127.0.0.1 {v}" for v in README_LINES])
+        self.assertEqual(serve.read_lines(2), [f"127.0.0.1 {v}" for v in README_LINES])
 
     def test_the_packages_readme_client_and_server(self):
         client_block, server_block = python_blocks("python/README.md",

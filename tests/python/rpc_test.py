@@ -124,17 +124,47 @@ class PythonToPython(unittest.TestCase):
         self.assertEqual(self.stub.SayHello(HelloRequest(name="y"), timeout=10).message,
                          "Hello, y")
 
-    def test_max_handlers(self):
-        self.start(max_handlers=1)
+    def test_max_streaming_handlers(self):
+        self.start(max_streaming_handlers=1)
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def requests():
+            yield HelloRequest(name="a")
+            release.wait(30)
+        held = self.stub.SayHelloStream(requests(), timeout=30)
+        self.assertEqual(next(held).message, "Hello, a")
+        with self.assertRaises(RpcError) as e:
+            list(self.stub.SayHelloRepeatedly(HelloRequest(name="x"), timeout=10))
+        self.assertEqual((e.exception.code, e.exception.details()), (
+            StatusCode.RESOURCE_EXHAUSTED,
+            "the server runs 1 streaming handlers, its limit (max_streaming_handlers): "
+            "retry later"))
+        # Unary calls do not count.
+        self.assertEqual(self.stub.SayHello(HelloRequest(name="u"), timeout=10).message,
+                         "Hello, u")
+        release.set()
+        self.assertEqual(list(held), [])
+
+    def test_unary_calls_wait_for_a_handler_thread(self):
+        self.start(handler_threads=1)
         held = self.stub.SayHello.future(HelloRequest(name="hold"), timeout=30)
         self.assertTrue(self.servicer.started.acquire(timeout=10))
-        other = Channel('127.0.0.1', self.server.port, key=self.key)
-        self.addCleanup(other.close)
-        with self.assertRaises(RpcError) as e:
-            greeter_ns.GreeterStub(other).SayHello(HelloRequest(name="x"), timeout=10)
-        self.assertEqual(e.exception.code, StatusCode.RESOURCE_EXHAUSTED)
+        waiting = self.stub.SayHello.future(HelloRequest(name="queued"), timeout=30)
+        self.assertFalse(waiting.done())
         self.servicer.release.set()
-        held.result(10)
+        self.assertEqual(held.result(10).message, "held")
+        self.assertEqual(waiting.result(10).message, "Hello, queued")
+
+    def test_calls_keep_a_session_out_of_its_idle_timeout(self):
+        self.start(policy=netstructer.AcceptPolicy(idle_timeout=0.3))
+
+        def paced():
+            for name in "abcdefgh":  # 0.8 s of calls, a frame every 0.1 s.
+                yield HelloRequest(name=name)
+                threading.Event().wait(0.1)
+        self.assertEqual(self.stub.SayHelloToAll(paced(), timeout=10).message,
+                         "Hello, a, b, c, d, e, f, g and h")
 
     def test_shutdown_cancels_calls_in_flight_and_refuses_new_ones(self):
         self.start()

@@ -149,6 +149,23 @@ class Policy(unittest.TestCase):
         self.assertIn("127.0.0.1 already has 2 sessions", e.exception.message)
         self.link(server, "127.0.0.2")  # Another address is not affected.
 
+    def test_a_client_that_left_holds_no_slot_and_loses_nothing(self):
+        server = self.serve(AcceptPolicy(max_sessions_per_ip=2))
+        for i in range(2):
+            with Bridge.Link('127.0.0.1', server.port, key=self.key) as client:
+                client.SendBuffer(f"left {i}")
+        # Both are gone: a third connects although two sessions stay unread.
+        third = self.link(server)
+        third.SendBuffer("third")
+        deadline = time.monotonic() + 10  # The third registers after its handshake.
+        while len(server.get_all('127.0.0.1')) < 3 and time.monotonic() < deadline:
+            server.get("0.0.0.0", timeout=0.01)  # Waits on the registry.
+        sessions = server.get_all('127.0.0.1')
+        self.assertEqual([s.RecvBuffer(timeout=10) for s in sessions],
+                         ["left 0", "left 1", "third"])
+        popped = server.pop('127.0.0.1')
+        self.assertIsNotNone(popped)
+
     def test_rate_limit_per_ip(self):
         server = self.serve(AcceptPolicy(new_connections_per_ip_per_second=0.001,
                                          new_connection_burst_per_ip=2))
@@ -163,8 +180,10 @@ class Policy(unittest.TestCase):
         silent = socket.create_connection(('127.0.0.1', server.port))
         self.addCleanup(silent.close)
         # The silent socket holds the only handshake slot until the newcomer.
-        while not server._pending:
+        deadline = time.monotonic() + 10
+        while not server._pending and time.monotonic() < deadline:
             server.get("0.0.0.0", timeout=0.01)
+        self.assertTrue(server._pending, "the silent socket never got a slot")
         self.link(server).SendBuffer("in")
         silent.settimeout(10)
         data = silent.recv(1000)

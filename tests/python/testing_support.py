@@ -2,6 +2,7 @@
 that writes each test case to Bazel's XML_OUTPUT_FILE (so CI counts test
 cases, not files)."""
 
+import faulthandler
 import os
 import re
 import select
@@ -50,32 +51,60 @@ def write_key_file(directory, keys=None):
 
 class Process:
     """A child process whose first line saying "listening on HOST:PORT"
-    gives its port; killed (SIGTERM, then SIGKILL) at close()."""
+    gives its port; killed (SIGTERM, then SIGKILL) at close(). Its output is
+    read with os.read and select, never through a buffered file object
+    (whose buffer select cannot see)."""
 
     def __init__(self, args, listening_on_stderr=False, timeout=20.0):
         self.args = args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, bufsize=0)
+        self._out_fd = self.proc.stdout.fileno()
+        self._err_fd = self.proc.stderr.fileno()
+        self._buffers = {self._out_fd: b"", self._err_fd: b""}
         stream = self.proc.stderr if listening_on_stderr else self.proc.stdout
         self.port = None
         deadline = time.monotonic() + timeout
         seen = []
         while self.port is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
-                self.close()
-                raise AssertionError(f"{args[0]} did not say where it listens: {seen}")
-            line = stream.readline()
-            if not line:
-                self.close()
-                raise AssertionError(f"{args[0]} exited: {seen} "
-                                     f"{self.proc.stderr.read() if stream is self.proc.stdout else ''}")
+            line = self._readline(stream.fileno(), deadline)
+            if line is None:
+                out, err = self.close()
+                raise AssertionError(f"{args[0]} did not say where it listens: "
+                                     f"{seen} {err}")
             seen.append(line)
             match = re.search(r"listening on \S*:(\d+)", line)
             if match:
                 self.port = int(match.group(1))
 
+    def _readline(self, fd, deadline):
+        """The next line of ``fd`` without its newline; None at the deadline
+        or at the end of the stream."""
+        while b"\n" not in self._buffers[fd]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffers[fd] += chunk
+        line, _, self._buffers[fd] = self._buffers[fd].partition(b"\n")
+        return line.decode("utf-8", "replace")
+
+    def read_lines(self, n, timeout=30.0):
+        """The next ``n`` lines of stdout, waiting up to ``timeout`` for them
+        (a line is printed once the program has handled what it reports)."""
+        deadline = time.monotonic() + timeout
+        lines = []
+        while len(lines) < n:
+            line = self._readline(self._out_fd, deadline)
+            if line is None:
+                raise AssertionError(f"{self.args[0]} printed {lines}, not {n} lines")
+            lines.append(line)
+        return lines
+
     def close(self):
+        """Stops the process; (stdout, stderr) not yet read, as text."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -84,7 +113,10 @@ class Process:
                 self.proc.kill()
                 self.proc.wait()
         out, err = self.proc.communicate()
-        return out, err
+        out = self._buffers[self._out_fd] + (out or b"")
+        err = self._buffers[self._err_fd] + (err or b"")
+        self._buffers = {self._out_fd: b"", self._err_fd: b""}
+        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 class _XmlResult(unittest.TextTestResult):
@@ -141,6 +173,10 @@ def _write_xml(path, name, result):
 
 def main():
     """unittest.main, plus the XML Bazel reads when it asks for one."""
+    # A hang shows where every thread is, before Bazel kills the test.
+    budget = float(os.environ.get("TEST_TIMEOUT", "0") or 0)
+    if budget > 10:
+        faulthandler.dump_traceback_later(budget - 5, exit=True)
     module = sys.modules["__main__"]
     suite = unittest.defaultTestLoader.loadTestsFromModule(module)
     runner = unittest.TextTestRunner(verbosity=2, resultclass=_XmlResult)

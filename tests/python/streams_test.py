@@ -1,0 +1,186 @@
+"""The stream machinery (docs/PROTOCOL.md 8.1, 8.2, 9.5): reassembly, the
+temporary-file spill, the per-message limit, and the receive window; and
+the connection window end to end (a reader that does not read stops the
+sender, and reading lets it go on)."""
+
+import time
+import unittest
+
+import netstructer
+from netstructer import Bridge, ConnectionOptions, Server, StatusCode, streams
+from netstructer.errors import NetStructerError
+
+import testing_support as ts
+
+
+def feed(assembler, kind, body, fragment):
+    out = []
+    for i, part in enumerate(streams.fragments(kind, body, fragment)):
+        last = (i + 1) * fragment >= len(body) + streams.MESSAGE_HEADER_BYTES
+        message = assembler.add(bytes(part), last)
+        if message is not None:
+            out.append(message)
+    return out
+
+
+class Assembler(unittest.TestCase):
+    def test_fragments_reassemble_in_memory_below_the_threshold(self):
+        a = streams.MessageAssembler((streams.KIND_VALUE,), memory_threshold_bytes=1000)
+        [m] = feed(a, streams.KIND_VALUE, b"x" * 1000, 64)
+        self.assertEqual((m.kind, m.size, m.body), (streams.KIND_VALUE, 1000, b"x" * 1000))
+
+    def test_above_the_threshold_a_message_goes_to_an_unlinked_file(self):
+        a = streams.MessageAssembler((streams.KIND_VALUE,), memory_threshold_bytes=1000)
+        body = bytes(range(256)) * 10
+        [m] = feed(a, streams.KIND_VALUE, body, 100)
+        self.assertFalse(isinstance(m.body, (bytes, bytearray)))
+        self.assertEqual(streams.body_bytes(m), body)
+        self.assertTrue(m.body.closed)
+
+    def test_over_the_limit_a_message_fails_alone(self):
+        a = streams.MessageAssembler((streams.KIND_VALUE,), max_message_bytes=100)
+        [big] = feed(a, streams.KIND_VALUE, b"x" * 500, 64)
+        self.assertEqual(big.error.code, StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("a message of 500 bytes exceeds the limit of 100 bytes",
+                      big.error.message)
+        [ok] = feed(a, streams.KIND_VALUE, b"y" * 10, 64)
+        self.assertEqual(ok.body, b"y" * 10)
+
+    def test_framing_errors_are_data_loss(self):
+        cases = [
+            (lambda a: a.add(b"\x00" * 5, True), "less than its 9-byte header"),
+            (lambda a: a.add(streams.message_header(9, 0), True), "unknown message kind 0x09"),
+            (lambda a: a.add(streams.message_header(1, 4) + b"ab", True), "ended after 2 bytes"),
+            (lambda a: a.add(streams.message_header(1, 1) + b"ab", False), "got 2 bytes"),
+        ]
+        for action, why in cases:
+            a = streams.MessageAssembler((streams.KIND_VALUE,))
+            with self.assertRaises(NetStructerError) as e:
+                action(a)
+            self.assertEqual(e.exception.code, StatusCode.DATA_LOSS)
+            self.assertIn(why, e.exception.message)
+
+
+class Window(unittest.TestCase):
+    def test_credit_comes_back_in_quarter_window_batches(self):
+        w = streams.ReceiveWindow(1000, 10_000)
+        self.assertTrue(w.receive(200))
+        w.stored(200)
+        self.assertEqual(w.take_credit(), 0)  # Under a quarter.
+        self.assertTrue(w.receive(100))
+        w.stored(100)
+        self.assertEqual(w.take_credit(), 300)
+        self.assertEqual(w.available, 1000)
+
+    def test_a_full_queue_defers_credit_until_the_application_reads(self):
+        w = streams.ReceiveWindow(1000, 500)
+        w.queued = 500
+        self.assertTrue(w.receive(400))
+        w.stored(400)
+        self.assertEqual(w.take_credit(force=True), 0)
+        self.assertTrue(w.dequeued(500))  # Released: send it now.
+        self.assertEqual(w.take_credit(force=True), 400)
+
+    def test_data_beyond_the_window_is_refused(self):
+        w = streams.ReceiveWindow(100, 100)
+        self.assertFalse(w.receive(101))
+
+    def test_window_update_payloads(self):
+        self.assertEqual(streams.window_increment(b"\x00\x00\x01\x00"), 256)
+        for bad in (b"\x00\x00\x00\x00", b"\x80\x00\x00\x00", b"\x01"):
+            with self.assertRaises(NetStructerError) as e:
+                streams.window_increment(bad)
+            self.assertEqual(e.exception.code, StatusCode.DATA_LOSS)
+
+
+class ConnectionWindow(unittest.TestCase):
+    def test_a_reader_that_does_not_read_stops_the_sender(self):
+        key = netstructer.generate_key()
+        server = Server(("127.0.0.1", 0), key=key,
+                        options=ConnectionOptions(max_inbox_bytes=1 << 20)).init()
+        server.listen()
+        self.addCleanup(server.shutdown)
+        client = Bridge.Link("127.0.0.1", server.port, key=key)
+        self.addCleanup(client.connection.abort)
+        # Messages of one frame each (60,000 bytes), so that the deadline
+        # finds the sender between two messages, not inside one.
+        chunk = b"z" * 60000
+        sent = 0
+        with self.assertRaises(NetStructerError) as e:
+            for _ in range(1000):  # 60 MB: far past the 16 MiB window.
+                client.SendBuffer(chunk, timeout=1.0)
+                sent += 1
+        self.assertEqual(e.exception.code, StatusCode.DEADLINE_EXCEEDED)
+        self.assertIn("gave no flow-control credit", e.exception.message)
+        # The window (16 MiB) plus the inbox limit (1 MiB), about.
+        window, inbox, size = 16 << 20, 1 << 20, len(chunk) + 14
+        self.assertLessEqual(sent, (window + inbox) // size + 2)
+        self.assertGreaterEqual(sent, window // size - 2)
+        session = server.get("127.0.0.1", timeout=10)
+        for _ in range(sent):
+            self.assertEqual(session.RecvBuffer(timeout=10), chunk)
+        client.SendBuffer(b"after", timeout=10)  # Credit came back.
+
+
+class NonReadingPeer(unittest.TestCase):
+    """A peer that completes the handshake, then never reads: deadlines
+    still end calls and sends on time, and a message cut short by its
+    deadline closes the connection rather than corrupt the stream."""
+
+    def setUp(self):
+        import socket
+        import threading
+        from netstructer import handshake_io
+        from netstructer.keys import parse_key
+        self.key = netstructer.generate_key()
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        self.addCleanup(listener.close)
+        self.port = listener.getsockname()[1]
+        self.held = []
+
+        def accept():
+            sock, peer = listener.accept()
+            self.held.append(handshake_io.serve_handshake(
+                sock, peer, [parse_key(self.key)], time.monotonic() + 10))
+        self.thread = threading.Thread(target=accept)
+        self.thread.start()
+        self.addCleanup(lambda: [c._sock.close() for c in self.held])
+
+    def test_a_call_deadline_ends_a_call_stuck_on_a_peer_that_does_not_read(self):
+        from netstructer import Channel, RpcError
+        channel = Channel("127.0.0.1", self.port, key=self.key)
+        self.addCleanup(channel.close)
+        say = channel.unary_unary("/greeter.Greeter/SayHello",
+                                  request_serializer=lambda b: b)
+        start = time.monotonic()
+        with self.assertRaises(RpcError) as e:
+            say(b"x" * (3 << 20), timeout=1.0)
+        self.assertEqual(e.exception.code, StatusCode.DEADLINE_EXCEEDED)
+        self.assertLess(time.monotonic() - start, 10)
+
+    def test_a_message_cut_short_by_its_deadline_closes_the_connection(self):
+        bridge = Bridge.Link("127.0.0.1", self.port, key=self.key)
+        self.thread.join()
+        self.addCleanup(bridge.connection.abort)
+        with self.assertRaises(NetStructerError) as e:
+            bridge.SendBuffer(b"y" * (40 << 20), timeout=1.0)
+        self.assertEqual(e.exception.code, StatusCode.DEADLINE_EXCEEDED)
+        self.assertIn("the connection was closed", e.exception.message)
+        with self.assertRaises(netstructer.ConnectionEndError) as e:
+            bridge.SendBuffer("next")
+        self.assertEqual(e.exception.code, StatusCode.ABORTED)
+
+    def test_close_returns_by_its_timeout(self):
+        bridge = Bridge.Link("127.0.0.1", self.port, key=self.key)
+        self.thread.join()
+        start = time.monotonic()
+        with self.assertRaises(netstructer.ConnectionEndError) as e:
+            bridge.Close(timeout=0.5)
+        self.assertEqual(e.exception.code, StatusCode.DEADLINE_EXCEEDED)
+        self.assertLess(time.monotonic() - start, 5)
+
+
+if __name__ == "__main__":
+    ts.main()
