@@ -77,6 +77,7 @@ class ServicerContext:
         self._details = ""
         self._trailing = []
         self._initial_sent = False
+        self._answered = False  # The handler's TRAILERS went out.
         self._lock = threading.Lock()
 
     def method(self):
@@ -100,6 +101,12 @@ class ServicerContext:
 
     def is_active(self):
         return not self._stream.ended
+
+    def cancelled(self):
+        """True once the call ended without this handler's answer: the
+        client cancelled it, its deadline passed, the connection ended or
+        the server shut down."""
+        return self._stream.ended and not self._answered
 
     def add_callback(self, callback):
         """``callback()`` when the call ends (at once if it has)."""
@@ -372,6 +379,7 @@ class _ServerCalls:
             stream.send(F.TRAILERS, prefix, response)
         except NetStructerError:
             return  # The call ended first (cancelled, connection lost).
+        context._answered = True
         stream.finish(code, details)
 
     def _forget(self, stream):

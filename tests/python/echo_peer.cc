@@ -8,6 +8,10 @@
 //     Sends a bytes value of BYTES bytes (random bytes, or a repeating
 //     text that lz4 compresses), reads the echo, checks it is the same
 //     value, closes; exit 0 and "echoed N bytes", else 1 and the error.
+//   echo_peer cancel HOST:PORT KEY_FILE
+//     Opens greeter.Greeter/SayHelloStream, sends one name, reads its reply,
+//     then cancels the call from this side (ClientContext::TryCancel); exit
+//     0 and "cancelled: CODE" when the next Read reports CANCELLED.
 #include <iostream>
 #include <random>
 #include <string>
@@ -15,6 +19,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "examples/greeter/greeter.ns.h"
+#include "netstructer/client/channel.h"
+#include "netstructer/client/client_context.h"
 #include "netstructer/proto/value.h"
 #include "netstructer/proto/value_compare.h"
 #include "netstructer/service/server.h"
@@ -94,15 +101,44 @@ int LinkAndCheck(const std::string& to, const std::string& key_file,
   return 0;
 }
 
+int CancelAStream(const std::string& to, const std::string& key_file) {
+  auto keys = netstructer::transport::LoadKeyFile(key_file);
+  if (!keys.ok()) return Fail(keys.status());
+  netstructer::ChannelOptions options;
+  options.link.key = keys->front();
+  auto channel = netstructer::Channel::Create(to, options);
+  if (!channel.ok()) return Fail(channel.status());
+  greeter::Greeter::Stub stub(*channel);
+  netstructer::ClientContext context;
+  auto stream = stub.SayHelloStream(&context);
+  greeter::HelloRequest request;
+  request.set_name("first");
+  if (absl::Status s = stream->Write(request); !s.ok()) return Fail(s);
+  greeter::HelloReply reply;
+  absl::StatusOr<bool> read = stream->Read(&reply);
+  if (!read.ok()) return Fail(read.status());
+  if (!*read || reply.message() != "Hello, first") {
+    return Fail(absl::DataLossError("no reply to the first name"));
+  }
+  context.TryCancel();
+  read = stream->Read(&reply);
+  if (read.ok()) return Fail(absl::InternalError("the call went on after TryCancel"));
+  std::cout << "cancelled: " << absl::StatusCodeToString(read.status().code())
+            << std::endl;
+  return read.status().code() == absl::StatusCode::kCancelled ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 3) return Serve(argv[2]);
+  if (mode == "cancel" && argc == 4) return CancelAStream(argv[2], argv[3]);
   if (mode == "link" && argc == 6) {
     return LinkAndCheck(argv[2], argv[3], argv[4], argv[5]);
   }
   std::cerr << "usage: echo_peer serve KEY_FILE\n"
-               "       echo_peer link HOST:PORT KEY_FILE BYTES (random|pattern)\n";
+               "       echo_peer link HOST:PORT KEY_FILE BYTES (random|pattern)\n"
+               "       echo_peer cancel HOST:PORT KEY_FILE\n";
   return 2;
 }

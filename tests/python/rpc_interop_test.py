@@ -137,6 +137,12 @@ class Observed(Greeter):
     def __init__(self):
         self.ended = threading.Event()
         self.ended_active = None
+        self.stream_cancelled = threading.Event()
+
+    def SayHelloStream(self, request_iterator, context):
+        context.add_callback(lambda: self.stream_cancelled.set()
+                             if context.cancelled() else None)
+        yield from super().SayHelloStream(request_iterator, context)
 
     def SayHello(self, request, context):
         if request.name == "slow":
@@ -208,6 +214,15 @@ class CppClientPythonServer(unittest.TestCase):
         self.assertEqual(result.returncode, 64 + StatusCode.DEADLINE_EXCEEDED, result.stderr)
         self.assertTrue(self.servicer.ended.wait(30), "the handler never saw the end")
         self.assertFalse(self.servicer.ended_active)
+
+    def test_the_cpp_clients_cancellation_reaches_the_python_handler(self):
+        server = self.start()
+        result = subprocess.run([ts.runfile(ts.ECHO_PEER), "cancel",
+                                 f"127.0.0.1:{server.port}", self.key_file],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(result.stdout.strip(), "cancelled: CANCELLED")
+        self.assertTrue(self.servicer.stream_cancelled.wait(30))
 
     def test_metadata_both_ways(self):
         server = self.start()
