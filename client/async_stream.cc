@@ -34,17 +34,9 @@ std::shared_ptr<AsyncStream> AsyncStream::Start(
   // stream's frames) is posted there.
   s->call_ = ClientCall::Start(
       channel, method, options, request, half_close,
-      [weak, loop = s->loop_] {
-        if (!loop->InLoopThread()) {
-          // (Test hook: an event handed from a reading caller to the loop.)
-          transport::SyncPoint("AsyncCall:event_posted_to_loop");
-          loop->Post([weak] {
-            if (std::shared_ptr<AsyncStream> p = weak.lock()) p->OnEvent();
-          });
-          return;
-        }
+      EventOnLoop(s->loop_, [weak] {
         if (std::shared_ptr<AsyncStream> p = weak.lock()) p->OnEvent();
-      });
+      }));
   // Only the delivering thread reports the end, just before on_done: a
   // Write that meets the end on the caller's thread must not fill the
   // context while on_done may already read it.

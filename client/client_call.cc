@@ -276,6 +276,19 @@ struct AsyncUnary : std::enable_shared_from_this<AsyncUnary> {
 
 }  // namespace
 
+std::function<void()> EventOnLoop(transport::EventLoop* loop,
+                                  std::function<void()> event) {
+  return [loop, event = std::move(event)] {
+    if (!loop->InLoopThread()) {
+      // (Test hook: an event handed from a reading caller to the loop.)
+      transport::SyncPoint("AsyncCall:event_posted_to_loop");
+      loop->Post(event);
+      return;
+    }
+    event();
+  };
+}
+
 void RawAsyncUnaryCall(Channel* channel, const char* method,
                        const std::string& request, const CallOptions& options,
                        std::function<void(absl::StatusOr<std::string>)> done) {
@@ -283,21 +296,11 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
   state->done = std::move(done);
   std::weak_ptr<AsyncUnary> weak = state;
   transport::EventLoop* const loop = channel->bridge().event_loop();
+  // `done` runs on the channel's loop only (EventOnLoop).
   std::unique_ptr<ClientCall> call = ClientCall::Start(
-      channel, method, options, &request, true, [weak, loop] {
-        // `done` runs on the channel's loop only: the thread that read the
-        // response may be another call's, blocked in its Read on this
-        // channel, and must not run this call's callback.
-        if (!loop->InLoopThread()) {
-          // (Test hook: an event handed from a reading caller to the loop.)
-          transport::SyncPoint("AsyncCall:event_posted_to_loop");
-          loop->Post([weak] {
-            if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
-          });
-          return;
-        }
+      channel, method, options, &request, true, EventOnLoop(loop, [weak] {
         if (std::shared_ptr<AsyncUnary> s = weak.lock()) s->OnEvent();
-      });
+      }));
   if (call->finished()) {
     // Failed to start (or already answered): complete on the I/O thread, as
     // always, never on the caller's (which may hold a lock `done` takes).

@@ -114,6 +114,13 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
                        const std::string& request, const CallOptions& options,
                        std::function<void(absl::StatusOr<std::string>)> done);
 
+// Wraps an asynchronous call's event callback so that it runs on `loop`
+// only: fired on another thread (a caller blocked in Read or Write on the
+// same channel that read this call's frames), it is posted to the loop, so
+// user callbacks never run on a borrowed thread.
+std::function<void()> EventOnLoop(transport::EventLoop* loop,
+                                  std::function<void()> event);
+
 }  // namespace netstructer::internal
 
 #endif  // NETSTRUCTER_CLIENT_CLIENT_CALL_H_
