@@ -38,7 +38,15 @@ class CallStream:
         self._assembler = streams.MessageAssembler(
             (streams.KIND_METHOD,), max_message_bytes,
             connection.options.memory_threshold_bytes, connection.options.spill_directory)
+        # The reassembly is fed by the reader thread and let go of by
+        # whichever thread ends the call: _asm_lock orders the two.
+        self._asm_lock = threading.Lock()
+        self._asm_closed = False
         self._messages = deque()
+        # A client call's stream exists on the wire once its HEADERS went
+        # out; a cancel before that sends nothing (or waits for it).
+        self._opened = role == "server"
+        self._cancel_after_open = None
         self._remote_done = False   # The peer sends no more messages.
         self._sent_end = False      # We sent END_STREAM (client) or TRAILERS (server).
         self.status = None          # (code, message) once the call ended.
@@ -49,6 +57,8 @@ class CallStream:
         # Called once the call's first frame is written (the client's
         # registry holds the lock that keeps stream ids in order until then).
         self.after_first_frame = None
+        # Server: called on the reader thread when the client half-closes.
+        self.on_remote_done = None
 
     # --- sending -------------------------------------------------------------
 
@@ -116,6 +126,12 @@ class CallStream:
             if type == F.TRAILERS or (flags & F.END_STREAM):
                 self._sent_end = True
         self._conn.write_frames([(self.id, type, flags, payload, compressible)], deadline)
+        with self._cv:
+            self._opened = True
+            late_cancel, self._cancel_after_open = self._cancel_after_open, None
+        if late_cancel is not None:  # Cancelled while its HEADERS was queued.
+            self._conn.queue_control((self.id, F.CANCEL, 0, W.encode_cancel(*late_cancel),
+                                      False))
         hook, self.after_first_frame = self.after_first_frame, None
         if hook is not None:
             hook()
@@ -148,6 +164,13 @@ class CallStream:
         False when the call had already ended (nothing is sent)."""
         if not self.finish(code, reason):
             return False
+        with self._cv:
+            if not self._opened:
+                # Its HEADERS has not gone out (PROTOCOL.md 9.1: a CANCEL
+                # may not open a stream): the thread writing it sends the
+                # CANCEL after it, or nothing if it never writes it.
+                self._cancel_after_open = (code, reason)
+                return True
         # Never waits: timers and the reader thread cancel calls too.
         self._conn.queue_control((self.id, F.CANCEL, 0, W.encode_cancel(code, reason),
                                   False))
@@ -158,11 +181,7 @@ class CallStream:
     def on_frame(self, frame):
         type, payload = frame.type, frame.payload
         if self.ended:
-            # Ended here (a cancel, a deadline) while the peer still sent:
-            # late frames are dropped (9.1), on the thread that owns the
-            # reassembly, which lets go of a half-received message now.
-            self._assembler.close()
-            return
+            return  # Ended here (a cancel, a deadline): late frames are dropped.
         if type == F.CANCEL:
             code, reason = W.decode_cancel(payload)
             self.finish(code, reason)
@@ -208,13 +227,19 @@ class CallStream:
             with self._cv:
                 self._remote_done = True
                 self._cv.notify_all()
+                hook, self.on_remote_done = self.on_remote_done, None
+            if hook is not None:
+                hook()
 
     def _on_message_bytes(self, payload, end_message):
         n = len(payload)
         with self._cv:
             if not self._window.receive(n):
                 raise F.data_loss("DATA beyond a call's flow-control window")
-        message = self._assembler.add(payload, end_message)
+        with self._asm_lock:
+            if self._asm_closed:
+                return  # The call ended on another thread meanwhile.
+            message = self._assembler.add(payload, end_message)
         with self._cv:
             self._window.stored(n)
             if message is not None and message.error is None:
@@ -247,11 +272,7 @@ class CallStream:
             released = self._window.dequeued(message.size)
             credit = 0 if self.status is not None else self._window.take_credit(force=released)
         if credit:
-            try:
-                self._conn.write_frames([(self.id, F.WINDOW_UPDATE, 0, _U32.pack(credit),
-                                          False)])
-            except NetStructerError:
-                pass
+            self._conn.queue_control((self.id, F.WINDOW_UPDATE, 0, _U32.pack(credit), False))
         return streams.body_bytes(message)
 
     def wait_initial_metadata(self, deadline=None):
@@ -268,6 +289,12 @@ class CallStream:
                               None if deadline is None else max(0, deadline - time.monotonic()))
             return self.status
 
+    def remote_done(self):
+        """The peer sends nothing more (the client half-closed, or the
+        server's TRAILERS arrived)."""
+        with self._cv:
+            return self._remote_done
+
     @property
     def ended(self):
         with self._cv:
@@ -281,6 +308,9 @@ class CallStream:
             self.status = (StatusCode(code), message)
             self._cv.notify_all()
             callbacks = list(self.end_callbacks)
+        with self._asm_lock:  # A half-received message (or its file) goes now.
+            self._asm_closed = True
+            self._assembler.close()
         if self._on_end is not None:
             self._on_end(self)
         run_callbacks(callbacks, self)

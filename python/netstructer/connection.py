@@ -115,6 +115,7 @@ class Connection(Reader):
         self._inbox_end = None     # What RecvBuffer reports after the inbox.
         self._peer_goaway = None   # (code, reason, ack)
         self._drained_told = False
+        self._end_told = False
         # Written by any thread, read by the reader (a float: atomic).
         self._last_activity = time.monotonic()
         self._bridge_send_lock = threading.Lock()  # One message at a time.
@@ -346,8 +347,22 @@ class Connection(Reader):
         except OSError:
             pass
         self._wake()  # The reader sees the end and closes the socket.
+        # What the end sets off (every call's end, the user's callbacks, the
+        # server's bookkeeping) runs on the reader thread, which holds none
+        # of the locks an application thread may hold here (a call's send
+        # lock, the channel's open lock): a callback may start a new call.
         if self._reader is None:
+            self._run_end_callbacks()
             self._close_descriptors()
+        elif threading.current_thread() is self._reader:
+            self._run_end_callbacks()
+
+    def _run_end_callbacks(self):
+        with self._state:
+            if self._end_told:
+                return
+            self._end_told = True
+            error = self._end
         if self.call_streams is not None:
             run_callbacks([self.call_streams.on_end], error)
         run_callbacks(list(self.end_listeners), self, error)

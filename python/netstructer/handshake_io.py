@@ -177,6 +177,7 @@ class _Unguarded:
     def __init__(self):
         self.lock = threading.Lock()
         self.displaced = False
+        self.done = False
         self.sequence = 0
 
 
@@ -210,11 +211,18 @@ def serve_handshake(sock, peer, keys, deadline, options=None, replay_guard=None,
                     raise EOFError("displaced")
                 sock.sendall(_handshake_frame(0, F.HANDSHAKE, reply))
                 guard.sequence = sequence = 1
+                # Insecure mode is complete at the ServerHello: a refusal
+                # after it would be a protocol error for the client (7.1).
+                guard.done = keys is None
             if keys is not None:
                 frame = _read_handshake_frame(sock, deadline, 1, malformed)
                 if frame.type != F.HANDSHAKE or frame.stream != 0 or frame.flags != 0:
                     raise malformed("expected a HANDSHAKE frame on stream 0 without flags")
                 server.on_client_finished(frame.payload)
+            with guard.lock:  # From here on no one may refuse it.
+                if guard.displaced:
+                    raise EOFError("displaced")
+                guard.done = True
         except NetStructerError as e:
             # A refusal: the peer learns why (malformed input included).
             reason = e.message

@@ -38,6 +38,8 @@ class Reader:
             (streams.KIND_VALUE, streams.KIND_TYPED),
             self.options.max_message_bytes, self.options.memory_threshold_bytes,
             self.options.spill_directory)
+        self._poller = select.poll()
+        self._poller.register(self._wake_r, select.POLLIN)
 
     def _read_loop(self):
         try:
@@ -56,6 +58,7 @@ class Reader:
         finally:
             self._assembler.close()
             self._finish(_lost("the connection was lost"))
+            self._run_end_callbacks()
             self._close_descriptors()
 
     def _read_frames(self):
@@ -72,6 +75,8 @@ class Reader:
                     break
                 body = bytes(buffer[4:4 + length])
                 del buffer[:4 + length]
+                if self.ended is not None:
+                    return  # Ended on another thread: look at nothing more.
                 frame = self._opener.open(body)
                 heard = time.monotonic()
                 ping_outstanding = False
@@ -124,21 +129,28 @@ class Reader:
 
     def _wait_for_input(self, timeout):
         """Bytes from the socket, b"" at its end, or None when the wait ended
-        for another reason (a wake-up, writing, the tick)."""
-        writers = [self._sock] if self._sendq.wants_write() else []
-        readable, writable, _ = select.select([self._sock, self._wake_r], writers, [],
-                                              timeout)
-        if self._wake_r in readable:
+        for another reason (a wake-up, writing, the tick). poll, not select:
+        descriptors above 1023 are common on a busy server."""
+        events = 0
+        if not self._sendq.over_limit():
+            events |= select.POLLIN  # Else we owe too much: read nothing.
+        if self._sendq.wants_write():
+            events |= select.POLLOUT
+        poller = self._poller
+        poller.register(self._sock, events)
+        ready = dict(poller.poll(timeout * 1000))
+        sock_events = ready.get(self._sock.fileno(), 0)
+        if self._wake_r.fileno() in ready:
             try:
                 self._wake_r.recv(4096)
             except OSError:
                 pass
-        if writable:
+        if sock_events & select.POLLOUT:
             failed = self._sendq.on_writable()
             if failed is not None:
                 self._finish(failed)
                 return None
-        if self._sock in readable:
+        if sock_events & (select.POLLIN | select.POLLHUP | select.POLLERR):
             return self._sock.recv(1 << 18)
         return None
 

@@ -109,10 +109,17 @@ class ServicerContext:
         return self._stream.ended and not self._answered
 
     def add_callback(self, callback):
-        """``callback()`` when the call ends (at once if it has)."""
-        self._stream.end_callbacks.append(lambda s: callback())
+        """``callback()`` once, when the call ends (at once if it has). It
+        runs on the thread that ended the call (the connection's reader, the
+        timer thread): keep it short, never block in it."""
+        once = threading.Lock()
+
+        def run(_stream=None):
+            if once.acquire(blocking=False):
+                callback()
+        self._stream.end_callbacks.append(run)
         if self._stream.ended:
-            callback()
+            run()
 
     def send_initial_metadata(self, metadata):
         """Sends the server's HEADERS before any response."""
@@ -124,7 +131,7 @@ class ServicerContext:
             self._initial_sent = True
         headers = W.CallHeaders()
         W.to_wire(md, headers.metadata)
-        self._stream.send(F.HEADERS, W.encode_prefixed(headers))
+        self._stream.send(F.HEADERS, W.encode_prefixed(headers), deadline=self._deadline)
 
     def set_trailing_metadata(self, metadata):
         self._trailing = W.normalize_metadata(metadata)
@@ -146,7 +153,7 @@ class ServicerContext:
     def _send_response(self, body):
         with self._lock:
             self._initial_sent = True
-        self._stream.send(F.DATA, body=body)
+        self._stream.send(F.DATA, body=body, deadline=self._deadline)
 
 
 class _Requests:
@@ -318,11 +325,34 @@ class _ServerCalls:
                                         frame.flags, rest))
             context = ServicerContext(stream, headers.method, metadata, self._conn.peer,
                                       deadline)
-            self._services._run(handler, lambda: self._run(stream, handler, context))
+            self._dispatch(stream, handler, context)
             started = True
         finally:
             if not started:  # A malformed message in the HEADERS, or no thread.
                 self._services._handler_done(handler)
+
+    def _dispatch(self, stream, handler, context):
+        """Runs the call's handler: a streaming one at once, on a thread of
+        its own; a unary one on the pool once its request is whole (the
+        client half-closed), so that a client which never finishes its
+        request holds a call slot, never a pool thread."""
+        job = lambda: self._run(stream, handler, context)  # noqa: E731
+        if handler.request_streaming or handler.response_streaming or stream.remote_done():
+            self._services._run(handler, job)
+            return
+        decided = threading.Lock()
+
+        def request_complete():
+            if decided.acquire(blocking=False):
+                self._services._run(handler, job)
+
+        def ended_first(_stream):
+            if decided.acquire(blocking=False):
+                self._services._handler_done(handler)  # The slot, unused.
+        stream.on_remote_done = request_complete
+        stream.end_callbacks.append(ended_first)
+        if stream.remote_done() or stream.ended:  # It happened meanwhile.
+            request_complete() if not stream.ended else ended_first(stream)
 
     def _refuse(self, stream_id, code, message):
         """On the reader thread: answers with TRAILERS, never waiting."""
@@ -376,7 +406,7 @@ class _ServerCalls:
             response = None
         prefix = W.encode_prefixed(W.trailers_for(code, details, context._trailing))
         try:
-            stream.send(F.TRAILERS, prefix, response)
+            stream.send(F.TRAILERS, prefix, response, deadline=context._deadline)
         except NetStructerError:
             return  # The call ended first (cancelled, connection lost).
         context._answered = True

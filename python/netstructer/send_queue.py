@@ -55,6 +55,8 @@ class SendQueue:
             for frame in frames:
                 self._backlog += self._sealer.seal(*frame)
             self._flush_locked()
+            if self._failed is not None:
+                raise self._failed  # What was queued is lost: say so.
             pending = bool(self._backlog)
         if pending:
             self._wake()
@@ -105,6 +107,13 @@ class SendQueue:
     def goaway_queued(self):
         with self._cv:
             return self._goaway_queued
+
+    def over_limit(self):
+        """True while the backlog is over its limit: the reader then stops
+        reading, so a peer that sends without reading (PINGs, credit,
+        calls) cannot make the frames we owe it grow without bound."""
+        with self._cv:
+            return len(self._backlog) > self._max
 
     def wants_write(self):
         with self._cv:

@@ -46,6 +46,7 @@ class _Pending:
         self.lock = threading.Lock()
         self.sequence = 0
         self.displaced = False
+        self.done = False  # The handshake completed: no refusal any more.
 
 
 def _close_gently(sock):
@@ -201,14 +202,14 @@ class Server:
             self._pending.append(pending)
         if oldest is not None:
             with oldest.lock:  # serve_handshake writes under it too.
-                if not oldest.displaced:
+                if not oldest.displaced and not oldest.done:
                     oldest.displaced = True
                     self._refuse(oldest.sock, oldest.sequence,
                                  StatusCode.RESOURCE_EXHAUSTED, _DISPLACED)
-                try:
-                    oldest.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                    try:
+                        oldest.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=self._serve, args=(sock, peer, admission, pending),
                          daemon=True, name=f"netstructer-session-{ip}").start()

@@ -1,26 +1,37 @@
 """One thread that runs every call deadline of the process (a heap of
-timers), rather than a threading.Timer (a thread) per call."""
+timers), rather than a threading.Timer (a thread) per call.
+
+A cancelled timer lets go of its callback at once (the heap keeps only an
+empty entry until its time), so a cancelled call is not kept alive by its
+deadline. Callbacks run on the timer thread and must not block: they only
+end calls (CallStream.cancel never waits).
+"""
 
 import heapq
 import itertools
+import logging
 import threading
 import time
+
+_log = logging.getLogger("netstructer")
 
 
 class _Timers:
     def __init__(self):
         self._cv = threading.Condition(threading.Lock())
-        self._heap = []
+        self._heap = []  # [when, handle, callback or None]
+        self._entries = {}  # handle -> its heap entry, while pending
         self._ids = itertools.count()
-        self._cancelled = set()
         self._thread = None
 
     def add(self, when, callback):
-        """Runs ``callback()`` at monotonic time ``when`` (on the timer
-        thread: keep it short). Returns a handle for cancel()."""
+        """Runs ``callback()`` at monotonic time ``when``. Returns a handle
+        for cancel()."""
         with self._cv:
             handle = next(self._ids)
-            heapq.heappush(self._heap, (when, handle, callback))
+            entry = [when, handle, callback]
+            heapq.heappush(self._heap, entry)
+            self._entries[handle] = entry
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="netstructer-timers")
@@ -30,7 +41,9 @@ class _Timers:
 
     def cancel(self, handle):
         with self._cv:
-            self._cancelled.add(handle)
+            entry = self._entries.pop(handle, None)
+            if entry is not None:
+                entry[2] = None
 
     def _run(self):
         while True:
@@ -39,15 +52,15 @@ class _Timers:
                     now = time.monotonic()
                     if self._heap and self._heap[0][0] <= now:
                         _, handle, callback = heapq.heappop(self._heap)
-                        if handle in self._cancelled:
-                            self._cancelled.discard(handle)
+                        self._entries.pop(handle, None)
+                        if callback is None:
                             continue
                         break
                     self._cv.wait(None if not self._heap else self._heap[0][0] - now)
             try:
                 callback()
-            except Exception:  # A deadline's action must not kill the others.
-                pass
+            except Exception:  # noqa: BLE001 - one deadline must not stop the others.
+                _log.exception("netstructer: a deadline's action raised")
 
 
 TIMERS = _Timers()

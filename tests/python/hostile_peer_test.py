@@ -225,5 +225,48 @@ class MalformedCalls(unittest.TestCase):
             self.assertEqual([r.message for r in replies], ["Hello, ok"])
 
 
+class UnfinishedRequests(unittest.TestCase):
+    def test_unfinished_unary_requests_hold_no_handler_thread(self):
+        from netstructer import Channel
+        from netstructer import rpc_wire as W
+        from examples.greeter import greeter_ns, greeter_pb2
+        from examples.greeter.python.greeter_servicer import Greeter
+        key = netstructer.generate_key()
+        server = Server(('127.0.0.1', 0), key=key, handler_threads=1)
+        greeter_ns.add_GreeterServicer_to_server(Greeter(), server)
+        server.init().listen()
+        self.addCleanup(server.shutdown)
+        client = RawClient(server.port, key)
+        self.addCleanup(client.close)
+        prefix = W.encode_prefixed(W.CallHeaders(method="/greeter.Greeter/SayHello"))
+        for stream in (3, 5, 7):  # HEADERS, no request, no END_STREAM: ever.
+            client.send(client.seal(stream, F.HEADERS, 0, prefix))
+        with Channel('127.0.0.1', server.port, key=key) as channel:
+            reply = greeter_ns.GreeterStub(channel).SayHello(
+                greeter_pb2.HelloRequest(name="served"), timeout=10)
+        self.assertEqual(reply.message, "Hello, served")
+
+
+class ManyDescriptors(unittest.TestCase):
+    def test_connections_above_descriptor_1023(self):
+        import os
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            self.skipTest(f"the hard descriptor limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        filler = [os.dup(0) for _ in range(1050)]
+        self.addCleanup(lambda: [os.close(fd) for fd in filler])
+        key = netstructer.generate_key()
+        server = Server(('127.0.0.1', 0), key=key).init()
+        server.listen()
+        self.addCleanup(server.shutdown)
+        with Bridge.Link('127.0.0.1', server.port, key=key) as bridge:
+            self.assertGreater(bridge.connection._sock.fileno(), 1023)
+            bridge.SendBuffer("high")
+        self.assertEqual(server.get('127.0.0.1', timeout=10).RecvBuffer(timeout=10), "high")
+
+
 if __name__ == "__main__":
     ts.main()

@@ -22,8 +22,11 @@ class Behaving(Greeter):
         self.release = threading.Event()
         self.started = threading.Semaphore(0)
         self.saw_end = threading.Event()
+        self.entered = threading.Event()
 
     def SayHello(self, request, context):
+        if request.name == "queued":
+            self.entered.set()
         if request.name == "raise":
             raise ValueError("boom")
         if request.name == "hold":
@@ -151,6 +154,8 @@ class PythonToPython(unittest.TestCase):
         held = self.stub.SayHello.future(HelloRequest(name="hold"), timeout=30)
         self.assertTrue(self.servicer.started.acquire(timeout=10))
         waiting = self.stub.SayHello.future(HelloRequest(name="queued"), timeout=30)
+        # The one pool thread is held: the second handler does not start.
+        self.assertFalse(self.servicer.entered.wait(0.5))
         self.assertFalse(waiting.done())
         self.servicer.release.set()
         self.assertEqual(held.result(10).message, "held")

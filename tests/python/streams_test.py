@@ -93,6 +93,57 @@ class Window(unittest.TestCase):
             self.assertEqual(e.exception.code, StatusCode.DATA_LOSS)
 
 
+class _Recorder:
+    """What a CallStream writes, without a socket; `during_write` runs in
+    the middle of the first write (another thread's action, forced there)."""
+
+    def __init__(self, during_write=None):
+        self.options = ConnectionOptions()
+        self.frames = []
+        self.during_write = during_write
+
+    def write_frames(self, frames, deadline=None, wait_for_room=True):
+        hook, self.during_write = self.during_write, None
+        if hook is not None:
+            hook()
+        self.frames.extend(frames)
+
+    def queue_control(self, frame):
+        self.frames.append(frame)
+
+    def note_activity(self):
+        pass
+
+
+class CancelNeverOpensAStream(unittest.TestCase):
+    """PROTOCOL.md 9.1: a CANCEL may not be a stream's first frame."""
+
+    def headers(self):
+        from netstructer import rpc_wire as W
+        return W.encode_prefixed(W.CallHeaders(method="/a.B/C"))
+
+    def test_a_call_cancelled_before_its_headers_sends_nothing(self):
+        from netstructer.call_stream import CallStream
+        from netstructer import frames as F
+        conn = _Recorder()
+        stream = CallStream(conn, 3, "client")
+        self.assertTrue(stream.cancel(StatusCode.CANCELLED, "early"))
+        with self.assertRaises(NetStructerError):
+            stream.send(F.HEADERS, self.headers(), b"x", end_stream=True)
+        self.assertEqual(conn.frames, [])
+
+    def test_a_cancel_during_the_headers_write_follows_it(self):
+        from netstructer.call_stream import CallStream
+        from netstructer import frames as F
+        holder = {}
+        conn = _Recorder(during_write=lambda: holder["stream"].cancel(
+            StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed"))
+        stream = holder["stream"] = CallStream(conn, 3, "client")
+        stream.send(F.HEADERS, self.headers(), b"x", end_stream=True)
+        self.assertEqual([(f[0], f[1]) for f in conn.frames],
+                         [(3, F.HEADERS), (3, F.CANCEL)])
+
+
 class ConnectionWindow(unittest.TestCase):
     def test_a_reader_that_does_not_read_stops_the_sender(self):
         key = netstructer.generate_key()
@@ -146,7 +197,7 @@ class NonReadingPeer(unittest.TestCase):
                 sock, peer, [parse_key(self.key)], time.monotonic() + 10))
         self.thread = threading.Thread(target=accept)
         self.thread.start()
-        self.addCleanup(lambda: [c._sock.close() for c in self.held])
+        self.addCleanup(lambda: [c.abort() for c in self.held])
 
     def test_a_call_deadline_ends_a_call_stuck_on_a_peer_that_does_not_read(self):
         from netstructer import Channel, RpcError
@@ -171,6 +222,22 @@ class NonReadingPeer(unittest.TestCase):
         with self.assertRaises(netstructer.ConnectionEndError) as e:
             bridge.SendBuffer("next")
         self.assertEqual(e.exception.code, StatusCode.ABORTED)
+
+    def test_a_full_send_queue_holds_the_sender_to_its_deadline(self):
+        import socket
+        options = ConnectionOptions(max_queued_send_bytes=1000)
+        bridge = Bridge.Link("127.0.0.1", self.port, key=self.key, options=options)
+        self.thread.join()
+        self.addCleanup(bridge.connection.abort)
+        # Small kernel buffers both ways: the backlog, not the kernel, fills.
+        self.held[0]._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        bridge.connection._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        with self.assertRaises(NetStructerError) as e:
+            for _ in range(1000):  # Messages of one frame each.
+                bridge.SendBuffer(b"q" * 60000, timeout=0.5)
+        self.assertEqual(e.exception.code, StatusCode.DEADLINE_EXCEEDED)
+        self.assertIn("the socket took nothing in time", e.exception.message)
+        self.assertIsNone(bridge.ended())  # Between messages: still usable.
 
     def test_close_returns_by_its_timeout(self):
         bridge = Bridge.Link("127.0.0.1", self.port, key=self.key)
