@@ -289,6 +289,12 @@ class CallStream:
                               None if deadline is None else max(0, deadline - time.monotonic()))
             return self.status
 
+    def answered(self):
+        """Server: its TRAILERS are on their way (set before they are
+        written)."""
+        with self._cv:
+            return self._sent_end
+
     def remote_done(self):
         """The peer sends nothing more (the client half-closed, or the
         server's TRAILERS arrived)."""

@@ -297,7 +297,11 @@ class _ServerCalls:
         arrived = time.monotonic()
         try:
             with self._lock:
-                if len(self._calls) >= self._services.max_concurrent_streams:
+                # A call counts until its TRAILERS go out (9.3): the client
+                # may open the next one as soon as it has them, before the
+                # handler's thread has let go of the finished one.
+                open_calls = sum(1 for c in self._calls.values() if not c.answered())
+                if open_calls >= self._services.max_concurrent_streams:
                     raise RpcError(StatusCode.RESOURCE_EXHAUSTED,
                                    "too many concurrent calls on this connection "
                                    f"(max_concurrent_streams "
