@@ -105,19 +105,18 @@ class AcceptPolicy:
             handshakes_full = (self.max_pending_handshakes > 0
                                and self._pending >= self.max_pending_handshakes)
             displaces = (full or handshakes_full) and displaceable > 0 and self._pending > 0
-            if full and not displaces:
-                raise NetStructerError(
-                    StatusCode.RESOURCE_EXHAUSTED,
-                    f"the server is at its session limit ({self.max_sessions})")
-            if handshakes_full and not displaces:
-                raise NetStructerError(
-                    StatusCode.RESOURCE_EXHAUSTED,
-                    "the server has too many handshakes in progress "
-                    f"(max_pending_handshakes {self.max_pending_handshakes})")
+            refusal = None
+            if full:
+                refusal = f"the server is at its session limit ({self.max_sessions})"
+            elif handshakes_full:
+                refusal = ("the server has too many handshakes in progress "
+                           f"(max_pending_handshakes {self.max_pending_handshakes})")
+            if refusal is not None and not displaces:
+                raise NetStructerError(StatusCode.RESOURCE_EXHAUSTED, refusal)
             self._per_ip[key] = held + 1
             self._total += 1
             self._pending += 1
-        return Admission(self, key, displaces)
+        return Admission(self, key, displaces, refusal)
 
     def _release(self, key, pending):
         with self._lock:
@@ -141,12 +140,15 @@ class AcceptPolicy:
 class Admission:
     """A slot held from admission until the session ends (release())."""
 
-    def __init__(self, policy, key, displaces):
+    def __init__(self, policy, key, displaces, refusal=None):
         self._policy = policy
         self._key = key
         self._pending = True
         self._held = True
         self.displaces = displaces
+        # Why the newcomer is refused if no handshake can give way after all
+        # (each may have completed since it was counted).
+        self.refusal = refusal
         self._lock = threading.Lock()
 
     def establish(self):

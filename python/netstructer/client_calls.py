@@ -11,7 +11,7 @@ import time
 
 from . import frames as F
 from . import rpc_wire as W
-from .connection import run_callbacks
+from .callbacks import CALLBACKS
 from .errors import NetStructerError, RpcError, StatusCode
 from .timers import TIMERS
 
@@ -198,7 +198,7 @@ class CallFuture(Call):
                 return
             self._done.set()
             callbacks, self._callbacks = self._callbacks, []
-        run_callbacks(callbacks, self)
+        CALLBACKS.submit(callbacks, self)  # Never on the thread that ended it.
 
     def done(self):
         return self._done.is_set()
@@ -223,8 +223,8 @@ class CallFuture(Call):
         return None
 
     def add_done_callback(self, fn):
-        """``fn(future)`` once the call ended (at once if it has), on the
-        thread that ended it: keep it short."""
+        """``fn(future)`` once the call ended, on the process's callback
+        thread (callbacks.py); at once on this thread if it has ended."""
         with self._lock:
             if not self._done.is_set():
                 self._callbacks.append(fn)

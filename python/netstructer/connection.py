@@ -164,8 +164,11 @@ class Connection(Reader):
         try:
             self._sendq.send(frames_to_send, deadline, wait_for_room)
         except ConnectionEndError as e:
-            if e.code == StatusCode.UNAVAILABLE:
-                self._finish(e)  # The socket failed.
+            if self._sendq.socket_failure() is not None:
+                # The socket failed: the sender learns it now, but the
+                # connection ends when the reader has read what the peer
+                # sent before (every message before its GOAWAY, 8.3).
+                self._wake()
             with self._state:
                 raise self._end or e from None
 

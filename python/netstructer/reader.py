@@ -106,6 +106,8 @@ class Reader:
                     f"closed after {_format_duration(options.max_lifetime)} "
                     "(max_lifetime); reconnect")
                 return
+            if self._check_send_failure(now):
+                return
             chunk = self._wait_for_input(self._tick())
             if chunk is None:
                 continue
@@ -118,9 +120,20 @@ class Reader:
                 return
             buffer += chunk
 
+    def _check_send_failure(self, now):
+        """After the socket failed to send, reading goes on to the peer's
+        EOF (what it sent before it stopped reading is delivered, 8.3), but
+        not for longer than keepalive_timeout: nothing we owe it (credit,
+        PING answers) can go out any more."""
+        failure = self._sendq.socket_failure()
+        if failure is None or now - failure[1] <= self.options.keepalive_timeout:
+            return False
+        self._finish(failure[0])
+        return True
+
     def _tick(self):
         options = self.options
-        waits = [options.keepalive_interval / 4]
+        waits = [options.keepalive_interval / 4, options.keepalive_timeout / 4]
         if options.idle_timeout is not None:
             waits.append(options.idle_timeout / 4)
         if options.max_lifetime is not None:
@@ -132,7 +145,7 @@ class Reader:
         for another reason (a wake-up, writing, the tick). poll, not select:
         descriptors above 1023 are common on a busy server."""
         events = 0
-        if not self._sendq.over_limit():
+        if self.role != "server" or not self._sendq.input_paused():
             events |= select.POLLIN  # Else we owe too much: read nothing.
         if self._sendq.wants_write():
             events |= select.POLLOUT
@@ -146,10 +159,7 @@ class Reader:
             except OSError:
                 pass
         if sock_events & select.POLLOUT:
-            failed = self._sendq.on_writable()
-            if failed is not None:
-                self._finish(failed)
-                return None
+            self._sendq.on_writable()  # A failure: see _check_send_failure.
         if sock_events & (select.POLLIN | select.POLLHUP | select.POLLERR):
             return self._sock.recv(1 << 18)
         return None

@@ -19,6 +19,7 @@ import time
 from . import frames as F
 from . import rpc_wire as W
 from .call_stream import CallStream
+from .callbacks import CALLBACKS
 from .errors import NetStructerError, RpcError, StatusCode
 from .timers import TIMERS
 
@@ -109,15 +110,15 @@ class ServicerContext:
         return self._stream.ended and not self._answered
 
     def add_callback(self, callback):
-        """``callback()`` once, when the call ends (at once if it has). It
-        runs on the thread that ended the call (the connection's reader, the
-        timer thread): keep it short, never block in it."""
+        """``callback()`` once, when the call ends, on the process's
+        callback thread (callbacks.py); at once on this thread if the call
+        has ended."""
         once = threading.Lock()
 
-        def run(_stream=None):
+        def run():
             if once.acquire(blocking=False):
                 callback()
-        self._stream.end_callbacks.append(run)
+        self._stream.end_callbacks.append(lambda _stream: CALLBACKS.submit([run]))
         if self._stream.ended:
             run()
 
@@ -342,13 +343,13 @@ class _ServerCalls:
         request holds a call slot, never a pool thread."""
         job = lambda: self._run(stream, handler, context)  # noqa: E731
         if handler.request_streaming or handler.response_streaming or stream.remote_done():
-            self._services._run(handler, job)
+            self._start(stream, handler, job)
             return
         decided = threading.Lock()
 
         def request_complete():
             if decided.acquire(blocking=False):
-                self._services._run(handler, job)
+                self._start(stream, handler, job)
 
         def ended_first(_stream):
             if decided.acquire(blocking=False):
@@ -357,6 +358,22 @@ class _ServerCalls:
         stream.end_callbacks.append(ended_first)
         if stream.remote_done() or stream.ended:  # It happened meanwhile.
             request_complete() if not stream.ended else ended_first(stream)
+
+    def _start(self, stream, handler, job):
+        """Hands the call to its thread; when none can take it (the pool has
+        shut down since the call was admitted, or no thread can start),
+        the call is answered with the reason, never left open."""
+        try:
+            self._services._run(handler, job)
+        except RuntimeError as e:
+            self._services._handler_done(handler)
+            if self._services._draining:
+                code, message = StatusCode.UNAVAILABLE, SHUTTING_DOWN
+            else:
+                code, message = (StatusCode.RESOURCE_EXHAUSTED,
+                                 f"the server could not start the call's handler ({e})")
+            if stream.finish(code, message):
+                self._refuse(stream.id, code, message)
 
     def _refuse(self, stream_id, code, message):
         """On the reader thread: answers with TRAILERS, never waiting."""

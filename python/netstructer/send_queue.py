@@ -36,6 +36,8 @@ class SendQueue:
         self._goaway_queued = False
         self._shut = False         # The sending side is shut (after GOAWAY).
         self._failed = None        # The socket's error, once one happened.
+        self._failed_at = None     # When the socket failed (not a close).
+        self._input_paused = False  # See input_paused().
 
     def send(self, frames, deadline=None, wait_for_room=True):
         """Seals and queues ``frames`` (stream, type, flags, payload,
@@ -91,6 +93,7 @@ class SendQueue:
                 self._failed = ConnectionEndError(
                     StatusCode.UNAVAILABLE,
                     f"the connection was lost while sending ({e.strerror or e})")
+                self._failed_at = time.monotonic()
                 self._closed = self._closed or self._failed
                 self._backlog.clear()
                 break
@@ -108,12 +111,32 @@ class SendQueue:
         with self._cv:
             return self._goaway_queued
 
-    def over_limit(self):
-        """True while the backlog is over its limit: the reader then stops
-        reading, so a peer that sends without reading (PINGs, credit,
-        calls) cannot make the frames we owe it grow without bound."""
+    def input_paused(self):
+        """The server side's backpressure on a peer that sends without
+        reading (every PING, credit or call it sends makes us queue an
+        answer): True once the backlog went over its limit, until the peer
+        has taken half of it; the reader reads nothing meanwhile, and a peer
+        that never reads is closed by the keepalive. Never on the client
+        side (if both sides paused, each would wait for the other: healthy
+        two-way bulk traffic would stall), nor after our GOAWAY, which ends
+        our output. As the C++ Bridge (transport/bridge_input.cc)."""
         with self._cv:
-            return len(self._backlog) > self._max
+            if self._goaway_queued or self._closed is not None:
+                self._input_paused = False
+            elif len(self._backlog) > self._max:
+                self._input_paused = True
+            elif len(self._backlog) <= self._max // 2:
+                self._input_paused = False
+            return self._input_paused
+
+    def socket_failure(self):
+        """(error, when) once a send failed on the socket itself, else
+        None. The connection does not end there: what the peer sent before
+        it stopped reading (its GOAWAY included) is still read (8.3)."""
+        with self._cv:
+            if self._failed_at is None:
+                return None
+            return self._failed, self._failed_at
 
     def wants_write(self):
         with self._cv:

@@ -189,30 +189,46 @@ class Server:
     def _admit(self, sock, peer):
         ip = peer[0]
         with self._lock:
-            displaceable = len(self._pending)
+            displaceable = sum(1 for p in self._pending if not p.done)
         try:
             admission = self.policy.admit(ip, displaceable)
         except NetStructerError as e:
             self._refuse(sock, 0, e.code, e.message)
             sock.close()
             return
+        if admission.displaces and not self._displace_oldest_handshake():
+            # Every handshake counted has completed since: none gives way,
+            # and the newcomer is refused as if none had been in progress.
+            admission.release()
+            self._refuse(sock, 0, StatusCode.RESOURCE_EXHAUSTED, admission.refusal)
+            sock.close()
+            return
         pending = _Pending(sock)
         with self._lock:
-            oldest = self._pending.pop(0) if admission.displaces and self._pending else None
             self._pending.append(pending)
-        if oldest is not None:
-            with oldest.lock:  # serve_handshake writes under it too.
-                if not oldest.displaced and not oldest.done:
-                    oldest.displaced = True
-                    self._refuse(oldest.sock, oldest.sequence,
-                                 StatusCode.RESOURCE_EXHAUSTED, _DISPLACED)
-                    try:
-                        oldest.sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=self._serve, args=(sock, peer, admission, pending),
                          daemon=True, name=f"netstructer-session-{ip}").start()
+
+    def _displace_oldest_handshake(self):
+        """Refuses the oldest handshake in progress that has not completed
+        (a completed one may no longer be refused, 7.1); False if none."""
+        with self._lock:
+            candidates = [p for p in self._pending if not p.done and not p.displaced]
+        for oldest in candidates:
+            with oldest.lock:  # serve_handshake writes and completes under it.
+                if oldest.displaced or oldest.done:
+                    continue
+                oldest.displaced = True
+                self._refuse(oldest.sock, oldest.sequence,
+                             StatusCode.RESOURCE_EXHAUSTED, _DISPLACED)
+                try:
+                    oldest.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._drop_pending(oldest)
+            return True
+        return False
 
     @staticmethod
     def _refuse(sock, sequence, code, reason):

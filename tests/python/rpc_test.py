@@ -23,8 +23,15 @@ class Behaving(Greeter):
         self.started = threading.Semaphore(0)
         self.saw_end = threading.Event()
         self.entered = threading.Event()
+        self.callback_threads = []
+        self.callback_ran = threading.Event()
 
     def SayHello(self, request, context):
+        if request.name == "callback":
+            def record():
+                self.callback_threads.append(threading.current_thread().name)
+                self.callback_ran.set()
+            context.add_callback(record)
         if request.name == "queued":
             self.entered.set()
         if request.name == "raise":
@@ -96,6 +103,42 @@ class PythonToPython(unittest.TestCase):
         failed = self.stub.SayHello.future(HelloRequest(name=""), timeout=10)
         self.assertEqual(failed.exception(10).code, StatusCode.INVALID_ARGUMENT)
 
+    def test_a_done_callback_may_make_a_blocking_call_on_the_same_channel(self):
+        # On the connection's reader, the follow-up call would wait for a
+        # response that only the blocked reader could read.
+        self.start()
+        seen = []
+        done = threading.Event()
+
+        def follow_up(future):
+            try:
+                seen.append((threading.current_thread().name, future.result().message,
+                             self.stub.SayHello(HelloRequest(name="Bob"), timeout=5).message))
+            except Exception as e:  # noqa: BLE001 - reported below.
+                seen.append(repr(e))
+            done.set()
+        self.stub.SayHello.future(HelloRequest(name="Ada"), timeout=10).add_done_callback(
+            follow_up)
+        self.assertTrue(done.wait(10))
+        self.assertEqual(seen, [("netstructer-callbacks", "Hello, Ada", "Hello, Bob")])
+
+    def test_callbacks_never_run_on_the_thread_that_ended_the_call(self):
+        self.start()
+        threads = []
+        done = threading.Event()
+        held = self.stub.SayHello.future(HelloRequest(name="hold"), timeout=30)
+        self.assertTrue(self.servicer.started.acquire(timeout=10))
+        held.add_done_callback(lambda f: (threads.append(threading.current_thread().name),
+                                          done.set()))
+        held.cancel()  # Ends the call on this thread.
+        self.assertTrue(done.wait(10))
+        self.assertEqual(threads, ["netstructer-callbacks"])
+        # A handler's return ends its call on the handler's thread.
+        self.assertEqual(self.stub.SayHello(HelloRequest(name="callback"), timeout=10).message,
+                         "Hello, callback")
+        self.assertTrue(self.servicer.callback_ran.wait(10))
+        self.assertEqual(self.servicer.callback_threads, ["netstructer-callbacks"])
+
     def test_a_deadline_reaches_the_handler(self):
         self.start()
         with self.assertRaises(RpcError) as e:
@@ -113,6 +156,31 @@ class PythonToPython(unittest.TestCase):
             self.stub.SayHelloToAll(requests(), timeout=10)
         self.assertEqual(e.exception.code, StatusCode.CANCELLED)
         self.assertIn("RuntimeError: the caller's generator broke", e.exception.details())
+
+    def test_a_call_admitted_as_the_server_stops_is_answered_unavailable(self):
+        # The server shuts its pool down between a call's admission and its
+        # hand-off to a pool thread: the call is answered, not left open,
+        # and the connection is not closed over it.
+        self.start()
+        services = self.server._services
+        admit = services._admit
+
+        def admit_then_stop(method):
+            handler = admit(method)
+            with services._lock:
+                services._draining = True
+            services._pool.shutdown(wait=False)
+            return handler
+        services._admit = admit_then_stop
+        with self.assertRaises(RpcError) as e:
+            self.stub.SayHello(HelloRequest(name="late"), timeout=10)
+        self.assertEqual((e.exception.code, e.exception.details()),
+                         (StatusCode.UNAVAILABLE, "the server is shutting down"))
+        self.assertEqual(services._running, 0)
+        services._admit = admit  # Refused at admission from here on, same words.
+        with self.assertRaises(RpcError) as e:
+            self.stub.SayHello(HelloRequest(name="later"), timeout=10)
+        self.assertEqual(e.exception.code, StatusCode.UNAVAILABLE)
 
     def test_max_concurrent_streams(self):
         self.start(max_concurrent_streams=1)

@@ -195,6 +195,34 @@ class Policy(unittest.TestCase):
         data = silent.recv(1000)
         self.assertIn(b"your unfinished handshake gave way", data)
 
+    def test_a_completed_handshake_never_gives_way_and_the_newcomer_is_refused(self):
+        # The only handshake in progress completes between the newcomer's
+        # admission (which counted it as able to give way) and its
+        # displacement: it may no longer be refused (7.1), so the newcomer
+        # is, and its slot goes back.
+        policy = AcceptPolicy(max_pending_handshakes=1, handshake_timeout=30)
+        server = self.serve(policy)
+        silent = socket.create_connection(('127.0.0.1', server.port))
+        self.addCleanup(silent.close)
+        deadline = time.monotonic() + 10
+        while not server._pending and time.monotonic() < deadline:
+            server.get("0.0.0.0", timeout=0.01)
+        [held] = server._pending
+        admit = policy.admit
+
+        def admit_then_complete(ip, displaceable=0, now=None):
+            admission = admit(ip, displaceable, now)
+            with held.lock:
+                held.done = True
+            return admission
+        policy.admit = admit_then_complete
+        with self.assertRaises(Refused) as e:
+            self.link(server)
+        self.assertEqual(e.exception.code, StatusCode.RESOURCE_EXHAUSTED)
+        self.assertIn("too many handshakes in progress", e.exception.message)
+        self.assertEqual(policy._pending, 1)  # Only the completed one's.
+        self.assertFalse(held.displaced)
+
     def test_idle_timeout_closes_with_its_reason(self):
         server = self.serve(AcceptPolicy(idle_timeout=0.2))
         client = self.link(server)
@@ -205,25 +233,10 @@ class Policy(unittest.TestCase):
 
     def test_keepalive_declares_a_silent_peer_lost(self):
         # A peer that completes the handshake, then never reads nor answers.
-        from netstructer import handshake_io
-        from netstructer.keys import parse_key
-        listener = socket.socket()
-        listener.bind(('127.0.0.1', 0))
-        listener.listen()
-        self.addCleanup(listener.close)
-        held = []
-
-        def handshake_then_silence():
-            sock, peer = listener.accept()
-            held.append(handshake_io.serve_handshake(
-                sock, peer, [parse_key(self.key)], time.monotonic() + 10))
-        thread = threading.Thread(target=handshake_then_silence)
-        thread.start()
+        port, accepted = ts.accept_one_handshake(self, self.key)
         options = ConnectionOptions(keepalive_interval=0.1, keepalive_timeout=0.1)
-        client = Bridge.Link('127.0.0.1', listener.getsockname()[1], key=self.key,
-                             options=options)
-        thread.join()
-        self.addCleanup(held[0].abort)
+        client = Bridge.Link('127.0.0.1', port, key=self.key, options=options)
+        accepted()
         self.addCleanup(client.connection.abort)
         with self.assertRaises(ConnectionEndError) as e:
             client.RecvBuffer(timeout=10)

@@ -49,6 +49,36 @@ def write_key_file(directory, keys=None):
     return path, keys[0]
 
 
+def accept_one_handshake(test, key, options=None):
+    """Listens on 127.0.0.1 and answers one client's handshake on a thread.
+    Returns (port, accepted): ``accepted()`` waits for the handshake and
+    gives the server Connection, not started (a peer that reads nothing
+    until the test says so); the test's cleanup aborts it."""
+    import socket
+    import threading
+    from netstructer import handshake_io
+    from netstructer.keys import parse_key
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    test.addCleanup(listener.close)
+    held = []
+    test.addCleanup(lambda: [c.abort() for c in held])
+
+    def accept():
+        sock, peer = listener.accept()
+        held.append(handshake_io.serve_handshake(
+            sock, peer, [parse_key(key)], time.monotonic() + 10, options=options))
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+
+    def accepted():
+        thread.join(20)
+        test.assertTrue(held, "the handshake did not complete")
+        return held[0]
+    return listener.getsockname()[1], accepted
+
+
 class Process:
     """A child process whose first line saying "listening on HOST:PORT"
     gives its port; killed (SIGTERM, then SIGKILL) at close(). Its output is
