@@ -11,6 +11,7 @@ import time
 
 from . import frames as F
 from . import rpc_wire as W
+from . import typed_messages
 from .callbacks import CALLBACKS
 from .errors import NetStructerError, RpcError, StatusCode
 from .timers import TIMERS
@@ -38,7 +39,14 @@ class ClientCall:
             self._early_status = (StatusCode.DEADLINE_EXCEEDED,
                                   "the call's deadline passed before it started")
             return
-        body = None if client_streams else self._serialize(request)
+        body = None
+        if not client_streams:
+            try:
+                body = typed_messages.serialize(self._serialize, request,
+                                                StatusCode.INVALID_ARGUMENT, "the request")
+            except RpcError as e:  # Refused before anything leaves.
+                self._early_status = (e.code, e.message)
+                return
         try:
             calls = self._channel.calls(self.deadline)
             headers = W.CallHeaders(method=self.method, no_compression=not self.compress)
@@ -73,8 +81,14 @@ class ClientCall:
             for request in requests:
                 if self.stream.ended:
                     return
-                self.stream.send(F.DATA, body=self._serialize(request),
-                                 deadline=self.deadline)
+                try:
+                    body = typed_messages.serialize(self._serialize, request,
+                                                    StatusCode.INVALID_ARGUMENT,
+                                                    "the request")
+                except RpcError as e:  # The call cannot go on without it.
+                    self.stream.cancel(e.code, e.message)
+                    return
+                self.stream.send(F.DATA, body=body, deadline=self.deadline)
             self.stream.send(F.DATA, body=None, end_stream=True, deadline=self.deadline)
         except (RpcError, NetStructerError):
             return  # The call ended; its status says why.
@@ -116,10 +130,10 @@ class ClientCall:
                 raise self._error()
             return None
         try:
-            return self._deserialize(body)
-        except Exception as e:
-            self.stream.cancel(StatusCode.INTERNAL,
-                               f"the response does not parse: {type(e).__name__}: {e}")
+            return typed_messages.parse(self._deserialize, body, StatusCode.INTERNAL,
+                                        "the response")
+        except RpcError as e:
+            self.stream.cancel(e.code, e.message)
             raise self._error() from None
 
     def result(self):

@@ -18,6 +18,7 @@ import time
 
 from . import frames as F
 from . import rpc_wire as W
+from . import typed_messages
 from .call_stream import CallStream
 from .callbacks import CALLBACKS
 from .errors import NetStructerError, RpcError, StatusCode
@@ -175,11 +176,13 @@ class _Requests:
 
 
 def _parse(deserialize, body):
-    try:
-        return deserialize(body) if deserialize else body
-    except Exception as e:
-        raise RpcError(StatusCode.INVALID_ARGUMENT,
-                       f"the request does not parse: {type(e).__name__}: {e}") from None
+    return typed_messages.parse(deserialize, body, StatusCode.INVALID_ARGUMENT,
+                                "the request")
+
+
+def _serialize(serialize, response):
+    return typed_messages.serialize(serialize, response, StatusCode.INTERNAL,
+                                    "the response")
 
 
 class Services:
@@ -404,12 +407,12 @@ class _ServerCalls:
             serialize = handler.response_serializer or (lambda m: m.SerializeToString())
             if handler.response_streaming:
                 for item in result or ():
-                    context._send_response(serialize(item))
+                    context._send_response(_serialize(serialize, item))
             elif context._code == StatusCode.OK:
                 if result is None:
                     raise RpcError(StatusCode.INTERNAL,
                                    "the handler returned no response")
-                response = serialize(result)
+                response = _serialize(serialize, result)
             code, details = context._code, context._details
         except _Abort:
             code, details = context._code, context._details
