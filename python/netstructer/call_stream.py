@@ -141,6 +141,9 @@ class CallStream:
             while True:
                 if self.status is not None:
                     raise self._error_locked()
+                failure = self._conn.send_failure()
+                if failure is not None:
+                    raise failure  # No credit could be used (on_send_failure).
                 if self._send_credit >= n:
                     self._send_credit -= n
                     return
@@ -150,6 +153,12 @@ class CallStream:
                                            "deadline exceeded while waiting for "
                                            "flow-control credit")
                 self._cv.wait(remaining)
+
+    def wake_senders(self):
+        """The connection can no longer send: a sender waiting for credit
+        looks again (and raises)."""
+        with self._cv:
+            self._cv.notify_all()
 
     def _check_can_send(self):
         with self._cv:
@@ -327,3 +336,16 @@ class CallStream:
         if code == StatusCode.OK:
             return NetStructerError(StatusCode.FAILED_PRECONDITION, "the call has ended")
         return RpcError(code, message, self.initial_metadata or (), self.trailing_metadata)
+
+
+class CallTable:
+    """Mixed into a connection's calls (_ClientCalls, _ServerCalls), whose
+    ``_lock`` guards ``_calls`` (stream id -> CallStream)."""
+
+    def on_send_failure(self):
+        """The socket failed to send (any thread): calls waiting for credit
+        learn it now, not at the connection's end."""
+        with self._lock:
+            calls = list(self._calls.values())
+        for stream in calls:
+            stream.wake_senders()

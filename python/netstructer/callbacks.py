@@ -10,12 +10,14 @@ that waits for credit or a connection would wait for the reader itself),
 and an application thread may hold a call's locks. So callbacks are
 queued here; this thread holds no lock while one runs, and a callback
 may make a blocking call (its response is read by a reader thread, not
-this one). A slow callback delays the others: hand long work to a thread
-of yours.
+this one), but must not wait for another callback, which runs after it
+on this same thread. A slow callback delays the others: hand long work to
+a thread of yours.
 """
 
 import collections
 import logging
+import os
 import threading
 
 _log = logging.getLogger("netstructer")
@@ -33,14 +35,11 @@ class _CallbackThread:
             return
         with self._cv:
             self._queue.extend((callback, args) for callback in callbacks)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="netstructer-callbacks")
                 self._thread.start()
             self._cv.notify()
-
-    def on_this_thread(self):
-        return threading.current_thread() is self._thread
 
     def _run(self):
         while True:
@@ -50,8 +49,15 @@ class _CallbackThread:
                 callback, args = self._queue.popleft()
             try:
                 callback(*args)
-            except Exception:  # noqa: BLE001 - user code must not stop the others.
+            except BaseException:  # noqa: BLE001 - even sys.exit(): the others run.
                 _log.exception("netstructer: a callback raised")
+
+    def _after_fork_in_child(self):
+        # The thread did not survive the fork; its lock may be held.
+        self._cv = threading.Condition(threading.Lock())
+        self._queue = collections.deque()
+        self._thread = None
 
 
 CALLBACKS = _CallbackThread()
+os.register_at_fork(after_in_child=CALLBACKS._after_fork_in_child)

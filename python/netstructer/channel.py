@@ -17,13 +17,13 @@ from . import handshake_io
 from . import keys as _keys
 from . import rpc_wire as W
 from .bridge import _parse_address
-from .call_stream import CallStream
+from .call_stream import CallStream, CallTable
 from .client_calls import Call, CallFuture, ClientCall
 from .connection import ConnectionOptions
 from .errors import NetStructerError, RpcError, StatusCode
 
 
-class _ClientCalls:
+class _ClientCalls(CallTable):
     """A client connection's calls: stream ids and the frames of each."""
 
     def __init__(self, connection):
@@ -136,6 +136,7 @@ class Channel:
             if self._closed:
                 raise RpcError(StatusCode.CANCELLED, "the channel was closed")
             if (self._connection is not None and self._connection.ended is None
+                    and self._connection.send_failure() is None
                     and self._calls.accepts_calls()):
                 return self._calls
             timeout = self._connect_timeout

@@ -168,9 +168,20 @@ class Connection(Reader):
                 # The socket failed: the sender learns it now, but the
                 # connection ends when the reader has read what the peer
                 # sent before (every message before its GOAWAY, 8.3).
+                # Threads waiting for credit to send learn it now too.
                 self._wake()
+                with self._state:
+                    self._state.notify_all()
+                if self.call_streams is not None:
+                    self.call_streams.on_send_failure()
             with self._state:
                 raise self._end or e from None
+
+    def send_failure(self):
+        """The socket's error once a send failed on it (the connection may
+        still be delivering what arrived before), else None."""
+        failure = self._sendq.socket_failure()
+        return None if failure is None else failure[0]
 
     def queue_control(self, frame):
         """A frame of the connection's own (an answer, credit, a CANCEL),
@@ -218,6 +229,9 @@ class Connection(Reader):
             while True:
                 if self._end is not None:
                     raise self._end
+                failure = self.send_failure()
+                if failure is not None:
+                    raise failure
                 if self._sendq.goaway_queued:
                     raise ConnectionEndError(
                         StatusCode.FAILED_PRECONDITION,

@@ -19,7 +19,7 @@ import time
 from . import frames as F
 from . import rpc_wire as W
 from . import typed_messages
-from .call_stream import CallStream
+from .call_stream import CallStream, CallTable
 from .callbacks import CALLBACKS
 from .errors import NetStructerError, RpcError, StatusCode
 from .timers import TIMERS
@@ -270,7 +270,7 @@ class Services:
         self._pool.shutdown(wait=False)
 
 
-class _ServerCalls:
+class _ServerCalls(CallTable):
     """One server connection's calls (its reader thread feeds them)."""
 
     def __init__(self, services, connection):

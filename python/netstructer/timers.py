@@ -10,6 +10,7 @@ end calls (CallStream.cancel never waits).
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 
@@ -32,7 +33,7 @@ class _Timers:
             entry = [when, handle, callback]
             heapq.heappush(self._heap, entry)
             self._entries[handle] = entry
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True,
                                                 name="netstructer-timers")
                 self._thread.start()
@@ -59,8 +60,15 @@ class _Timers:
                     self._cv.wait(None if not self._heap else self._heap[0][0] - now)
             try:
                 callback()
-            except Exception:  # noqa: BLE001 - one deadline must not stop the others.
+            except BaseException:  # noqa: BLE001 - one deadline must not stop the others.
                 _log.exception("netstructer: a deadline's action raised")
 
 
+    def _after_fork_in_child(self):
+        # The thread did not survive the fork; the parent's deadlines are
+        # the parent's calls, which the child does not have.
+        self.__init__()
+
+
 TIMERS = _Timers()
+os.register_at_fork(after_in_child=TIMERS._after_fork_in_child)

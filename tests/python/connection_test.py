@@ -2,8 +2,11 @@
 pair (a socketpair, both directions sealed with one key, no handshake), so
 that each interleaving happens on every run rather than by chance."""
 
+import os
 import socket
+import sys
 import threading
+import time
 import unittest
 
 import netstructer
@@ -72,6 +75,57 @@ class SocketFailure(unittest.TestCase):
         self.assertFalse(client._reader.is_alive())
         self.assertEqual(client.ended.code, StatusCode.UNAVAILABLE)
         self.assertIn("while sending", client.ended.message)
+
+    def test_a_sender_waiting_for_credit_learns_of_a_failed_send_at_once(self):
+        # It could never use the credit: it raises the socket's error now,
+        # not when the reader reaches the end (up to keepalive_timeout).
+        client, server = connection_pair(self)
+        client.options.keepalive_timeout = 30
+        client.start()
+        client._send_credit = 0  # The peer has given no credit.
+        errors = []
+
+        def wait_for_credit():
+            try:
+                client.send_message(streams.KIND_VALUE, values.encode("x"),
+                                    deadline=time.monotonic() + 20)
+            except netstructer.NetStructerError as e:
+                errors.append((e.code, time.monotonic()))
+        waiter = threading.Thread(target=wait_for_credit)
+        waiter.start()
+        server._sock.shutdown(socket.SHUT_RD)
+        with self.assertRaises(netstructer.ConnectionEndError):
+            for _ in range(100):
+                client.write_frames([(F.CONNECTION_STREAM, F.PING, 0, b"netstruc", False)])
+        failed_at = time.monotonic()
+        waiter.join(20)
+        self.assertEqual([code for code, _ in errors], [StatusCode.UNAVAILABLE])
+        self.assertLess(errors[0][1] - failed_at, 5)
+        self.assertIsNotNone(client.send_failure())
+
+
+class CallbackThread(unittest.TestCase):
+    def test_a_callback_that_exits_does_not_stop_the_others(self):
+        from netstructer.callbacks import CALLBACKS
+        ran = threading.Event()
+        CALLBACKS.submit([lambda: sys.exit("a callback exits"), ran.set])
+        self.assertTrue(ran.wait(10))
+        again = threading.Event()
+        CALLBACKS.submit([again.set])
+        self.assertTrue(again.wait(10))
+
+    def test_callbacks_run_in_a_forked_child(self):
+        from netstructer.callbacks import CALLBACKS
+        warm = threading.Event()
+        CALLBACKS.submit([warm.set])  # The parent's thread exists.
+        self.assertTrue(warm.wait(10))
+        pid = os.fork()
+        if pid == 0:  # The child: its own callback thread, or exit 1.
+            ran = threading.Event()
+            CALLBACKS.submit([ran.set])
+            os._exit(0 if ran.wait(10) else 1)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
 
 
 if __name__ == "__main__":

@@ -179,24 +179,6 @@ class HandshakeExample(unittest.TestCase):
 H_OTHER_KEY = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
-class _RecordingConnection:
-    """What CallStream writes, without a socket."""
-
-    def __init__(self):
-        from netstructer.connection import ConnectionOptions
-        self.options = ConnectionOptions()
-        self.frames = []
-
-    def write_frames(self, frames, deadline=None, wait_for_room=True):
-        self.frames.extend(frames)
-
-    def queue_control(self, frame):
-        self.frames.append(frame)
-
-    def note_activity(self):
-        pass
-
-
 CLIENT_HEADERS_96 = hexbytes("""
     00 00 00 1b
     0a 19 2f 67 72 65 65 74 65 72 2e
@@ -218,7 +200,7 @@ class UnaryCallExample(unittest.TestCase):
 
     def test_a_unary_call_is_one_frame_each_way(self):
         from netstructer.call_stream import CallStream
-        client = _RecordingConnection()
+        client = testing_support.RecordingConnection()
         stream = CallStream(client, 3, "client")
         request = bytes.fromhex("0a05576f726c64")
         stream.send(F.HEADERS, W.encode_prefixed(
@@ -228,7 +210,7 @@ class UnaryCallExample(unittest.TestCase):
         self.assertEqual((stream_id, type, flags), (3, F.HEADERS, 0x06))
         self.assertEqual(bytes(payload), CLIENT_HEADERS_96)
 
-        server = _RecordingConnection()
+        server = testing_support.RecordingConnection()
         answer = CallStream(server, 3, "server")
         answer.send(F.TRAILERS, W.encode_prefixed(W.trailers_for(StatusCode.OK, "")),
                     b"\x0a\x0cHello, World")
@@ -239,7 +221,7 @@ class UnaryCallExample(unittest.TestCase):
 
     def test_a_compressible_message_never_shares_the_headers_frame(self):
         from netstructer.call_stream import CallStream
-        client = _RecordingConnection()
+        client = testing_support.RecordingConnection()
         stream = CallStream(client, 5, "client")
         stream.send(F.HEADERS, W.encode_prefixed(W.CallHeaders(method="/a.B/C")),
                     b"a" * 5000, end_stream=True)

@@ -94,28 +94,6 @@ class Window(unittest.TestCase):
             self.assertEqual(e.exception.code, StatusCode.DATA_LOSS)
 
 
-class _Recorder:
-    """What a CallStream writes, without a socket; `during_write` runs in
-    the middle of the first write (another thread's action, forced there)."""
-
-    def __init__(self, during_write=None):
-        self.options = ConnectionOptions()
-        self.frames = []
-        self.during_write = during_write
-
-    def write_frames(self, frames, deadline=None, wait_for_room=True):
-        hook, self.during_write = self.during_write, None
-        if hook is not None:
-            hook()
-        self.frames.extend(frames)
-
-    def queue_control(self, frame):
-        self.frames.append(frame)
-
-    def note_activity(self):
-        pass
-
-
 class CancelNeverOpensAStream(unittest.TestCase):
     """PROTOCOL.md 9.1: a CANCEL may not be a stream's first frame."""
 
@@ -126,7 +104,7 @@ class CancelNeverOpensAStream(unittest.TestCase):
     def test_a_call_cancelled_before_its_headers_sends_nothing(self):
         from netstructer.call_stream import CallStream
         from netstructer import frames as F
-        conn = _Recorder()
+        conn = ts.RecordingConnection()
         stream = CallStream(conn, 3, "client")
         self.assertTrue(stream.cancel(StatusCode.CANCELLED, "early"))
         with self.assertRaises(NetStructerError):
@@ -137,7 +115,7 @@ class CancelNeverOpensAStream(unittest.TestCase):
         from netstructer.call_stream import CallStream
         from netstructer import frames as F
         holder = {}
-        conn = _Recorder(during_write=lambda: holder["stream"].cancel(
+        conn = ts.RecordingConnection(during_write=lambda: holder["stream"].cancel(
             StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed"))
         stream = holder["stream"] = CallStream(conn, 3, "client")
         stream.send(F.HEADERS, self.headers(), b"x", end_stream=True)
@@ -245,7 +223,7 @@ class TwoWayBulk(unittest.TestCase):
         import threading
         key = netstructer.generate_key()
         options = ConnectionOptions(max_queued_send_bytes=64 << 10,
-                                    keepalive_interval=1.0, keepalive_timeout=1.0)
+                                    keepalive_interval=2.0, keepalive_timeout=3.0)
         port, accepted = ts.accept_one_handshake(self, key, options)
         client = Bridge.Link("127.0.0.1", port, key=key, options=options)
         server_connection = accepted()

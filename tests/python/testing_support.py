@@ -79,6 +79,33 @@ def accept_one_handshake(test, key, options=None):
     return listener.getsockname()[1], accepted
 
 
+class RecordingConnection:
+    """What a CallStream writes, without a socket (a Connection's sending
+    half). ``during_write`` runs in the middle of the first write: another
+    thread's action, forced there."""
+
+    def __init__(self, during_write=None):
+        from netstructer.connection import ConnectionOptions
+        self.options = ConnectionOptions()
+        self.frames = []
+        self.during_write = during_write
+
+    def write_frames(self, frames, deadline=None, wait_for_room=True):
+        hook, self.during_write = self.during_write, None
+        if hook is not None:
+            hook()
+        self.frames.extend(frames)
+
+    def queue_control(self, frame):
+        self.frames.append(frame)
+
+    def note_activity(self):
+        pass
+
+    def send_failure(self):
+        return None  # Its writes never fail.
+
+
 class Process:
     """A child process whose first line saying "listening on HOST:PORT"
     gives its port; killed (SIGTERM, then SIGKILL) at close(). Its output is
