@@ -18,6 +18,7 @@
 #include "netstructer/proto/value_validate.h"
 #include "netstructer/transport/frame_format.h"
 #include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/sync_point.h"
 #include "netstructer/transport/work_pool.h"
 #include "transport/bridge_internal.h"
 
@@ -282,15 +283,25 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
     MutexLock state(&state_mu_);
     if (closed_) return;
   }
-  // Queued behind everything before it. FlushLocked shuts down our sending
-  // side once it is all on the wire: now, or when the loop has flushed what
-  // a full socket left behind. Never waits here: this also runs on the loop
+  // Queued behind everything before it. The writer shuts down our sending
+  // side once it is all on the wire: now, the thread writing the queue, or
+  // whoever takes the role on when a full socket becomes writable. Never waits here: this also runs on the loop
   // thread (idle timeout, the peer's GOAWAY), where waiting for a peer that
   // does not read would stall every session of the loop.
   (void)sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway,
                      answer ? transport::kFlagAck : 0,
                      EncodeStatusPayload(code, reason), false, NowSeconds(),
-                     &out_);
+                     &queue_);
+  // Another thread writing the queue writes the GOAWAY with it, but the
+  // caller may end the connection next (CloseWithError, the reader at the
+  // peer's EOF), which would cut that write short: wait for its round (a
+  // few non-blocking sends; nothing is queued after a GOAWAY), so that the
+  // GOAWAY has left, as far as the socket takes it, when this returns.
+  while (writer_ == Writer::kWriting) {
+    // (Test hook, arg: this Bridge: a GOAWAY waits for another writer.)
+    transport::SyncPoint("Bridge::SendGoAway:waits_for_writer", this);
+    write_cv_.Wait(&write_mu_);
+  }
   // Closing with an error of our own: a peer that already reset makes the
   // flush fail, which must not replace that error (the caller Fails next).
   (void)FlushLocked(/*fail_on_error=*/!closing);

@@ -6,10 +6,11 @@
 //
 // Threads: a Bridge is thread-safe. Sends are serialised (one message at a
 // time, in call order); receives too. The fast path has no thread hand-off:
-// SendBuffer seals and writes on the caller's thread, and a thread blocked in
-// RecvBuffer reads the socket itself. The Bridge's event loop reads only when
-// no caller is reading (to answer pings, absorb messages, notice a close),
-// and flushes what a full socket buffer left behind.
+// SendBuffer seals and writes on the caller's thread (unless another thread
+// is writing the write queue: it takes the frames along), and a thread
+// blocked in RecvBuffer reads the socket itself. The Bridge's event loop
+// reads only when no caller is reading (to answer pings, absorb messages,
+// notice a close), and writes what a full socket buffer left behind.
 //
 // Why it lives in transport/: a server session is a Bridge, and service/ may
 // not depend on client/ (docs/DESIGN.md).
@@ -309,16 +310,52 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status SendFrame(uint32_t stream, transport::FrameType type,
                          uint8_t flags, absl::string_view payload,
                          bool allow_compression);
-  // Seals `frames` in order (on `lanes` threads: FrameSealer::SealBatch)
-  // into the output buffer and writes them, or leaves them to the end of
-  // the reading thread's OutputBatch.
-  absl::Status SendFramesLocked(absl::Span<const transport::FrameToSeal> frames,
+  // Seals `frames` in order into the write queue (`side_by_side`: on the
+  // work pool's lanes if the payloads compress), then writes the queue
+  // unless another thread holds the writer role (below) or the reading
+  // thread's OutputBatch writes it at its end.
+  absl::Status SendFrames(absl::Span<const transport::FrameToSeal> frames,
+                          bool side_by_side);
+  absl::Status SealFramesLocked(absl::Span<const transport::FrameToSeal> frames,
                                 int lanes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  // Writes what the socket takes. A write error Fails the Bridge unless
-  // `fail_on_error` is false (the caller is closing with its own status).
+
+  // The write queue (docs/DESIGN.md, "The threading model"): frames are
+  // sealed in order under write_mu_ into `queue_`; one thread at a time
+  // holds the writer role and writes, without the lock, what it took from
+  // the queue (`taken_`), then takes what others queued meanwhile, until
+  // the queue is empty or the socket is full. A producer that finds the
+  // role taken returns at once: its frames go out with the writer's. When
+  // the socket is full the role waits for writability (the loop's
+  // EPOLLOUT, or a caller polling in Await), and whoever sees it first, or
+  // the next producer, takes the role on.
+  enum class Writer { kIdle, kWriting, kAwaitingWritable };
+  // Takes the role unless a thread is writing (and there is something).
+  bool TakeWriterRoleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // With the role, without write_mu_: writes until the queue is empty, the
+  // socket is full (the role awaits writability) or a write fails (the
+  // Bridge Fails with it, unless `fail_on_error` is false).
+  absl::Status WriteAsWriter(bool fail_on_error = true)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  // The socket became writable: takes the role on if it awaited that.
+  void ContinueWriting() ABSL_LOCKS_EXCLUDED(write_mu_);
+  // WriteAsWriter while holding write_mu_, if the role can be taken: within
+  // a batch (the peer opens the first frames while we seal the next), and
+  // after a GOAWAY.
   absl::Status FlushLocked(bool fail_on_error = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes `taken_` until it is all sent (true), or the socket is full or
+  // fails (`*status`) (false). REQUIRES the role.
+  bool WriteTaken(absl::Status* status);
+  // The peer's GOAWAY has arrived: what it carried ends the connection.
+  bool PeerSentGoAway() const;
+  // After a round: the role's next state, the shutdown after our GOAWAY,
+  // the queued byte count, the epoll interest.
+  void EndWriteRoundLocked(const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // queued_bytes_ from the queue and the role's remainder; wakes senders
+  // waiting for room; resumes paused input below half the limit.
+  void UpdateQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // What a send after our GOAWAY returns. REQUIRES goaway_sent_.
   absl::Status ClosedForSendingLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -426,7 +463,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   std::atomic<bool> peer_hangup_seen_{false};
   std::atomic<bool> output_pending_{false};
   // kInputPaused is set; changed only under state_mu_ (ProcessInput,
-  // FlushLocked), so a pause and the resume that ends it cannot cross.
+  // UpdateQueuedLocked), so a pause and the resume that ends it cannot cross.
   bool input_paused_ ABSL_GUARDED_BY(state_mu_) = false;
   // Our GOAWAY went out (goaway_sent_, readable without write_mu_: the
   // reader's backpressure check and PING answers).
@@ -441,8 +478,15 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
 
   // Writing side.
   transport::FrameSealer sealer_ ABSL_GUARDED_BY(write_mu_);
-  std::string out_ ABSL_GUARDED_BY(write_mu_);
-  size_t out_pos_ ABSL_GUARDED_BY(write_mu_) = 0;
+  std::string queue_ ABSL_GUARDED_BY(write_mu_);  // Sealed, not taken.
+  Writer writer_ ABSL_GUARDED_BY(write_mu_) = Writer::kIdle;
+  CondVar write_cv_;  // A writing round ended (SendGoAway waits for it).
+  // What the role took from the queue and has not written: owned by the
+  // role's holder (taken and handed on under write_mu_), so the writer
+  // writes it without the lock. taken_unsent_ is its size for the others.
+  std::string taken_;
+  size_t taken_pos_ = 0;
+  size_t taken_unsent_ ABSL_GUARDED_BY(write_mu_) = 0;
   bool goaway_sent_ ABSL_GUARDED_BY(write_mu_) = false;
   // The error our GOAWAY carried, if any (what sends after it report).
   absl::Status goaway_error_ ABSL_GUARDED_BY(write_mu_);

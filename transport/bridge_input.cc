@@ -77,8 +77,7 @@ void Bridge::OnLoopEvent(uint32_t events) {
     state_cv_.SignalAll();  // A waiting receiver may now read itself.
   }
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
-    MutexLock lock(&write_mu_);
-    if (out_pos_ < out_.size()) (void)FlushLocked();
+    ContinueWriting();
   }
 }
 
@@ -150,8 +149,8 @@ void Bridge::ProcessInput(ReadMode mode) {
       // Backpressure on a peer that sends but does not read: every request
       // it sends makes us queue an answer (a reply, a PING ACK, credit), so
       // a server-side session whose unread output is over the limit stops
-      // reading until the peer has taken half of it (FlushLocked), whoever
-      // reads: the loop, or a caller in Await (an RPC stream handler), which
+      // reading until the peer has taken half of it (UpdateQueuedLocked),
+      // whoever reads: the loop, or a caller in Await (a stream handler), which
       // then waits for the flush instead. A peer that never reads then never
       // answers our PINGs, and the keepalive closes it. Not on the client
       // side: if both sides paused, each would wait for the other. Not after

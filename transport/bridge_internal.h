@@ -40,8 +40,12 @@ class Bridge::OutputBatch {
   ~OutputBatch() {
     bridge_internal::tls_batching_bridge = previous_;
     if (!bridge_->batched_output_.exchange(false)) return;
-    MutexLock lock(&bridge_->write_mu_);
-    if (bridge_->out_pos_ < bridge_->out_.size()) (void)bridge_->FlushLocked();
+    bool write;
+    {
+      MutexLock lock(&bridge_->write_mu_);
+      write = bridge_->TakeWriterRoleLocked();
+    }
+    if (write) (void)bridge_->WriteAsWriter();
   }
   OutputBatch(const OutputBatch&) = delete;
   OutputBatch& operator=(const OutputBatch&) = delete;

@@ -193,7 +193,7 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
       MutexLock state(&state_mu_);
       if (ready()) return true;
       if (closed_ || absl::Now() >= deadline) return false;
-      paused = input_paused_;  // Then wait for FlushLocked to resume it.
+      paused = input_paused_;  // Then wait for the writer to resume it.
     }
     if (!paused && read_mu_.TryLock()) {
       read = true;
@@ -223,7 +223,7 @@ bool Bridge::Await(const std::function<bool()>& ready, absl::Time deadline) {
     } else {
       MutexLock state(&state_mu_);
       // Paused: wait for the flush that resumes reading, unless it came
-      // since we looked (FlushLocked signalled then, before this wait).
+      // since we looked (UpdateQueuedLocked signalled then, before this wait).
       if (!ready() && !closed_ && (!paused || input_paused_)) {
         state_cv_.WaitWithDeadline(
             &state_mu_, std::min(deadline, absl::Now() + absl::Milliseconds(50)));
@@ -268,8 +268,7 @@ bool Bridge::WaitForInput(absl::Time deadline) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return n < 0;  // Timeout: false; poll error: let read report.
     if ((p.revents & POLLOUT) != 0) {
-      MutexLock lock(&write_mu_);
-      if (out_pos_ < out_.size()) (void)FlushLocked();
+      ContinueWriting();
     }
     if ((p.revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) != 0) return true;
   }
