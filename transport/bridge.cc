@@ -285,9 +285,11 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
   }
   // Queued behind everything before it. The writer shuts down our sending
   // side once it is all on the wire: now, the thread writing the queue, or
-  // whoever takes the role on when a full socket becomes writable. Never waits here: this also runs on the loop
-  // thread (idle timeout, the peer's GOAWAY), where waiting for a peer that
-  // does not read would stall every session of the loop.
+  // whoever takes the role on when a full socket becomes writable. Never
+  // waits for the socket: this also runs on the loop thread (idle timeout,
+  // the peer's GOAWAY), where waiting for a peer that does not read would
+  // stall every session of the loop; at most for another writer's round
+  // of non-blocking sends (below).
   (void)sealer_.Seal(transport::kConnectionStreamId, FrameType::kGoAway,
                      answer ? transport::kFlagAck : 0,
                      EncodeStatusPayload(code, reason), false, NowSeconds(),

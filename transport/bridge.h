@@ -320,7 +320,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
                                 int lanes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
-  // The write queue (docs/DESIGN.md, "The threading model"): frames are
+  // The write queue (docs/DESIGN.md, "The write queue"): frames are
   // sealed in order under write_mu_ into `queue_`; one thread at a time
   // holds the writer role and writes, without the lock, what it took from
   // the queue (`taken_`), then takes what others queued meanwhile, until
@@ -338,7 +338,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status WriteAsWriter(bool fail_on_error = true)
       ABSL_LOCKS_EXCLUDED(write_mu_);
   // The socket became writable: takes the role on if it awaited that.
-  void ContinueWriting() ABSL_LOCKS_EXCLUDED(write_mu_);
+  // False when another thread holds the role (it is told, and sends again
+  // before it lets go: the loop's edge-triggered event is not lost).
+  bool ContinueWriting() ABSL_LOCKS_EXCLUDED(write_mu_);
   // WriteAsWriter while holding write_mu_, if the role can be taken: within
   // a batch (the peer opens the first frames while we seal the next), and
   // after a GOAWAY.
@@ -480,6 +482,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   transport::FrameSealer sealer_ ABSL_GUARDED_BY(write_mu_);
   std::string queue_ ABSL_GUARDED_BY(write_mu_);  // Sealed, not taken.
   Writer writer_ ABSL_GUARDED_BY(write_mu_) = Writer::kIdle;
+  // Writability was seen while a thread held the role (ContinueWriting).
+  bool writable_seen_ ABSL_GUARDED_BY(write_mu_) = false;
   CondVar write_cv_;  // A writing round ended (SendGoAway waits for it).
   // What the role took from the queue and has not written: owned by the
   // role's holder (taken and handed on under write_mu_), so the writer

@@ -77,7 +77,7 @@ void Bridge::OnLoopEvent(uint32_t events) {
     state_cv_.SignalAll();  // A waiting receiver may now read itself.
   }
   if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0) {
-    ContinueWriting();
+    (void)ContinueWriting();
   }
 }
 

@@ -160,15 +160,17 @@ absl::Status Bridge::SendFrame(uint32_t stream, FrameType type, uint8_t flags,
 absl::Status Bridge::SendFrames(
     absl::Span<const transport::FrameToSeal> frames, bool side_by_side) {
   bool write = false;
+  absl::Status sealed;
   {
     MutexLock lock(&write_mu_);
     const int lanes = side_by_side && sealer_.last_compressed()
                           ? transport::WorkPoolLanes()
                           : 1;
-    if (absl::Status s = SealFramesLocked(frames, lanes); !s.ok()) return s;
+    // On an error in frame k the frames before it are queued: they go out.
+    sealed = SealFramesLocked(frames, lanes);
     if (bridge_internal::tls_batching_bridge == this &&
         queue_.size() < kBatchFlushBytes) {
-      batched_output_.store(true);  // Written when the batch ends.
+      if (!queue_.empty()) batched_output_.store(true);  // At the batch's end.
     } else {
       write = TakeWriterRoleLocked();
     }
@@ -178,7 +180,8 @@ absl::Status Bridge::SendFrames(
   }
   // Written here, without the lock, unless another thread holds the role:
   // then it writes these frames with its own, and this sender goes on.
-  return write ? WriteAsWriter() : absl::OkStatus();
+  absl::Status written = write ? WriteAsWriter() : absl::OkStatus();
+  return sealed.ok() ? written : sealed;
 }
 
 absl::Status Bridge::SealFramesLocked(
@@ -230,11 +233,13 @@ bool Bridge::TakeWriterRoleLocked() {
       // writable: a sender that keeps the socket fed saves the loop a wake-up
       // and a hand-off per burst (W3 and W4 lost 10-17% without this).
       writer_ = Writer::kWriting;
+      writable_seen_ = false;  // Our first send sees the socket as it is.
       return true;
     case Writer::kIdle:
       if (queue_.empty()) return false;
       // taken_ is empty when the role is idle, and keeps its capacity.
       writer_ = Writer::kWriting;
+      writable_seen_ = false;
       taken_.swap(queue_);
       taken_pos_ = 0;
       taken_unsent_ = taken_.size();
@@ -266,6 +271,7 @@ bool Bridge::WriteTaken(absl::Status* status) {
 
 absl::Status Bridge::WriteAsWriter(bool fail_on_error) {
   absl::Status status;
+  bool goaway = false;
   for (;;) {
     const bool all = WriteTaken(&status);
     // (Test hook, arg: this Bridge: a round written, the role still held.)
@@ -274,22 +280,42 @@ absl::Status Bridge::WriteAsWriter(bool fail_on_error) {
     if (all && !queue_.empty()) {  // Queued by others meanwhile: ours now.
       taken_.swap(queue_);
       taken_unsent_ = taken_.size();
+      UpdateQueuedLocked();
       continue;
     }
+    if (!all && status.ok() && writable_seen_) {
+      // The socket became writable after our send found it full, and the
+      // loop's (edge-triggered) event for that came to us while we held
+      // the role (ContinueWriting): no other event will come. Send again.
+      writable_seen_ = false;
+      continue;
+    }
+    goaway = goaway_sent_;
     EndWriteRoundLocked(status);
     break;
   }
-  if (!status.ok() && fail_on_error && !PeerSentGoAway()) Fail(status);
+  if (!status.ok() && fail_on_error && !goaway && !PeerSentGoAway()) {
+    Fail(status);
+  }
   return status;
 }
 
-void Bridge::ContinueWriting() {
+bool Bridge::ContinueWriting() {
   {
     MutexLock lock(&write_mu_);
-    if (writer_ != Writer::kAwaitingWritable) return;
+    if (writer_ == Writer::kWriting) {
+      // (Test hook, arg: this Bridge: writability seen while another
+      // thread holds the role, which sends again before it lets go.)
+      transport::SyncPoint("Bridge::ContinueWriting:role_busy", this);
+      writable_seen_ = true;
+      return false;
+    }
+    if (writer_ != Writer::kAwaitingWritable) return true;
     writer_ = Writer::kWriting;
+    writable_seen_ = false;
   }
   (void)WriteAsWriter();
+  return true;
 }
 
 absl::Status Bridge::FlushLocked(bool fail_on_error) {
@@ -301,8 +327,11 @@ absl::Status Bridge::FlushLocked(bool fail_on_error) {
     taken_.swap(queue_);
     taken_unsent_ = taken_.size();
   }
+  const bool goaway = goaway_sent_;
   EndWriteRoundLocked(status);
-  if (!status.ok() && fail_on_error && !PeerSentGoAway()) Fail(status);
+  if (!status.ok() && fail_on_error && !goaway && !PeerSentGoAway()) {
+    Fail(status);
+  }
   return status;
 }
 
@@ -310,6 +339,8 @@ bool Bridge::PeerSentGoAway() const {
   // Then a write that fails (the peer closed before reading our answer)
   // does not end the connection with the socket's error: the reader reads
   // on to the peer's end and reports its GOAWAY (docs/PROTOCOL.md 8.3).
+  // Nor after our own GOAWAY: whoever sent it ends the connection with its
+  // status (CloseWithError), or waits for the peer's word (Close).
   MutexLock state(&state_mu_);
   return peer_goaway_seen_;
 }

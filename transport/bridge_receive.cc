@@ -254,9 +254,12 @@ void Bridge::SetReceiveTimeoutFor(absl::Duration timeout) {
 }
 
 bool Bridge::WaitForInput(absl::Time deadline) {
+  // POLLOUT while output waits for writability, until another thread holds
+  // the writer role: it is told, and polling on would spin.
+  bool watch_output = true;
   for (;;) {
     pollfd p{socket_.fd(), POLLIN, 0};
-    if (output_pending_.load()) p.events |= POLLOUT;  // We flush it meanwhile.
+    if (watch_output && output_pending_.load()) p.events |= POLLOUT;
     int timeout_ms = -1;
     if (deadline != absl::InfiniteFuture()) {
       const absl::Duration left = deadline - absl::Now();
@@ -267,9 +270,7 @@ bool Bridge::WaitForInput(absl::Time deadline) {
     const int n = poll(&p, 1, timeout_ms);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return n < 0;  // Timeout: false; poll error: let read report.
-    if ((p.revents & POLLOUT) != 0) {
-      ContinueWriting();
-    }
+    if ((p.revents & POLLOUT) != 0) watch_output = ContinueWriting();
     if ((p.revents & (POLLIN | POLLHUP | POLLERR | POLLRDHUP)) != 0) return true;
   }
 }

@@ -17,6 +17,7 @@
 #include "netstructer/proto/value.h"
 #include "netstructer/proto/value_codec.h"
 #include "netstructer/proto/value_compare.h"
+#include "netstructer/tests/testing/tcp_pair.h"
 #include "netstructer/transport/frame_codec.h"
 #include "netstructer/transport/frame_format.h"
 #include "netstructer/transport/frame_sealer.h"
@@ -35,24 +36,8 @@ struct Pair {
   std::shared_ptr<transport::EventLoop> loop;
 };
 
-struct SocketPair {
-  transport::Socket a;
-  transport::Socket b;
-};
-
-SocketPair ConnectedSockets(const std::string& host) {
-  transport::SocketAddress any = transport::ResolveAddress(host + ":0").value();
-  transport::Socket listener = transport::ListenTcp(any).value();
-  transport::SocketAddress bound = transport::LocalAddress(listener.fd()).value();
-  transport::Socket a =
-      transport::ConnectTcp(bound, absl::Now() + absl::Seconds(5)).value();
-  transport::Socket b;
-  for (int i = 0; i < 1000 && !b.valid(); ++i) {
-    b = transport::AcceptTcp(listener.fd(), nullptr).value();
-    if (!b.valid()) transport::WaitReadable(listener.fd(), absl::Now() + absl::Seconds(1));
-  }
-  return {std::move(a), std::move(b)};
-}
+using testing::ConnectedSockets;
+using testing::SocketPair;
 
 Pair MakePair(bool secure, const std::string& host = "127.0.0.1",
               BridgeOptions options = {}) {

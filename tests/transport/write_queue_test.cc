@@ -16,6 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "netstructer/proto/value.h"
+#include "netstructer/tests/testing/tcp_pair.h"
 #include "netstructer/transport/bridge.h"
 #include "netstructer/transport/event_loop_group.h"
 #include "netstructer/transport/fernet.h"
@@ -194,6 +195,65 @@ TEST(WriteQueue, APeersGoAwayIsReportedWhenOurAnswerCannotBeWritten) {
   absl::StatusOr<Value> end = p.server->RecvBuffer(Within(absl::Seconds(10)));
   EXPECT_EQ(end.status().code(), absl::StatusCode::kPermissionDenied) << end.status();
   EXPECT_EQ(end.status().message(), "the key was revoked");
+}
+
+TEST(WriteQueue, WritabilitySeenWhileAnotherThreadWritesIsNotLost) {
+  // The socket is full and the role awaits writability. A sender takes it
+  // on, finds the socket still full; then, before it lets the role go, the
+  // peer reads and the loop's one edge-triggered EPOLLOUT comes, while the
+  // role is held. Without being told, the sender gave the role back to
+  // await an event that had come already: the rest of the message stayed
+  // queued until a keepalive PING (30 s).
+  // TCP: its socket wakes a writer once when room comes back (the
+  // no-space flag is cleared), where a socketpair wakes it on every read.
+  // Small buffers, so that 2 MiB fill them.
+  testing::SocketPair tcp = testing::ConnectedSockets("127.0.0.1");
+  const int small = 32 << 10;
+  setsockopt(tcp.a.fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+  setsockopt(tcp.b.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  const FernetKey c2s = FernetKey::Generate().value();
+  const FernetKey s2c = FernetKey::Generate().value();
+  BridgeOptions uncompressed;
+  uncompressed.compression = false;
+  auto client_loops = transport::EventLoopGroup::Create(1).value();
+  auto server_loops = transport::EventLoopGroup::Create(1).value();
+  std::shared_ptr<transport::EventLoop> server_loop = server_loops->Assign();
+  // The server reads nothing until the test lets it.
+  Flag server_may_read;
+  server_loop->Post([&] { server_may_read.WaitForNotificationWithTimeout(absl::Seconds(20)); });
+  auto client = Bridge::Adopt(std::move(tcp.a), client_loops->Assign(),
+                              Bridge::Role::kClient, c2s, s2c, uncompressed);
+  auto server = Bridge::Adopt(std::move(tcp.b), server_loop,
+                              Bridge::Role::kServer, s2c, c2s, uncompressed);
+  std::string big(2 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 2654435761u >> 13);
+  ASSERT_TRUE(client->SendBuffer(MakeBytes(big)).ok());  // Fills the socket.
+
+  std::atomic<std::thread::id> taker{};
+  Flag loop_saw_writable;
+  ScopedSyncPoint busy("Bridge::ContinueWriting:role_busy", [&](void* arg) {
+    if (arg == client.get()) loop_saw_writable.Notify();
+  });
+  ScopedSyncPoint hold("Bridge::WriteAsWriter:round_written", [&](void* arg) {
+    if (arg != client.get() || std::this_thread::get_id() != taker.load()) return;
+    taker = std::thread::id();
+    // The sender found the socket full. Now the peer reads, and the loop's
+    // event arrives while the sender still holds the role.
+    server_may_read.Notify();
+    EXPECT_TRUE(loop_saw_writable.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  });
+  std::thread sender([&] {
+    taker = std::this_thread::get_id();
+    EXPECT_TRUE(client->SendBuffer(MakeStr("after")).ok());
+  });
+  sender.join();
+  absl::StatusOr<Value> first = server->RecvBuffer(Within(absl::Seconds(5)));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->bytes_value().size(), big.size());
+  absl::StatusOr<Value> next = server->RecvBuffer(Within(absl::Seconds(5)));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->str_value(), "after");
+  server_may_read.Notify();
 }
 
 }  // namespace
