@@ -263,7 +263,7 @@ absl::Status Bridge::Close(absl::Duration timeout) {
 }
 
 void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
-                        bool answer, bool closing) {
+                        bool answer) {
   MutexLock lock(&write_mu_);
   if (goaway_sent_) return;
   goaway_sent_ = true;
@@ -304,9 +304,10 @@ void Bridge::SendGoAway(absl::StatusCode code, absl::string_view reason,
     transport::SyncPoint("Bridge::SendGoAway:waits_for_writer", this);
     write_cv_.Wait(&write_mu_);
   }
-  // Closing with an error of our own: a peer that already reset makes the
-  // flush fail, which must not replace that error (the caller Fails next).
-  (void)FlushLocked(/*fail_on_error=*/!closing);
+  // A write that fails from here on never ends the connection with the
+  // socket's error (our GOAWAY has gone): a closer Fails with its own
+  // status next, a graceful Close waits for the peer's word or its end.
+  (void)FlushLocked();
 }
 
 void Bridge::Abort(absl::Status status) { Fail(std::move(status)); }
@@ -323,8 +324,7 @@ absl::Status Bridge::LocalStorageFailure(absl::Status status) {
   // not our paths or errno (the GOAWAY goes first, so CloseWithError's one
   // is not sent).
   SendGoAway(absl::StatusCode::kInternal,
-             "the receiver could not store a message", /*answer=*/false,
-             /*closing=*/true);
+             "the receiver could not store a message");
   return status;
 }
 
@@ -332,8 +332,7 @@ void Bridge::CloseWithError(absl::Status status) {
   // The peer learns why (docs/PROTOCOL.md 8.3): the GOAWAY is queued behind
   // what was sent before it and written if the socket takes it now; the
   // close does not wait for a peer that does not read.
-  SendGoAway(status.code(), status.message(), /*answer=*/false,
-             /*closing=*/true);
+  SendGoAway(status.code(), status.message());
   Fail(std::move(status));
 }
 

@@ -334,7 +334,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   bool TakeWriterRoleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // With the role, without write_mu_: writes until the queue is empty, the
   // socket is full (the role awaits writability) or a write fails (the
-  // Bridge Fails with it, unless `fail_on_error` is false).
+  // Bridge Fails with it, unless `fail_on_error` is false, our GOAWAY has
+  // gone or the peer's has arrived: PeerSentGoAway).
   absl::Status WriteAsWriter(bool fail_on_error = true)
       ABSL_LOCKS_EXCLUDED(write_mu_);
   // The socket became writable: takes the role on if it awaited that.
@@ -349,7 +350,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Writes `taken_` until it is all sent (true), or the socket is full or
   // fails (`*status`) (false). REQUIRES the role.
   bool WriteTaken(absl::Status* status);
-  // The peer's GOAWAY has arrived: what it carried ends the connection.
+  // The peer's GOAWAY has arrived: what it carried ends the connection,
+  // not a write that fails after it.
   bool PeerSentGoAway() const;
   // After a round: the role's next state, the shutdown after our GOAWAY,
   // the queued byte count, the epoll interest.
@@ -416,11 +418,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Sends GOAWAY(code, reason) unless sent already, and shuts down our
   // sending side once everything queued before it is written. Never waits
   // for the socket. `answer`: it answers the peer's GOAWAY (flag ACK: we
-  // have every message before it). REQUIRES: write_mu_ not held.
-  // `closing`: the caller Fails with its own status next, so a failed
-  // write of the GOAWAY does not Fail the Bridge with the socket's error.
+  // have every message before it). REQUIRES: write_mu_ not held. A failed
+  // write of the GOAWAY, or of anything after it, does not Fail the Bridge.
   void SendGoAway(absl::StatusCode code, absl::string_view reason,
-                  bool answer = false, bool closing = false);
+                  bool answer = false);
   // For a message we fail to store (a spill file): GOAWAY INTERNAL without
   // the local details, then returns `status` (which ends the connection).
   absl::Status LocalStorageFailure(absl::Status status);

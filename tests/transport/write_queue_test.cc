@@ -215,11 +215,12 @@ TEST(WriteQueue, WritabilitySeenWhileAnotherThreadWritesIsNotLost) {
   const FernetKey s2c = FernetKey::Generate().value();
   BridgeOptions uncompressed;
   uncompressed.compression = false;
+  // Declared before the loops, which may still wait on it as they stop.
+  Flag server_may_read;
   auto client_loops = transport::EventLoopGroup::Create(1).value();
   auto server_loops = transport::EventLoopGroup::Create(1).value();
   std::shared_ptr<transport::EventLoop> server_loop = server_loops->Assign();
   // The server reads nothing until the test lets it.
-  Flag server_may_read;
   server_loop->Post([&] { server_may_read.WaitForNotificationWithTimeout(absl::Seconds(20)); });
   auto client = Bridge::Adopt(std::move(tcp.a), client_loops->Assign(),
                               Bridge::Role::kClient, c2s, s2c, uncompressed);
