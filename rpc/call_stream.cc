@@ -9,11 +9,11 @@
 #include "netstructer/rpc/connection.h"
 #include "netstructer/transport/buffer_pool.h"
 #include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/outgoing_message.h"
 
 namespace netstructer::rpc {
 
 using transport::FrameType;
-using transport::kMaxWindowIncrement;
 namespace big_endian = transport::big_endian;
 
 namespace {
@@ -69,16 +69,10 @@ absl::Status CallStream::SendFrames(
   const size_t chunk = std::max<size_t>(
       connection_->bridge()->options().fragment_bytes, 1024);
   // The message's bytes on the wire: 9-byte header, then the body.
-  std::string header;
-  absl::string_view body;
-  if (message != nullptr) {
-    header = MessageHeader(message->size());
-    body = *message;
-  }
-  size_t header_pos = 0;
+  transport::OutgoingMessage out;
+  if (message != nullptr) out = transport::OutgoingMessage(kMethodMessageKind, "", *message);
   if (progress != nullptr) {  // Going on where it stopped for credit.
-    header_pos = progress->header_pos;
-    body.remove_prefix(progress->body_pos);
+    out.ResumeAt(progress->message_pos);
   }
   // Frames go out in batches (up to a window's worth of one message), so
   // that a large message's fragments are sealed side by side on the cores
@@ -97,8 +91,7 @@ absl::Status CallStream::SendFrames(
   // before a TRAILERS frame with the trailers alone (docs/PROTOCOL.md 9.2).
   const bool message_alone =
       compression_ && message != nullptr &&
-      header.size() + message->size() >=
-          transport::kDefaultCompressionThresholdBytes;
+      out.size() >= transport::kDefaultCompressionThresholdBytes;
   bool first = progress == nullptr || !progress->started;
   auto send_batch = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
@@ -116,21 +109,16 @@ absl::Status CallStream::SendFrames(
     return s;
   };
   for (;;) {
-    // This frame's message bytes: what is left of the header and as much
-    // of the body as fits in a fragment.
+    // This frame's message bytes: as many as fit in a fragment.
     const bool headers_alone =
         message_alone && first && batch.empty() && !headers.empty();
-    const size_t from_header = headers_alone ? 0 : header.size() - header_pos;
-    const size_t budget =
-        headers_alone ? 0 : (chunk > from_header ? chunk - from_header : 0);
-    const size_t from_body = std::min(body.size(), budget);
-    const size_t message_bytes = from_header + from_body;
-    const bool last = !headers_alone && from_body == body.size();
+    const size_t message_bytes = headers_alone ? 0 : out.NextSize(chunk);
+    const bool last = !headers_alone && message_bytes == out.size() - out.sent();
     // Stream flow control.
     if (message_bytes > 0) {
       auto ready = [&]() {
         MutexLock lock(&mu_);
-        return finished_ || send_credit_ >= static_cast<int64_t>(message_bytes);
+        return finished_ || send_window_.Allows(message_bytes);
       };
       if (progress != nullptr) {
         bool wait = false;
@@ -138,13 +126,12 @@ absl::Status CallStream::SendFrames(
           // Checked and marked at once: credit arriving after the check
           // fires the event (OnCredit).
           MutexLock lock(&mu_);
-          wait = !finished_ && send_credit_ < static_cast<int64_t>(message_bytes);
+          wait = !finished_ && !send_window_.Allows(message_bytes);
           if (wait) credit_wanted_ = true;
         }
         if (wait) {
           absl::Status s = send_batch();
-          progress->header_pos = header_pos;
-          progress->body_pos = message->size() - body.size();
+          progress->message_pos = out.sent();
           progress->started = !first;
           return s;
         }
@@ -171,7 +158,7 @@ absl::Status CallStream::SendFrames(
         return absl::FailedPreconditionError(
             "this side of the call was already closed for sending");
       }
-      send_credit_ -= static_cast<int64_t>(message_bytes);
+      send_window_.Take(message_bytes);
       if (last && end_stream) output_ended_ = true;
     }
     transport::FrameToSeal frame;
@@ -185,18 +172,13 @@ absl::Status CallStream::SendFrames(
       prefix = trailers;
     }
     frame.allow_compression = compression_ && prefix.empty();
-    if (prefix.empty() && from_header == 0) {
-      frame.payload = body.substr(0, from_body);  // No copy.
+    std::string scratch(prefix);
+    const absl::string_view bytes = out.Take(message_bytes, &scratch);
+    if (scratch.empty()) {
+      frame.payload = bytes;  // A slice of the caller's message: no copy.
     } else {
-      std::string& payload = assembled.emplace_back();
-      payload.reserve(prefix.size() + message_bytes);
-      payload.append(prefix.data(), prefix.size());
-      payload.append(header, header_pos, from_header);
-      payload.append(body.data(), from_body);
-      frame.payload = payload;
+      frame.payload = assembled.emplace_back(std::move(scratch));
     }
-    header_pos += from_header;
-    body.remove_prefix(from_body);
     if (message != nullptr && last) frame.flags |= transport::kFlagEndMessage;
     if (last && end_stream) frame.flags |= transport::kFlagEndStream;
     if (last && !trailers.empty() && frame.type != FrameType::kTrailers) {
@@ -384,11 +366,9 @@ absl::Status CallStream::OnCredit(uint32_t increment) {
   bool fire = false;
   {
     MutexLock lock(&mu_);
-    if (increment == 0 || increment > kMaxWindowIncrement ||
-        send_credit_ + increment > int64_t{kMaxWindowIncrement}) {
+    if (!send_window_.Grant(increment)) {
       return absl::DataLossError("bad WINDOW_UPDATE increment on a call stream");
     }
-    send_credit_ += increment;
     fire = std::exchange(credit_wanted_, false);
   }
   connection_->Notify();

@@ -25,6 +25,7 @@
 #include "netstructer/transport/message_assembler.h"
 #include "netstructer/transport/mutex.h"
 #include "netstructer/transport/receive_window.h"
+#include "netstructer/transport/send_window.h"
 
 namespace netstructer::rpc {
 
@@ -33,8 +34,7 @@ class RpcConnection;
 // Where a message sent without waiting (SendWithoutWaiting) stopped for
 // credit; the next call goes on from here. Owned by the one sender.
 struct SendProgress {
-  size_t header_pos = 0;  // Of the message's 9-byte header, sent.
-  size_t body_pos = 0;    // Of its body, sent.
+  uint64_t message_pos = 0;  // Its bytes (header and body) sent.
   bool started = false;   // Its first frame was written.
 };
 
@@ -145,7 +145,7 @@ class CallStream : public std::enable_shared_from_this<CallStream> {
   transport::ReceiveWindow window_ ABSL_GUARDED_BY(mu_){kStreamWindowBytes,
                                                        kStreamWindowBytes};
   // Sending.
-  int64_t send_credit_ ABSL_GUARDED_BY(mu_) = kStreamWindowBytes;
+  transport::SendWindow send_window_ ABSL_GUARDED_BY(mu_){kStreamWindowBytes};
   bool output_ended_ ABSL_GUARDED_BY(mu_) = false;
   // A SendWithoutWaiting stopped for credit: OnCredit fires the event.
   bool credit_wanted_ ABSL_GUARDED_BY(mu_) = false;

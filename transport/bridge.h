@@ -42,6 +42,7 @@
 #include "netstructer/transport/message_assembler.h"
 #include "netstructer/transport/mutex.h"
 #include "netstructer/transport/receive_window.h"
+#include "netstructer/transport/send_window.h"
 #include "netstructer/transport/socket.h"
 #include "netstructer/transport/spill_file.h"
 #include "netstructer/transport/stream_handler.h"
@@ -503,7 +504,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
 
   // Shared state.
   std::deque<InboxItem> inbox_ ABSL_GUARDED_BY(state_mu_);
-  int64_t send_credit_ ABSL_GUARDED_BY(state_mu_) = transport::kInitialWindowBytes;
+  // What the peer lets us send on the Bridge stream.
+  transport::SendWindow send_window_ ABSL_GUARDED_BY(state_mu_){
+      transport::kInitialWindowBytes};
   size_t queued_bytes_ ABSL_GUARDED_BY(state_mu_) = 0;
   absl::Status closed_status_ ABSL_GUARDED_BY(state_mu_);
   bool closed_ ABSL_GUARDED_BY(state_mu_) = false;

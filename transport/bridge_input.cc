@@ -45,7 +45,6 @@ constexpr absl::Duration kServerCallerModeLinger = absl::Milliseconds(2);
 
 // WINDOW_UPDATEs are batched (transport::ReceiveWindow): one per quarter
 // window absorbed, so small messages never cost an extra frame.
-using transport::kMaxWindowIncrement;
 constexpr size_t kReadChunkBytes = 64 * 1024;
 
 absl::Status DecodeGoAway(absl::string_view payload) {
@@ -305,11 +304,9 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
         }
         const uint32_t increment = big_endian::Load32(frame.payload.data());
         MutexLock state(&state_mu_);
-        if (increment == 0 || increment > kMaxWindowIncrement ||
-            send_credit_ + increment > int64_t{kMaxWindowIncrement}) {
+        if (!send_window_.Grant(increment)) {
           return absl::DataLossError("bad WINDOW_UPDATE increment");
         }
-        send_credit_ += increment;
         state_cv_.SignalAll();
         return absl::OkStatus();
       }

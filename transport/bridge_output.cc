@@ -18,6 +18,7 @@
 #include "netstructer/proto/value_validate.h"
 #include "netstructer/transport/frame_format.h"
 #include "netstructer/transport/handshake_messages.h"
+#include "netstructer/transport/outgoing_message.h"
 #include "netstructer/transport/sync_point.h"
 #include "netstructer/transport/work_pool.h"
 #include "transport/bridge_internal.h"
@@ -72,38 +73,32 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
     MutexLock lock(&write_mu_);
     if (goaway_sent_) return ClosedForSendingLocked();
   }
-  // The first fragment carries the 9-byte header and the prefix.
-  std::string first(transport::kMessageHeaderBytes, '\0');
-  big_endian::Store64(body_size, first.data());
-  first[8] = static_cast<char>(kind);
-  first.append(prefix.data(), prefix.size());
+  transport::OutgoingMessage message(static_cast<uint8_t>(kind), prefix, body);
   const size_t chunk = std::max<size_t>(options_.fragment_bytes, 64);
-  size_t taken = std::min(body.size(), chunk > first.size() ? chunk - first.size() : 0);
-  first.append(body.data(), taken);
-  absl::string_view rest = body.substr(taken);
-  absl::string_view payload = first;
-  for (;;) {
-    const bool last = rest.empty();
+  std::string assembled;  // A fragment that is not one slice of the body.
+  while (!message.done()) {
+    const size_t bytes = message.NextSize(chunk);
     // Flow control: wait for credit for this fragment, and for room in the
     // send queue.
     {
       MutexLock lock(&state_mu_);
-      while (!closed_ && (send_credit_ < static_cast<int64_t>(payload.size()) ||
+      while (!closed_ && (!send_window_.Allows(bytes) ||
                           queued_bytes_ > options_.max_queued_send_bytes)) {
         state_cv_.Wait(&state_mu_);
       }
       if (closed_) return closed_status_;
-      send_credit_ -= static_cast<int64_t>(payload.size());
+      send_window_.Take(bytes);
       last_activity_ = absl::Now();
     }
-    absl::Status s = SendFrame(transport::kBridgeStreamId, FrameType::kData,
-                               last ? transport::kFlagEndMessage : 0, payload,
-                               options_.compression);
+    assembled.clear();
+    const absl::string_view payload = message.Take(bytes, &assembled);
+    absl::Status s = SendFrame(
+        transport::kBridgeStreamId, FrameType::kData,
+        message.done() ? transport::kFlagEndMessage : 0, payload,
+        options_.compression);
     if (!s.ok()) return s;
-    if (last) return absl::OkStatus();
-    payload = rest.substr(0, chunk);
-    rest.remove_prefix(payload.size());
   }
+  return absl::OkStatus();
 }
 
 absl::Status Bridge::SendStreamFrame(uint32_t stream, FrameType type,

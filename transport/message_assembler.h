@@ -1,5 +1,5 @@
 // Reassembly of one stream's messages from the message bytes of its frames
-// (docs/PROTOCOL.md 4: a 9-byte header, u64 body size B and a kind byte,
+// (docs/PROTOCOL.md 8.1: a 9-byte header, u64 body size B and a kind byte,
 // then B body bytes over one or more frames, the last flagged END_MESSAGE).
 // One machinery for the Bridge stream and for call streams: the limits, the
 // checks on the peer's bytes and the spill of large bodies to an unlinked
@@ -22,7 +22,7 @@
 namespace netstructer::transport {
 
 struct AssemblerOptions {
-  // Kinds (docs/PROTOCOL.md 4) this stream carries, one bit per kind value
+  // Kinds (docs/PROTOCOL.md 8.1) this stream carries, one bit per kind value
   // (kinds are below 32); another kind is the peer's protocol error.
   uint32_t kind_mask = 0;
   // Bodies larger than this are over the limit (see `discard_oversized`).

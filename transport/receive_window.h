@@ -1,4 +1,4 @@
-// The receiving half of one flow-controlled stream (docs/PROTOCOL.md 4): how
+// The receiving half of one flow-controlled stream (docs/PROTOCOL.md 8.2, 9.5): how
 // much the peer may still send, and the credit owed back to it. The same
 // accounting serves the Bridge stream (a connection's window) and every call
 // stream (a stream's window); only the sizes differ.
@@ -18,7 +18,7 @@
 
 namespace netstructer::transport {
 
-// The largest WINDOW_UPDATE increment (docs/PROTOCOL.md 3.1): 2^31 - 1.
+// The largest WINDOW_UPDATE increment (docs/PROTOCOL.md 8.2): 2^31 - 1.
 inline constexpr uint32_t kMaxWindowIncrement = 0x7fffffff;
 
 class ReceiveWindow {
