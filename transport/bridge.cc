@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <thread>
 #include <utility>
 
 #include "absl/container/inlined_vector.h"
@@ -117,16 +116,9 @@ Bridge::Bridge(transport::Socket socket,
 }
 
 Bridge::~Bridge() {
+  // The loop is an EventLoopGroup's assignment: releasing it, even here
+  // on the loop's own thread, is the group's business.
   Abort(absl::CancelledError("the Bridge was destroyed"));
-  if (loop_ != nullptr && !loop_->in_group() && loop_.use_count() == 1 &&
-      loop_->InLoopThread()) {
-    // The last owner of a private loop is being destroyed on that loop's own
-    // thread (from one of its callbacks), which cannot join itself: let
-    // another thread destroy the loop once this callback returns. (A group's
-    // loop is an assignment: releasing it here is the group's business, and
-    // the group handles being let go on one of its own threads.)
-    std::thread([loop = std::move(loop_)]() mutable { loop.reset(); }).detach();
-  }
 }
 
 void Bridge::Start() {

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "netstructer/transport/socket.h"
@@ -18,18 +20,6 @@ thread_local EventLoop* current_loop = nullptr;
 }  // namespace
 
 EventLoop* EventLoop::Current() { return current_loop; }
-
-absl::StatusOr<std::shared_ptr<EventLoop>> EventLoop::CreateShared() {
-  absl::StatusOr<std::unique_ptr<EventLoop>> loop = Create();
-  if (!loop.ok()) return loop.status();
-  return std::shared_ptr<EventLoop>(loop->release(), [](EventLoop* l) {
-    if (l->InLoopThread()) {
-      std::thread([l] { delete l; }).detach();  // A thread cannot join itself.
-    } else {
-      delete l;
-    }
-  });
-}
 
 absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -68,10 +58,13 @@ EventLoop::~EventLoop() {
   Wake();
   if (thread_.joinable()) {
     if (InLoopThread()) {
-      thread_.detach();  // Destroyed from its own callback: cannot join.
-    } else {
-      thread_.join();
+      // A broken ownership rule, not a peer's doing (see the header): say
+      // so, rather than std::thread's bare std::terminate.
+      std::fputs("netstructer: an EventLoop was destroyed on its own thread\n",
+                 stderr);
+      std::abort();
     }
+    thread_.join();
   }
   // Drop callbacks (and what they hold) outside the lock.
   absl::flat_hash_map<int, std::shared_ptr<FdCallback>> watchers;

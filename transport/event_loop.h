@@ -31,13 +31,15 @@ class EventLoop {
 
   // Creates the loop and starts its thread. INTERNAL if epoll or eventfd
   // cannot be created (RESOURCE_EXHAUSTED when out of descriptors).
+  // Connections get theirs from an EventLoopGroup, which owns its loops.
   static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
-  // A loop shared by several owners, whose last owner may let go anywhere,
-  // even inside one of the loop's own callbacks: the loop is then stopped
-  // and joined from another thread, after that callback returns.
-  static absl::StatusOr<std::shared_ptr<EventLoop>> CreateShared();
-  // Stops the thread (after the callback running now, if any) and closes
-  // the loop's own descriptors. Watched descriptors are not closed.
+  // Stops the thread (after the callback running now, if any), joins it
+  // and closes the loop's own descriptors. Watched descriptors are not
+  // closed. REQUIRES: not on this loop's thread (a thread cannot join
+  // itself; the process is aborted with a message saying so). Owners make
+  // sure of it: an EventLoopGroup let go on one of its threads hands its
+  // loops to another (~EventLoopGroup); a Server's handshake loop runs no
+  // code that could destroy the Server.
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -64,20 +66,13 @@ class EventLoop {
   // that must never block waiting for another loop asks this first.
   static EventLoop* Current();
 
-  // One of an EventLoopGroup's loops (its shared_ptrs are assignments, whose
-  // release on the loop's own thread the group handles), not a loop of its
-  // own whose last owner must not destroy it on its own thread.
-  bool in_group() const { return in_group_; }
-
  private:
-  friend class EventLoopGroup;  // Sets in_group_ before any thread sees it.
   EventLoop(int epoll_fd, int wake_fd);
   void Run();
   void Wake();
 
   const int epoll_fd_;
   const int wake_fd_;
-  bool in_group_ = false;
   Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);

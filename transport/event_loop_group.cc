@@ -41,7 +41,6 @@ absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Create(
   for (int i = 0; i < loops; ++i) {
     absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
     if (!loop.ok()) return loop.status();  // `made` joins the others.
-    (*loop)->in_group_ = true;
     made.push_back(*std::move(loop));
   }
   return std::shared_ptr<EventLoopGroup>(new EventLoopGroup(std::move(made)));

@@ -18,6 +18,7 @@
 #include "netstructer/proto/value_codec.h"
 #include "netstructer/proto/value_compare.h"
 #include "netstructer/tests/testing/tcp_pair.h"
+#include "netstructer/transport/event_loop_group.h"
 #include "netstructer/transport/frame_codec.h"
 #include "netstructer/transport/frame_format.h"
 #include "netstructer/transport/frame_sealer.h"
@@ -39,10 +40,16 @@ struct Pair {
 using testing::ConnectedSockets;
 using testing::SocketPair;
 
+// A loop of a one-loop group of the test's own: the assignment holds the
+// group, so the last Bridge or test let go of it ends its thread.
+std::shared_ptr<transport::EventLoop> OneLoop() {
+  return transport::EventLoopGroup::Create(1).value()->Assign();
+}
+
 Pair MakePair(bool secure, const std::string& host = "127.0.0.1",
               BridgeOptions options = {}) {
   SocketPair s = ConnectedSockets(host);
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   std::optional<FernetKey> c2s, s2c;
   if (secure) {
     c2s = FernetKey::Generate().value();
@@ -143,7 +150,7 @@ TEST_P(BridgeModes, SenderRefusesAMessageOverItsOwnLimitAndSendsTheNext) {
 
 TEST_P(BridgeModes, ReceiverLimitDiscardsOnlyThatMessage) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   BridgeOptions big, small;
@@ -245,7 +252,7 @@ TEST_P(BridgeModes, FlowControlBoundsWhatAnUnreadReceiverHolds) {
 
 TEST_P(BridgeModes, GarbageFromThePeerIsDataLossAndDeliversNothing) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   auto b = Bridge::Adopt(std::move(s.b), loop, Bridge::Role::kServer, k, k, {});
@@ -262,7 +269,7 @@ TEST_P(BridgeModes, GarbageFromThePeerIsDataLossAndDeliversNothing) {
 // gets a GOAWAY with the code and reason before the close (8.3).
 TEST_P(BridgeModes, TheEndOfTheConnectionIsToldApartFromOneFailedMessage) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   BridgeOptions small;
@@ -334,7 +341,7 @@ TEST_P(BridgeModes, TheEndOfTheConnectionIsToldApartFromOneFailedMessage) {
 // to return OK for any GOAWAY, so `send` reported delivery it never had.)
 TEST_P(BridgeModes, APeersOwnGoAwayDoesNotConfirmDelivery) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   std::optional<FernetKey> k;
   if (std::get<0>(GetParam())) k = FernetKey::Generate().value();
   auto a = Bridge::Adopt(std::move(s.a), loop, Bridge::Role::kClient, k, k, {});
@@ -370,7 +377,7 @@ TEST_P(BridgeModes, APeersOwnGoAwayDoesNotConfirmDelivery) {
 
 TEST_P(BridgeModes, SilentPeerTripsTheKeepalive) {
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   BridgeOptions options;
   options.keepalive_interval = absl::Milliseconds(100);
   options.keepalive_timeout = absl::Milliseconds(100);
@@ -396,7 +403,7 @@ TEST_P(BridgeModes, IdleTimeoutClosesWithAReason) {
   BridgeOptions idle;
   idle.idle_timeout = absl::Milliseconds(100);
   SocketPair s = ConnectedSockets(std::get<1>(GetParam()));
-  std::shared_ptr<transport::EventLoop> loop(transport::EventLoop::CreateShared().value());
+  std::shared_ptr<transport::EventLoop> loop = OneLoop();
   auto a = Bridge::Adopt(std::move(s.a), loop, Bridge::Role::kClient,
                          std::nullopt, std::nullopt, {});
   auto b = Bridge::Adopt(std::move(s.b), loop, Bridge::Role::kServer,
