@@ -6,6 +6,7 @@
 #include "netstructer/proto/status_macros.h"
 #include "netstructer/rpc/call_wire.h"
 #include "netstructer/transport/mutex.h"
+#include "netstructer/transport/event_loop.h"
 #include "netstructer/transport/sync_point.h"
 
 namespace netstructer::internal {
@@ -24,12 +25,30 @@ ClientCall::ClientCall(Channel* channel, const char* method,
       options_(options),
       interceptors_(channel->interceptors()) {}
 
+// A blocking operation on an event loop's thread would wait for what only
+// that loop can deliver (the channel's loop runs the call's completion, and
+// any loop's timers and sessions stop while it waits): it hung until its
+// deadline, or forever. Refused instead, saying what to do.
+absl::Status BlockingOnLoopThread() {
+  return absl::FailedPreconditionError(
+      "a blocking call was made on an event loop's thread (an asynchronous "
+      "callback, a reactor, or a handler of a service that never blocks), "
+      "where it would wait for the loop it holds: use the asynchronous API "
+      "there, or call from another thread");
+}
+
+bool OnLoopThread() { return transport::EventLoop::Current() != nullptr; }
+
 std::unique_ptr<ClientCall> ClientCall::Start(Channel* channel,
                                               const char* method,
                                               const CallOptions& options,
                                               const std::string* request,
                                               bool half_close,
                                               std::function<void()> on_event) {
+  if (on_event == nullptr && OnLoopThread()) {
+    // Nothing is sent: the server never sees a call nobody could wait for.
+    return Failed(channel, method, options, BlockingOnLoopThread());
+  }
   std::unique_ptr<ClientCall> call(new ClientCall(channel, method, options));
   call->start_status_ = call->Open(request, half_close, std::move(on_event));
   return call;
@@ -145,6 +164,7 @@ absl::Status ClientCall::Report(absl::Status status) {
 
 absl::Status ClientCall::Write(absl::string_view message) {
   if (!start_status_.ok()) return DetachedStatus(start_status_);
+  if (OnLoopThread()) return RefuseToWait();  // It may wait for credit.
   absl::Status s = stream_->Send("", &message, "", false, deadline_);
   if (s.ok()) return s;
   s = CheckDeadline(s);
@@ -164,6 +184,9 @@ absl::Status ClientCall::WritesDone() {
 
 absl::StatusOr<std::optional<std::string>> ClientCall::Read() {
   if (!start_status_.ok()) return DetachedStatus(start_status_);
+  if (OnLoopThread() && !stream_->finished() && !stream_->has_messages()) {
+    return RefuseToWait();
+  }
   absl::StatusOr<std::optional<std::string>> r = stream_->Read(deadline_);
   if (!r.ok()) return ReportUnlessDeferred(CheckDeadline(r.status()));
   return r;
@@ -175,6 +198,7 @@ absl::Status ClientCall::Finish() {
     while (stream_->TryRead().has_value()) {
     }
     if (stream_->finished()) break;
+    if (OnLoopThread()) return RefuseToWait();
     rpc::CallStream* s = stream_.get();
     if (!connection_->Wait([s] { return s->finished() || s->has_messages(); },
                            deadline_)) {
@@ -187,6 +211,7 @@ absl::Status ClientCall::Finish() {
 absl::StatusOr<std::string> ClientCall::FinishUnary() {
   if (!start_status_.ok()) return DetachedStatus(start_status_);
   rpc::CallStream* s = stream_.get();
+  if (!s->finished() && OnLoopThread()) return RefuseToWait();
   if (!s->finished() &&
       !connection_->Wait([s] { return s->finished(); }, deadline_)) {
     connection_->Cancel(s, DeadlineError());
@@ -200,6 +225,14 @@ absl::StatusOr<std::string> ClientCall::FinishUnary() {
   }
   Report(status);
   return *std::move(response);
+}
+
+absl::Status ClientCall::RefuseToWait() {
+  // The call cannot go on without a thread to wait: it ends here, on both
+  // sides, with the reason, as a deadline would end it.
+  const absl::Status refused = BlockingOnLoopThread();
+  connection_->Cancel(stream_.get(), refused);
+  return ReportUnlessDeferred(stream_->final_status());
 }
 
 void ClientCall::Cancel() {

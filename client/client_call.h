@@ -90,6 +90,9 @@ class ClientCall {
   // sink once; returns it.
   absl::Status Report(absl::Status status);
   absl::Status ReportUnlessDeferred(absl::Status status);
+  // On an event loop's thread, an operation that would wait: ends the call
+  // with FAILED_PRECONDITION saying why, and returns its final status.
+  absl::Status RefuseToWait();
 
   std::shared_ptr<Bridge> keep_alive_;
   rpc::RpcConnection* connection_ = nullptr;
@@ -104,6 +107,13 @@ class ClientCall {
   // The registration with options_.cancellation, 0 if none.
   uint64_t cancel_id_ = 0;
 };
+
+// True on an event loop's thread (an asynchronous callback, a reactor, a
+// handler of a service that never blocks), where a blocking operation that
+// would wait is refused with BlockingOnLoopThread(): it would wait for what
+// only that loop can deliver (docs/DESIGN.md, "The threading model").
+bool OnLoopThread();
+absl::Status BlockingOnLoopThread();
 
 // Unary calls on serialised messages.
 absl::StatusOr<std::string> RawUnaryCall(Channel* channel, const char* method,

@@ -81,7 +81,10 @@ absl::Status WriteTyped(ClientCall* call, const T& message) {
 }  // namespace internal
 
 // The result of an asynchronous unary call. Movable value type; Get and
-// WaitUntil may be called from any thread, any number of times.
+// WaitUntil may be called from any thread, any number of times; on an event
+// loop's thread (inside a callback), before the result is there, they
+// return FAILED_PRECONDITION at once instead of waiting for the loop they
+// hold (the call goes on).
 template <typename T>
 class Future {
  public:
@@ -90,6 +93,9 @@ class Future {
   // Blocks until the call ends.
   absl::StatusOr<T> Get() const {
     MutexLock lock(&state_->mu);
+    if (!state_->result.has_value() && internal::OnLoopThread()) {
+      return internal::BlockingOnLoopThread();
+    }
     while (!state_->result.has_value()) state_->cv.Wait(&state_->mu);
     return *state_->result;
   }
@@ -100,6 +106,9 @@ class Future {
   // DEADLINE_EXCEEDED if the call has not ended by `deadline` (it goes on).
   absl::StatusOr<T> WaitUntil(absl::Time deadline) const {
     MutexLock lock(&state_->mu);
+    if (!state_->result.has_value() && internal::OnLoopThread()) {
+      return internal::BlockingOnLoopThread();
+    }
     while (!state_->result.has_value()) {
       if (state_->cv.WaitWithDeadline(&state_->mu, deadline) &&
           !state_->result.has_value()) {
