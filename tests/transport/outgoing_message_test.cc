@@ -36,7 +36,7 @@ std::vector<std::string> Cut(OutgoingMessage& m, size_t budget) {
 }
 
 TEST(OutgoingMessage, FragmentsJoinToTheHeaderAndBothPartsOfTheBody) {
-  const std::string prefix = "\x00\x05hello";
+  const std::string prefix("\x00\x05" "hello", 7);
   const std::string rest(1000, 'r');
   for (size_t budget : {1u, 9u, 10u, 64u, 333u, 1009u, 5000u}) {
     OutgoingMessage m(kKind, prefix, rest);
@@ -143,7 +143,7 @@ TEST(OutgoingMessage, ResumesFromWhereItStopped) {
 TEST(OutgoingMessage, TheAssemblerReassemblesEveryCut) {
   AssemblerOptions options;
   options.kind_mask = uint32_t{1} << kKind;
-  const std::string prefix = "\x00\x03abc";
+  const std::string prefix("\x00\x03" "abc", 5);
   std::string rest;
   for (int i = 0; i < 5000; ++i) rest.push_back(static_cast<char>(i * 7));
   for (size_t budget : {1u, 16u, 100u, 4096u, 1u << 20}) {
