@@ -110,7 +110,7 @@ Bridge::Bridge(transport::Socket socket,
     peer_ip_ = peer->HostString();
     peer_address_ = peer->ToString();
   }
-  const absl::Time now = absl::Now();
+  const absl::Time now = LoopNow();
   last_received_ = now;
   last_activity_ = now;
 }
@@ -145,13 +145,13 @@ void Bridge::Start() {
                 options_.max_lifetime}) / 4,
       absl::Milliseconds(5), absl::Seconds(1));
   MutexLock lock(&state_mu_);
-  keepalive_timer_ = loop_->AddTimer(absl::Now() + tick, [weak] {
+  keepalive_timer_ = loop_->AddTimer(LoopNow() + tick, [weak] {
     if (std::shared_ptr<Bridge> self = weak.lock()) self->OnKeepaliveTimer();
   });
 }
 
 void Bridge::OnKeepaliveTimer() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = LoopNow();
   bool send_ping = false;
   absl::Status fail;
   bool idle = false;

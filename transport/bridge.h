@@ -378,6 +378,11 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Waits for input (flushing pending output meanwhile). False on timeout.
   bool WaitForInput(absl::Time deadline);
   void OnKeepaliveTimer();
+  // The time of the connection's loop (transport/clock.h): what keepalive,
+  // idle_timeout and max_lifetime are measured in.
+  absl::Time LoopNow() const {
+    return loop_ != nullptr ? loop_->clock()->Now() : absl::Now();
+  }
   // How long the loop stays disarmed after a caller's last read.
   absl::Duration CallerModeLinger() const;
 
@@ -521,7 +526,7 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   std::function<void(Bridge*)> close_callback_ ABSL_GUARDED_BY(state_mu_);
   absl::Time last_received_ ABSL_GUARDED_BY(state_mu_);
   absl::Time last_activity_ ABSL_GUARDED_BY(state_mu_);
-  const absl::Time created_ = absl::Now();
+  const absl::Time created_ = LoopNow();
   std::atomic<int> key_index_{-1};
   bool ping_outstanding_ ABSL_GUARDED_BY(state_mu_) = false;
   transport::EventLoop::TimerId keepalive_timer_ ABSL_GUARDED_BY(state_mu_) = 0;

@@ -252,7 +252,7 @@ void Bridge::ProcessInput(ReadMode mode) {
     }
     if (framed) {
       MutexLock state(&state_mu_);
-      last_received_ = absl::Now();
+      last_received_ = LoopNow();
       ping_outstanding_ = false;
     }
     if (drained) break;
@@ -338,7 +338,7 @@ absl::Status Bridge::HandleFrame(transport::OpenedFrame frame) {
              handler != nullptr) {
     {
       MutexLock state(&state_mu_);
-      last_activity_ = absl::Now();
+      last_activity_ = LoopNow();
     }
     return handler->OnStreamFrame(std::move(frame));
   }
@@ -386,7 +386,7 @@ absl::Status Bridge::HandleData(transport::OpenedFrame frame) {
   {
     MutexLock state(&state_mu_);
     window_.Queued(item.message.size_);
-    last_activity_ = absl::Now();
+    last_activity_ = LoopNow();
     inbox_.push_back(std::move(item));
     state_cv_.SignalAll();
   }

@@ -88,7 +88,7 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
       }
       if (closed_) return closed_status_;
       send_window_.Take(bytes);
-      last_activity_ = absl::Now();
+      last_activity_ = LoopNow();
     }
     assembled.clear();
     const absl::string_view payload = message.Take(bytes, &assembled);

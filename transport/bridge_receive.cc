@@ -78,7 +78,7 @@ std::optional<absl::StatusOr<ReceivedMessage>> Bridge::TakeNext(uint64_t limit) 
       credit_released = window_.Dequeued(front.message.size());
       result = std::move(front.message);
       inbox_.pop_front();
-      last_activity_ = absl::Now();
+      last_activity_ = LoopNow();
     }
   }
   if (credit_released) SendPendingCredit(/*force=*/true);

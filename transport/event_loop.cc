@@ -21,7 +21,7 @@ thread_local EventLoop* current_loop = nullptr;
 
 EventLoop* EventLoop::Current() { return current_loop; }
 
-absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
+absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create(Clock* clock) {
   const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) {
     return ErrnoStatus(errno == EMFILE || errno == ENFILE
@@ -42,15 +42,19 @@ absl::StatusOr<std::unique_ptr<EventLoop>> EventLoop::Create() {
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd;
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
-  std::unique_ptr<EventLoop> loop(new EventLoop(epoll_fd, wake_fd));
+  std::unique_ptr<EventLoop> loop(new EventLoop(epoll_fd, wake_fd, clock));
+  // A clock a test moves wakes the loop, which then looks at its timers.
+  loop->clock_subscription_ =
+      clock->Subscribe([raw = loop.get()] { raw->Wake(); });
   loop->thread_ = std::thread([raw = loop.get()] { raw->Run(); });
   return loop;
 }
 
-EventLoop::EventLoop(int epoll_fd, int wake_fd)
-    : epoll_fd_(epoll_fd), wake_fd_(wake_fd) {}
+EventLoop::EventLoop(int epoll_fd, int wake_fd, Clock* clock)
+    : epoll_fd_(epoll_fd), wake_fd_(wake_fd), clock_(clock) {}
 
 EventLoop::~EventLoop() {
+  clock_->Unsubscribe(clock_subscription_);
   {
     MutexLock lock(&mu_);
     stopping_ = true;
@@ -173,7 +177,9 @@ void EventLoop::Run() {
       if (!tasks_.empty()) {
         timeout_ms = 0;
       } else if (!timers_.empty()) {
-        const absl::Duration left = timers_.begin()->first - absl::Now();
+        // On a clock a test moves, real time passing changes nothing: the
+        // loop looks again when woken (Clock::Subscribe).
+        const absl::Duration left = timers_.begin()->first - clock_->Now();
         // A timer past INT_MAX ms (24.8 days) wakes the loop at that bound.
         timeout_ms = left <= absl::ZeroDuration()
                          ? 0
@@ -204,7 +210,7 @@ void EventLoop::Run() {
     std::vector<Task> due;
     {
       MutexLock lock(&mu_);
-      const absl::Time now = absl::Now();
+      const absl::Time now = clock_->Now();
       while (!timers_.empty() && timers_.begin()->first <= now) {
         timer_times_.erase(timers_.begin()->second.first);
         due.push_back(std::move(timers_.begin()->second.second));

@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "netstructer/transport/clock.h"
 #include "netstructer/transport/mutex.h"
 
 namespace netstructer::transport {
@@ -30,9 +31,12 @@ class EventLoop {
   using TimerId = uint64_t;
 
   // Creates the loop and starts its thread. INTERNAL if epoll or eventfd
-  // cannot be created (RESOURCE_EXHAUSTED when out of descriptors).
-  // Connections get theirs from an EventLoopGroup, which owns its loops.
-  static absl::StatusOr<std::unique_ptr<EventLoop>> Create();
+  // cannot be created (RESOURCE_EXHAUSTED when out of descriptors). Its
+  // timers are on `clock` (real time unless a test moves it), which must
+  // outlive it. Connections get theirs from an EventLoopGroup, which owns
+  // its loops.
+  static absl::StatusOr<std::unique_ptr<EventLoop>> Create(
+      Clock* clock = Clock::Real());
   // Stops the thread (after the callback running now, if any), joins it
   // and closes the loop's own descriptors. Watched descriptors are not
   // closed. REQUIRES: not on this loop's thread (a thread cannot join
@@ -54,10 +58,14 @@ class EventLoop {
 
   // Runs `task` on the loop thread, soon (FIFO).
   void Post(Task task);
-  // Runs `task` on the loop thread at or after `when`.
+  // Runs `task` on the loop thread once clock()->Now() reaches `when`.
   TimerId AddTimer(absl::Time when, Task task);
   // A timer already running or finished is unaffected.
   void CancelTimer(TimerId id);
+
+  // The time its timers are on; a connection on this loop measures its
+  // keepalive, idle and lifetime limits in it too.
+  Clock* clock() const { return clock_; }
 
   bool InLoopThread() const {
     return std::this_thread::get_id() == thread_.get_id();
@@ -67,12 +75,14 @@ class EventLoop {
   static EventLoop* Current();
 
  private:
-  EventLoop(int epoll_fd, int wake_fd);
+  EventLoop(int epoll_fd, int wake_fd, Clock* clock);
   void Run();
   void Wake();
 
   const int epoll_fd_;
   const int wake_fd_;
+  Clock* const clock_;
+  uint64_t clock_subscription_ = 0;  // Set before the thread starts.
   Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);

@@ -32,14 +32,14 @@ struct EventLoopGroup::Assignment {
 };
 
 absl::StatusOr<std::shared_ptr<EventLoopGroup>> EventLoopGroup::Create(
-    int loops) {
+    int loops, Clock* clock) {
   if (loops < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("an event loop group needs at least 1 loop, not ", loops));
   }
   std::vector<std::unique_ptr<EventLoop>> made;
   for (int i = 0; i < loops; ++i) {
-    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create();
+    absl::StatusOr<std::unique_ptr<EventLoop>> loop = EventLoop::Create(clock);
     if (!loop.ok()) return loop.status();  // `made` joins the others.
     made.push_back(*std::move(loop));
   }

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "netstructer/transport/clock.h"
 #include "netstructer/transport/event_loop.h"
 #include "netstructer/transport/mutex.h"
 
@@ -24,9 +25,10 @@ namespace netstructer::transport {
 
 class EventLoopGroup : public std::enable_shared_from_this<EventLoopGroup> {
  public:
-  // `loops` threads (>= 1; INVALID_ARGUMENT otherwise). The errors of
-  // EventLoop::Create.
-  static absl::StatusOr<std::shared_ptr<EventLoopGroup>> Create(int loops);
+  // `loops` threads (>= 1; INVALID_ARGUMENT otherwise), their timers on
+  // `clock` (which must outlive the group). The errors of EventLoop::Create.
+  static absl::StatusOr<std::shared_ptr<EventLoopGroup>> Create(
+      int loops, Clock* clock = Clock::Real());
   // The process's group for client connections (Bridge::Link, Channel):
   // DefaultLoopCount() loops, made on first use and kept until exit (an
   // atexit handler lets it go: its threads end there, or with the last
