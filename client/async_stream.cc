@@ -52,7 +52,7 @@ std::shared_ptr<AsyncStream> AsyncStream::Start(
     s->self_ = s;
     const absl::Time deadline = s->call_->deadline();
     if (running && deadline != absl::InfiniteFuture()) {
-      s->timer_ = s->loop_->AddTimer(deadline, [weak] {
+      s->timer_ = s->loop_->AddRealTimeTimer(deadline, [weak] {
         if (std::shared_ptr<AsyncStream> p = weak.lock()) {
           p->call_->ExpireIfDue();
           p->OnEvent();

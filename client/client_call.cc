@@ -5,8 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "netstructer/proto/status_macros.h"
 #include "netstructer/rpc/call_wire.h"
-#include "netstructer/transport/mutex.h"
 #include "netstructer/transport/event_loop.h"
+#include "netstructer/transport/frame_format.h"
+#include "netstructer/transport/mutex.h"
 #include "netstructer/transport/sync_point.h"
 
 namespace netstructer::internal {
@@ -77,6 +78,17 @@ absl::Status ClientCall::Open(const std::string* request, bool half_close,
   if (options_.cancellation != nullptr && options_.cancellation->cancelled()) {
     return Report(absl::CancelledError(
         "the call was cancelled by the client before it started"));
+  }
+  if (request != nullptr && OnLoopThread() &&
+      request->size() + transport::kMessageHeaderBytes >
+          rpc::kStreamWindowBytes) {
+    // Its first send would wait for credit that only this loop could read.
+    return Report(absl::FailedPreconditionError(absl::StrCat(
+        "a request of ", request->size(),
+        " bytes, more than a call's flow-control window (",
+        rpc::kStreamWindowBytes,
+        " bytes), was started on an event loop's thread, where sending it "
+        "would wait for the loop it holds: start it from another thread")));
   }
   const absl::Time now = absl::Now();
   deadline_ = options_.EffectiveDeadline(now);
@@ -352,7 +364,7 @@ void RawAsyncUnaryCall(Channel* channel, const char* method,
     state->call = std::move(call);
     state->started = true;
     if (deadline != absl::InfiniteFuture()) {
-      state->timer = loop->AddTimer(deadline, [weak] {
+      state->timer = loop->AddRealTimeTimer(deadline, [weak] {
         std::shared_ptr<AsyncUnary> s = weak.lock();
         if (s == nullptr) return;
         {

@@ -158,7 +158,7 @@ absl::Status RpcDispatcher::OnNewCall(
     running->call = call;
     if (deadline != absl::InfiniteFuture()) {
       std::weak_ptr<Running> weak = running;
-      running->timer = running->loop->AddTimer(deadline, [weak] {
+      running->timer = running->loop->AddRealTimeTimer(deadline, [weak] {
         std::shared_ptr<Running> r = weak.lock();
         if (r == nullptr) return;
         std::shared_ptr<internal::ServerCall> c;

@@ -55,8 +55,8 @@ void Server::OnListenReadable() {
       // new connection's edge ends here too, and a timer per edge made the
       // retries pile up at the limit (docs/DESIGN.md, "Server sessions").
       if (accept_retry_timer_ == 0) {
-        accept_retry_timer_ =
-            handshake_loop_->AddTimer(absl::Now() + absl::Milliseconds(100), [this] {
+        accept_retry_timer_ = handshake_loop_->AddRealTimeTimer(
+            absl::Now() + absl::Milliseconds(100), [this] {
               accept_retry_timer_ = 0;
               OnListenReadable();
             });
@@ -113,7 +113,7 @@ void Server::AcceptOne(transport::Socket socket,
   const int fd = pending->socket.fd();
   pending->order = next_pending_order_++;
   pending_by_age_[pending->order] = fd;
-  pending->timer = handshake_loop_->AddTimer(
+  pending->timer = handshake_loop_->AddRealTimeTimer(
       absl::Now() + options_.policy.handshake_timeout, [this, fd] {
         FinishPending(fd, absl::DeadlineExceededError(
                               "the handshake did not complete in time"));

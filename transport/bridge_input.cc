@@ -91,7 +91,7 @@ void Bridge::ScheduleRearmCheck() {
   if (rearm_check_pending_.exchange(true)) return;
   const absl::Time last = absl::FromUnixNanos(last_caller_read_.load());
   std::weak_ptr<Bridge> weak = weak_from_this();
-  loop_->AddTimer(last + CallerModeLinger(), [weak] {
+  loop_->AddRealTimeTimer(last + CallerModeLinger(), [weak] {
     if (std::shared_ptr<Bridge> self = weak.lock()) self->RearmCheck();
   });
 }

@@ -6,9 +6,11 @@
 // sleeping.
 //
 // What stays real time whatever the loop's clock: waits with a deadline
-// (a RecvBuffer timeout, a call's deadline, a GOAWAY's wait for its answer)
-// and the Fernet timestamps, which time how long a thread sleeps or what a
-// token says rather than what the loop schedules.
+// (a RecvBuffer timeout, a GOAWAY's wait for its answer), the loop timers
+// for call deadlines, the read token's linger and handshake timeouts
+// (EventLoop::AddRealTimeTimer), and the Fernet timestamps: they time how
+// long a thread sleeps or what a caller asked for in real time, and a
+// jump must not fire them early.
 #ifndef NETSTRUCTER_TRANSPORT_CLOCK_H_
 #define NETSTRUCTER_TRANSPORT_CLOCK_H_
 

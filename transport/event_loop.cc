@@ -72,12 +72,14 @@ EventLoop::~EventLoop() {
   }
   // Drop callbacks (and what they hold) outside the lock.
   absl::flat_hash_map<int, std::shared_ptr<FdCallback>> watchers;
-  std::multimap<absl::Time, std::pair<TimerId, Task>> timers;
+  TimerQueue timers;
+  TimerQueue real_timers;
   std::vector<Task> tasks;
   {
     MutexLock lock(&mu_);
     watchers.swap(watchers_);
-    timers.swap(timers_);
+    std::swap(timers, timers_);
+    std::swap(real_timers, real_timers_);
     tasks.swap(tasks_);
   }
   close(wake_fd_);
@@ -137,13 +139,52 @@ void EventLoop::Post(Task task) {
   if (!InLoopThread()) Wake();
 }
 
+void EventLoop::TimerQueue::Add(TimerId id, absl::Time when, Task task) {
+  by_time.emplace(when, std::make_pair(id, std::move(task)));
+  times[id] = when;
+}
+
+bool EventLoop::TimerQueue::Cancel(TimerId id, Task* dropped) {
+  auto t = times.find(id);
+  if (t == times.end()) return false;
+  auto range = by_time.equal_range(t->second);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second.first == id) {
+      *dropped = std::move(it->second.second);
+      by_time.erase(it);
+      break;
+    }
+  }
+  times.erase(t);
+  return true;
+}
+
+void EventLoop::TimerQueue::TakeDue(absl::Time now, std::vector<Task>* due) {
+  while (!by_time.empty() && by_time.begin()->first <= now) {
+    times.erase(by_time.begin()->second.first);
+    due->push_back(std::move(by_time.begin()->second.second));
+    by_time.erase(by_time.begin());
+  }
+}
+
 EventLoop::TimerId EventLoop::AddTimer(absl::Time when, Task task) {
   TimerId id;
   {
     MutexLock lock(&mu_);
     id = next_timer_id_++;
-    timers_.emplace(when, std::make_pair(id, std::move(task)));
-    timer_times_[id] = when;
+    timers_.Add(id, when, std::move(task));
+  }
+  if (!InLoopThread()) Wake();
+  return id;
+}
+
+EventLoop::TimerId EventLoop::AddRealTimeTimer(absl::Time when, Task task) {
+  if (clock_ == Clock::Real()) return AddTimer(when, std::move(task));
+  TimerId id;
+  {
+    MutexLock lock(&mu_);
+    id = next_timer_id_++;
+    real_timers_.Add(id, when, std::move(task));
   }
   if (!InLoopThread()) Wake();
   return id;
@@ -152,17 +193,7 @@ EventLoop::TimerId EventLoop::AddTimer(absl::Time when, Task task) {
 void EventLoop::CancelTimer(TimerId id) {
   Task dropped;  // Destroyed after the lock (declared before it).
   MutexLock lock(&mu_);
-  auto t = timer_times_.find(id);
-  if (t == timer_times_.end()) return;
-  auto range = timers_.equal_range(t->second);
-  for (auto it = range.first; it != range.second; ++it) {
-    if (it->second.first == id) {
-      dropped = std::move(it->second.second);
-      timers_.erase(it);
-      break;
-    }
-  }
-  timer_times_.erase(t);
+  if (!timers_.Cancel(id, &dropped)) real_timers_.Cancel(id, &dropped);
 }
 
 void EventLoop::Run() {
@@ -176,10 +207,17 @@ void EventLoop::Run() {
       if (stopping_) return;
       if (!tasks_.empty()) {
         timeout_ms = 0;
-      } else if (!timers_.empty()) {
-        // On a clock a test moves, real time passing changes nothing: the
-        // loop looks again when woken (Clock::Subscribe).
-        const absl::Duration left = timers_.begin()->first - clock_->Now();
+      } else if (!timers_.by_time.empty() || !real_timers_.by_time.empty()) {
+        // The sooner of the two kinds. On a clock a test moves, the loop
+        // also looks again when woken (Clock::Subscribe).
+        absl::Duration left = absl::InfiniteDuration();
+        if (!timers_.by_time.empty()) {
+          left = timers_.by_time.begin()->first - clock_->Now();
+        }
+        if (!real_timers_.by_time.empty()) {
+          left = std::min(left,
+                          real_timers_.by_time.begin()->first - absl::Now());
+        }
         // A timer past INT_MAX ms (24.8 days) wakes the loop at that bound.
         timeout_ms = left <= absl::ZeroDuration()
                          ? 0
@@ -210,11 +248,9 @@ void EventLoop::Run() {
     std::vector<Task> due;
     {
       MutexLock lock(&mu_);
-      const absl::Time now = clock_->Now();
-      while (!timers_.empty() && timers_.begin()->first <= now) {
-        timer_times_.erase(timers_.begin()->second.first);
-        due.push_back(std::move(timers_.begin()->second.second));
-        timers_.erase(timers_.begin());
+      timers_.TakeDue(clock_->Now(), &due);
+      if (!real_timers_.by_time.empty()) {
+        real_timers_.TakeDue(absl::Now(), &due);
       }
       for (Task& t : tasks_) due.push_back(std::move(t));
       tasks_.clear();

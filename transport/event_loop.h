@@ -58,8 +58,14 @@ class EventLoop {
 
   // Runs `task` on the loop thread, soon (FIFO).
   void Post(Task task);
-  // Runs `task` on the loop thread once clock()->Now() reaches `when`.
+  // Runs `task` on the loop thread once clock()->Now() reaches `when`: for
+  // limits measured in the loop's time (keepalive, idle, lifetime).
   TimerId AddTimer(absl::Time when, Task task);
+  // Runs `task` on the loop thread once real time (absl::Now()) reaches
+  // `when`, whatever the loop's clock: for deadlines and waits, which
+  // callers measure in real time. On a loop with the real clock the same
+  // as AddTimer.
+  TimerId AddRealTimeTimer(absl::Time when, Task task);
   // A timer already running or finished is unaffected.
   void CancelTimer(TimerId id);
 
@@ -88,9 +94,20 @@ class EventLoop {
   std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<int, std::shared_ptr<FdCallback>> watchers_
       ABSL_GUARDED_BY(mu_);
-  std::multimap<absl::Time, std::pair<TimerId, Task>> timers_
-      ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<TimerId, absl::Time> timer_times_ ABSL_GUARDED_BY(mu_);
+  // Timers in one time base, soonest first; ids are the loop's.
+  struct TimerQueue {
+    std::multimap<absl::Time, std::pair<TimerId, Task>> by_time;
+    absl::flat_hash_map<TimerId, absl::Time> times;
+
+    void Add(TimerId id, absl::Time when, Task task);
+    // Moves the task of timer `id` into `dropped`; false if not here.
+    bool Cancel(TimerId id, Task* dropped);
+    // Moves the tasks due at `now` to `due`, soonest first.
+    void TakeDue(absl::Time now, std::vector<Task>* due);
+  };
+  TimerQueue timers_ ABSL_GUARDED_BY(mu_);       // On clock_.
+  TimerQueue real_timers_ ABSL_GUARDED_BY(mu_);  // On absl::Now(); only
+                                                 // when clock_ is not real.
   TimerId next_timer_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::thread thread_;
 };

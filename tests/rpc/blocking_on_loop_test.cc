@@ -118,6 +118,38 @@ TEST(BlockingOnLoop, WaitingForAFutureInsideACallbackIsRefusedAndTheCallGoesOn) 
   EXPECT_EQ(reply->text(), "inner");
 }
 
+// An asynchronous call started inside a callback whose request is larger
+// than a call's window (2 MiB) would wait in its first send for credit only
+// this loop could read: refused through its callback, at once. One that
+// fits the window goes.
+TEST(BlockingOnLoop, AnAsyncCallFromACallbackWithARequestPastTheWindowIsRefused) {
+  EchoFixture f;
+  testing::Notification done;
+  absl::StatusOr<EchoReply> large = absl::UnknownError("not called");
+  absl::StatusOr<EchoReply> fits = absl::UnknownError("not called");
+  std::atomic<int> answered{0};
+  f.stub().UnaryAsync(Request("outer"), [&](absl::StatusOr<EchoReply>) {
+    f.stub().UnaryAsync(Request(std::string(3 << 20, 'x')), FiveSeconds(),
+                        [&](absl::StatusOr<EchoReply> reply) {
+                          large = std::move(reply);
+                          if (++answered == 2) done.Notify();
+                        });
+    f.stub().UnaryAsync(Request(std::string(1 << 20, 'y')), FiveSeconds(),
+                        [&](absl::StatusOr<EchoReply> reply) {
+                          fits = std::move(reply);
+                          if (++answered == 2) done.Notify();
+                        });
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kFailedPrecondition)
+      << large.status();
+  EXPECT_TRUE(absl::StrContains(large.status().message(),
+                                "more than a call's flow-control window"))
+      << large.status();
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->text().size(), size_t{1} << 20);
+}
+
 // What a callback may do instead: an asynchronous follow-up call.
 TEST(BlockingOnLoop, AnAsyncFollowUpCallFromACallbackWorks) {
   EchoFixture f;
