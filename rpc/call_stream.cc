@@ -172,7 +172,11 @@ absl::Status CallStream::SendFrames(
       prefix = trailers;
     }
     frame.allow_compression = compression_ && prefix.empty();
-    std::string scratch(prefix);
+    std::string scratch;
+    if (!prefix.empty()) {  // One allocation for the prefix and the bytes.
+      scratch.reserve(prefix.size() + message_bytes);
+      scratch.append(prefix.data(), prefix.size());
+    }
     const absl::string_view bytes = out.Take(message_bytes, &scratch);
     if (scratch.empty()) {
       frame.payload = bytes;  // A slice of the caller's message: no copy.
