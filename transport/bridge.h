@@ -175,9 +175,13 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   Bridge& operator=(const Bridge&) = delete;
 
   // Sends one buffer. Blocks while flow control or a full socket hold it
-  // back. INVALID_ARGUMENT for a Value that fails Validate (unhashable,
-  // too deep, bad UTF-8) or a message over max_message_bytes; the connection's
-  // error (UNAVAILABLE, DATA_LOSS, ...) once it is closed.
+  // back, except on an event loop's thread (a message callback), where it
+  // never waits: RESOURCE_EXHAUSTED "the peer is not taking messages ..."
+  // when the whole message does not fit the peer's credit and the send
+  // queue now, and nothing of it is sent. INVALID_ARGUMENT for a Value that
+  // fails Validate (unhashable, too deep, bad UTF-8) or a message over
+  // max_message_bytes; the connection's error (UNAVAILABLE, DATA_LOSS, ...)
+  // once it is closed.
   absl::Status SendBuffer(const Value& value);
   absl::Status SendBuffer(const google::protobuf::Message& message);
 
@@ -207,8 +211,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // the callback was set first; then the end of the connection once (a
   // status for which IsConnectionEnd is true: OUT_OF_RANGE after a clean
   // close), after which it is not called again. The callback shares its
-  // loop with other connections: it must not block (SendBuffer of a message
-  // that fits the flow window does not). Set it once; RecvBuffer and
+  // loop with other connections: it must not block, and SendBuffer there
+  // never does (a message the peer has no credit or queue room for is
+  // refused whole, see SendBuffer). Set it once; RecvBuffer and
   // RecvRaw are FAILED_PRECONDITION from then on. The Bridge lives until
   // its end is delivered, even if no one else holds it.
   void SetMessageCallback(

@@ -74,6 +74,28 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
     if (goaway_sent_) return ClosedForSendingLocked();
   }
   transport::OutgoingMessage message(static_cast<uint8_t>(kind), prefix, body);
+  // On an event loop's thread (a message callback, a reactor) a send never
+  // waits: the credit and room it would wait for come through a loop,
+  // perhaps this very one, and a peer that does not read would stall every
+  // connection on it for good. The whole message fits now, or none of it
+  // goes; once admitted it is queued whole (one message past the queue's
+  // soft limit at most, as a blocking sender's last fragment may be).
+  const bool on_loop = transport::EventLoop::Current() != nullptr;
+  if (on_loop) {
+    MutexLock lock(&state_mu_);
+    if (closed_) return closed_status_;
+    if (!send_window_.Allows(message.size()) ||
+        queued_bytes_ > options_.max_queued_send_bytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the peer is not taking messages: sending this one (",
+          message.size(), " bytes) would wait for its credit (",
+          std::max<int64_t>(send_window_.credit(), 0),
+          " bytes left) or for room in the send queue (", queued_bytes_,
+          " bytes queued), and a send on an event loop's thread (a message "
+          "callback) never waits; nothing of it was sent: send from another "
+          "thread, or drop it, or close the session"));
+    }
+  }
   const size_t chunk = std::max<size_t>(options_.fragment_bytes, 64);
   std::string assembled;  // A fragment that is not one slice of the body.
   while (!message.done()) {
@@ -82,8 +104,9 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
     // send queue.
     {
       MutexLock lock(&state_mu_);
-      while (!closed_ && (!send_window_.Allows(bytes) ||
-                          queued_bytes_ > options_.max_queued_send_bytes)) {
+      while (!closed_ &&
+             (!send_window_.Allows(bytes) ||
+              (!on_loop && queued_bytes_ > options_.max_queued_send_bytes))) {
         state_cv_.Wait(&state_mu_);
       }
       if (closed_) return closed_status_;

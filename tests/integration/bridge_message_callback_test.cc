@@ -3,8 +3,10 @@
 // over the limit as its error, the end once, and RecvBuffer refused.
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "netstructer/proto/python_literal.h"
@@ -174,6 +176,97 @@ TEST_F(MessageCallbackTest, AMessageOverTheLimitIsItsErrorAndTheEndComesOnce) {
   EXPECT_EQ(s.ends[0].code(), absl::StatusCode::kOutOfRange) << s.ends[0];
   EXPECT_EQ(s.calls_after_end, 0);
   EXPECT_EQ(s.values.size(), 1u);
+}
+
+// A peer that sends and never reads: the server's callback echoes each
+// message until the peer's credit (16 MiB) and the send queue are spent.
+// SendBuffer there used to wait for credit only the session's loop could
+// read, so that loop, and every session on it, stopped for good. Now the
+// send is refused whole, and another session on the same loop is served.
+TEST_F(MessageCallbackTest, APeerThatNeverReadsCannotStallTheLoopThroughACallbacksSend) {
+  ServerOptions options;
+  options.keys = {key_};
+  options.io_loops = 1;  // Both sessions on one loop.
+  options.policy.max_sessions_per_ip = 0;
+  options.policy.new_connections_per_ip_per_second = 0;
+  server_ = std::make_unique<Server>("127.0.0.1:0", options);
+  ASSERT_TRUE(server_->Init().ok());
+
+  struct Sends {
+    Mutex mu;
+    int ok ABSL_GUARDED_BY(mu) = 0;
+    std::vector<absl::Status> refused ABSL_GUARDED_BY(mu);
+  };
+  auto sends = std::make_shared<Sends>();
+  std::shared_ptr<Bridge> hostile;
+  std::shared_ptr<Bridge> polite;
+  auto polite_seen = std::make_shared<Seen>();
+  ASSERT_TRUE(server_
+                  ->ListenOn([&](Server& server) {
+                    // It queues at most 64 KiB of echoes unread, then gives
+                    // the server no more credit.
+                    LinkOptions hostile_options;
+                    hostile_options.key = key_;
+                    hostile_options.bridge.max_inbox_bytes = 64 << 10;
+                    absl::StatusOr<std::shared_ptr<Bridge>> linked =
+                        Bridge::Link(server_->address(), hostile_options);
+                    ASSERT_TRUE(linked.ok()) << linked.status();
+                    hostile = *linked;
+                    absl::StatusOr<std::shared_ptr<Bridge>> session =
+                        server.Accept(absl::Seconds(10));
+                    ASSERT_TRUE(session.ok()) << session.status();
+                    Bridge* raw = session->get();
+                    (*session)->SetMessageCallback(
+                        [raw, sends](absl::StatusOr<ReceivedMessage> message) {
+                          if (!message.ok()) return;
+                          absl::StatusOr<std::string> body = message->ReadAll();
+                          if (!body.ok()) return;
+                          Value echo;
+                          echo.set_bytes_value(*std::move(body));
+                          absl::Status s = raw->SendBuffer(echo);
+                          MutexLock lock(&sends->mu);
+                          if (s.ok()) {
+                            ++sends->ok;
+                          } else {
+                            sends->refused.push_back(s);
+                          }
+                        });
+                    polite = Link();
+                    session = server.Accept(absl::Seconds(10));
+                    ASSERT_TRUE(session.ok()) << session.status();
+                    Echo(*session, polite_seen);
+                  })
+                  .ok());
+  ASSERT_NE(hostile, nullptr);
+  ASSERT_NE(polite, nullptr);
+  // 20 MiB toward a server whose echoes the sender never reads.
+  std::thread flood([hostile] {
+    Value chunk;
+    chunk.set_bytes_value(std::string(32 << 10, 'h'));
+    for (int i = 0; i < 640; ++i) {
+      if (!hostile->SendBuffer(chunk).ok()) return;
+    }
+  });
+  const bool refused_seen = testing::PollUntil(
+      [&] {
+        MutexLock lock(&sends->mu);
+        return !sends->refused.empty();
+      },
+      absl::Seconds(30));
+  // The other session on the loop is still served.
+  ASSERT_TRUE(polite->SendBuffer(ParseLiteral("'still here'").value()).ok());
+  absl::StatusOr<Value> echo = polite->RecvBuffer(Within(absl::Seconds(10)));
+  hostile->Abort(absl::CancelledError("the test is over"));
+  flood.join();
+  ASSERT_TRUE(echo.ok()) << echo.status() << " (the loop is stalled)";
+  EXPECT_EQ(Repr(*echo), "'still here'");
+  ASSERT_TRUE(refused_seen) << "the callback's sends never came back refused";
+  MutexLock lock(&sends->mu);
+  EXPECT_GT(sends->ok, 0);
+  const absl::Status& first = sends->refused.front();
+  EXPECT_EQ(first.code(), absl::StatusCode::kResourceExhausted) << first;
+  EXPECT_TRUE(absl::StrContains(first.message(), "the peer is not taking messages"))
+      << first;
 }
 
 TEST_F(MessageCallbackTest, RecvBufferIsRefusedOnceACallbackIsSet) {
