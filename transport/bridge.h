@@ -187,6 +187,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
 
   // Receives the next buffer.
   //   DEADLINE_EXCEEDED    nothing within options.timeout
+  //   FAILED_PRECONDITION  a message callback is set, or this is an event
+  //                        loop's thread and there is no message yet (a
+  //                        loop's thread never waits; 0 timeout polls)
   //   RESOURCE_EXHAUSTED   the message is over max_message_bytes (it was
   //                        discarded; the next one is fine) or over
   //                        options.max_bytes (it stays queued)
@@ -200,7 +203,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   absl::Status RecvBuffer(google::protobuf::Message* message,
                           const RecvOptions& options = {});
   // The next message unparsed (large ones stay in their temporary file).
-  // FAILED_PRECONDITION on a Bridge with a message callback.
+  // FAILED_PRECONDITION on a Bridge with a message callback, and on an
+  // event loop's thread (a callback) when it would have to wait (no
+  // message yet and a timeout above zero): a loop's thread never waits.
   absl::StatusOr<ReceivedMessage> RecvRaw(const RecvOptions& options = {});
 
   // Hands every message of the Bridge stream to `on_message` as it arrives,

@@ -49,6 +49,14 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
       return absl::DeadlineExceededError(absl::StrCat(
           "no message within ", absl::FormatDuration(options.timeout)));
     }
+    if (transport::EventLoop::Current() != nullptr) {
+      // A loop's thread never waits (the loop serves other connections,
+      // and may be the one that would read this message).
+      return absl::FailedPreconditionError(
+          "RecvBuffer would wait for a message on an event loop's thread (a "
+          "callback): take messages with SetMessageCallback there, poll with "
+          "a zero timeout, or receive on another thread");
+    }
     // Read on this thread when no one else does (see Await).
     Await([this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // state_mu_ is held.
       return !inbox_.empty() || closed_;

@@ -269,6 +269,47 @@ TEST_F(MessageCallbackTest, APeerThatNeverReadsCannotStallTheLoopThroughACallbac
       << first;
 }
 
+// Inside a message callback (on a loop's thread), RecvBuffer on another
+// Bridge that would wait is refused at once; a zero timeout polls. (Before,
+// it held the loop, and every session on it, for its whole timeout.)
+TEST_F(MessageCallbackTest, RecvBufferThatWouldWaitOnALoopThreadIsRefused) {
+  std::shared_ptr<Bridge> other;
+  std::shared_ptr<Bridge> client;
+  std::shared_ptr<Bridge> session;
+  ASSERT_TRUE(server_
+                  ->ListenOn([&](Server& server) {
+                    other = Link();
+                    ASSERT_TRUE(server.Accept(absl::Seconds(10)).ok());
+                    client = Link();
+                    absl::StatusOr<std::shared_ptr<Bridge>> accepted =
+                        server.Accept(absl::Seconds(10));
+                    ASSERT_TRUE(accepted.ok()) << accepted.status();
+                    session = *accepted;
+                  })
+                  .ok());
+  ASSERT_NE(other, nullptr);
+  ASSERT_NE(client, nullptr);
+  absl::Status waited;
+  absl::Status polled;
+  absl::Duration took;
+  testing::Notification done;
+  session->SetMessageCallback([&](absl::StatusOr<ReceivedMessage> message) {
+    if (!message.ok()) return;
+    const absl::Time start = absl::Now();
+    waited = other->RecvBuffer(Within(absl::Seconds(5))).status();
+    took = absl::Now() - start;
+    polled = other->RecvBuffer(Within(absl::ZeroDuration())).status();
+    done.Notify();
+  });
+  ASSERT_TRUE(client->SendBuffer(ParseLiteral("1").value()).ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(waited.code(), absl::StatusCode::kFailedPrecondition) << waited;
+  EXPECT_TRUE(absl::StrContains(waited.message(), "on an event loop's thread"))
+      << waited;
+  EXPECT_LT(took, absl::Seconds(1));
+  EXPECT_EQ(polled.code(), absl::StatusCode::kDeadlineExceeded) << polled;
+}
+
 TEST_F(MessageCallbackTest, RecvBufferIsRefusedOnceACallbackIsSet) {
   ASSERT_TRUE(server_->ListenOn([](Server&) {}).ok());
   std::shared_ptr<Bridge> client = Link();
