@@ -174,11 +174,14 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
 
-  // Sends one buffer. Blocks while flow control or a full socket hold it
-  // back, except on an event loop's thread (a message callback), where it
-  // never waits: RESOURCE_EXHAUSTED "the peer is not taking messages ..."
-  // when the whole message does not fit the peer's credit and the send
-  // queue now, and nothing of it is sent. INVALID_ARGUMENT for a Value that
+  // Sends one buffer. Blocks while flow control or a full send queue hold
+  // it back, except on an event loop's thread (a message callback), where
+  // it never waits: RESOURCE_EXHAUSTED, nothing of the message sent, when
+  // the whole message does not fit the peer's credit and the send queue
+  // now ("the peer is not taking messages ...": a message larger than the
+  // peer's window, 16 MiB with our peers, never fits there), or when
+  // another thread is sending a message on this Bridge ("another thread is
+  // sending ..."). Nothing signals when a retry would fit. INVALID_ARGUMENT for a Value that
   // fails Validate (unhashable, too deep, bad UTF-8) or a message over
   // max_message_bytes; the connection's error (UNAVAILABLE, DATA_LOSS, ...)
   // once it is closed.
@@ -188,8 +191,9 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // Receives the next buffer.
   //   DEADLINE_EXCEEDED    nothing within options.timeout
   //   FAILED_PRECONDITION  a message callback is set, or this is an event
-  //                        loop's thread and there is no message yet (a
-  //                        loop's thread never waits; 0 timeout polls)
+  //                        loop's thread and there is no message yet or
+  //                        another thread is receiving (a loop's thread
+  //                        never waits; a 0 timeout polls)
   //   RESOURCE_EXHAUSTED   the message is over max_message_bytes (it was
   //                        discarded; the next one is fine) or over
   //                        options.max_bytes (it stays queued)
@@ -216,9 +220,8 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // the callback was set first; then the end of the connection once (a
   // status for which IsConnectionEnd is true: OUT_OF_RANGE after a clean
   // close), after which it is not called again. The callback shares its
-  // loop with other connections: it must not block, and SendBuffer there
-  // never does (a message the peer has no credit or queue room for is
-  // refused whole, see SendBuffer). Set it once; RecvBuffer and
+  // loop with other connections: it must not block, and SendBuffer and
+  // RecvBuffer there never do (see them: what would wait is refused). Set it once; RecvBuffer and
   // RecvRaw are FAILED_PRECONDITION from then on. The Bridge lives until
   // its end is delivered, even if no one else holds it.
   void SetMessageCallback(
@@ -299,6 +302,10 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
   // `limit` stays queued (RESOURCE_EXHAUSTED).
   std::optional<absl::StatusOr<ReceivedMessage>> TakeNext(uint64_t limit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(recv_mu_);
+  // RecvRaw's body, one receiver at a time; `on_loop` as SendMessageLocked.
+  absl::StatusOr<ReceivedMessage> RecvRawLocked(const RecvOptions& options,
+                                                bool on_loop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(recv_mu_);
   // Posts one DeliverMessages to the loop (if a callback is set and none is
   // pending). After a message is queued and after the close.
   void ScheduleDelivery();
@@ -317,6 +324,13 @@ class Bridge : public std::enable_shared_from_this<Bridge> {
 
   absl::Status SendMessage(transport::MessageKind kind, absl::string_view prefix,
                            absl::string_view body);
+  // SendMessage's body, one message at a time. `on_loop`: on an event
+  // loop's thread, which never waits (the message fits whole now, or is
+  // refused).
+  absl::Status SendMessageLocked(transport::MessageKind kind,
+                                 absl::string_view prefix,
+                                 absl::string_view body, bool on_loop)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(send_mu_);
   // Seals one frame, queues it and writes what the socket takes.
   absl::Status SendFrame(uint32_t stream, transport::FrameType type,
                          uint8_t flags, absl::string_view payload,

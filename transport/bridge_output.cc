@@ -68,19 +68,37 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
         "message of ", body_size, " bytes exceeds max_message_bytes ",
         options_.max_message_bytes));
   }
-  MutexLock send_lock(&send_mu_);
+  // On an event loop's thread (a message callback, a reactor) a send never
+  // waits: the credit and room it would wait for come through a loop,
+  // perhaps this very one, and a peer that does not read would stall every
+  // connection on it for good. So it does not wait for another sender's
+  // message either (that sender may be waiting for the credit this loop
+  // would read); the whole message fits now, or none of it goes; once
+  // admitted it is queued whole (one message past the queue's soft limit
+  // at most, as a blocking sender's last fragment may be).
+  const bool on_loop = transport::EventLoop::Current() != nullptr;
+  if (!on_loop) {
+    send_mu_.Lock();
+  } else if (!send_mu_.TryLock()) {
+    return absl::ResourceExhaustedError(
+        "another thread is sending a message on this Bridge (it may be "
+        "waiting for the peer's credit), and a send on an event loop's "
+        "thread (a message callback) never waits; nothing of this one was "
+        "sent: send from another thread, or drop it, or close the session");
+  }
+  absl::Status status = SendMessageLocked(kind, prefix, body, on_loop);
+  send_mu_.Unlock();
+  return status;
+}
+
+absl::Status Bridge::SendMessageLocked(MessageKind kind,
+                                       absl::string_view prefix,
+                                       absl::string_view body, bool on_loop) {
   {
     MutexLock lock(&write_mu_);
     if (goaway_sent_) return ClosedForSendingLocked();
   }
   transport::OutgoingMessage message(static_cast<uint8_t>(kind), prefix, body);
-  // On an event loop's thread (a message callback, a reactor) a send never
-  // waits: the credit and room it would wait for come through a loop,
-  // perhaps this very one, and a peer that does not read would stall every
-  // connection on it for good. The whole message fits now, or none of it
-  // goes; once admitted it is queued whole (one message past the queue's
-  // soft limit at most, as a blocking sender's last fragment may be).
-  const bool on_loop = transport::EventLoop::Current() != nullptr;
   if (on_loop) {
     MutexLock lock(&state_mu_);
     if (closed_) return closed_status_;
@@ -91,9 +109,10 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
           message.size(), " bytes) would wait for its credit (",
           std::max<int64_t>(send_window_.credit(), 0),
           " bytes left) or for room in the send queue (", queued_bytes_,
-          " bytes queued), and a send on an event loop's thread (a message "
-          "callback) never waits; nothing of it was sent: send from another "
-          "thread, or drop it, or close the session"));
+          " bytes queued; a message larger than the peer's window, 16 MiB "
+          "with our peers, never fits), and a send on an event loop's thread "
+          "(a message callback) never waits; nothing of it was sent: send "
+          "from another thread, or drop it, or close the session"));
     }
   }
   const size_t chunk = std::max<size_t>(options_.fragment_bytes, 64);
@@ -107,6 +126,8 @@ absl::Status Bridge::SendMessage(MessageKind kind, absl::string_view prefix,
       while (!closed_ &&
              (!send_window_.Allows(bytes) ||
               (!on_loop && queued_bytes_ > options_.max_queued_send_bytes))) {
+        // (Test hook, arg: this Bridge: a sender holding send_mu_ waits.)
+        transport::SyncPoint("Bridge::SendMessage:waits", this);
         state_cv_.Wait(&state_mu_);
       }
       if (closed_) return closed_status_;

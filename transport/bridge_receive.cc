@@ -35,7 +35,22 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
         "this Bridge hands its messages to its message callback "
         "(SetMessageCallback); RecvBuffer cannot take them");
   }
-  MutexLock recv_lock(&recv_mu_);
+  // On an event loop's thread it does not wait for another receiver either.
+  const bool on_loop = transport::EventLoop::Current() != nullptr;
+  if (!on_loop) {
+    recv_mu_.Lock();
+  } else if (!recv_mu_.TryLock()) {
+    return absl::FailedPreconditionError(
+        "another thread is receiving on this Bridge, and RecvBuffer on an "
+        "event loop's thread (a callback) never waits");
+  }
+  absl::StatusOr<ReceivedMessage> result = RecvRawLocked(options, on_loop);
+  recv_mu_.Unlock();
+  return result;
+}
+
+absl::StatusOr<ReceivedMessage> Bridge::RecvRawLocked(
+    const RecvOptions& options, bool on_loop) {
   const absl::Time deadline = options.timeout == absl::InfiniteDuration()
                                   ? absl::InfiniteFuture()
                                   : absl::Now() + options.timeout;
@@ -49,7 +64,7 @@ absl::StatusOr<ReceivedMessage> Bridge::RecvRaw(const RecvOptions& options) {
       return absl::DeadlineExceededError(absl::StrCat(
           "no message within ", absl::FormatDuration(options.timeout)));
     }
-    if (transport::EventLoop::Current() != nullptr) {
+    if (on_loop) {
       // A loop's thread never waits (the loop serves other connections,
       // and may be the one that would read this message).
       return absl::FailedPreconditionError(

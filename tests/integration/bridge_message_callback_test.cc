@@ -2,6 +2,7 @@
 // loops without a thread each (an echo of every value), in order, a message
 // over the limit as its error, the end once, and RecvBuffer refused.
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "netstructer/transport/bridge.h"
 #include "netstructer/transport/event_loop_group.h"
 #include "netstructer/transport/mutex.h"
+#include "netstructer/transport/sync_point.h"
 #include "netstructer/transport/work_pool.h"
 
 namespace netstructer {
@@ -66,10 +68,15 @@ class MessageCallbackTest : public ::testing::Test {
  protected:
   void SetUp() override {
     key_ = FernetKey::Generate().value();
+    Start(/*io_loops=*/2, /*max_message_bytes=*/4096);
+  }
+
+  // (Re)starts the server, per-IP limits off.
+  void Start(int io_loops, uint64_t max_message_bytes) {
     ServerOptions options;
     options.keys = {key_};
-    options.io_loops = 2;
-    options.bridge.max_message_bytes = 4096;
+    options.io_loops = io_loops;
+    options.bridge.max_message_bytes = max_message_bytes;
     options.policy.max_sessions_per_ip = 0;
     options.policy.new_connections_per_ip_per_second = 0;
     server_ = std::make_unique<Server>("127.0.0.1:0", options);
@@ -102,6 +109,18 @@ class MessageCallbackTest : public ::testing::Test {
                     })
                     .ok());
     return clients;
+  }
+
+  // A client whose messages nobody reads: it queues at most 64 KiB of them,
+  // then gives the server no more credit.
+  std::shared_ptr<Bridge> LinkNeverReading() {
+    LinkOptions options;
+    options.key = key_;
+    options.bridge.max_inbox_bytes = 64 << 10;
+    absl::StatusOr<std::shared_ptr<Bridge>> bridge =
+        Bridge::Link(server_->address(), options);
+    EXPECT_TRUE(bridge.ok()) << bridge.status();
+    return bridge.ok() ? *bridge : nullptr;
   }
 
   FernetKey key_ = FernetKey::Generate().value();
@@ -184,13 +203,7 @@ TEST_F(MessageCallbackTest, AMessageOverTheLimitIsItsErrorAndTheEndComesOnce) {
 // read, so that loop, and every session on it, stopped for good. Now the
 // send is refused whole, and another session on the same loop is served.
 TEST_F(MessageCallbackTest, APeerThatNeverReadsCannotStallTheLoopThroughACallbacksSend) {
-  ServerOptions options;
-  options.keys = {key_};
-  options.io_loops = 1;  // Both sessions on one loop.
-  options.policy.max_sessions_per_ip = 0;
-  options.policy.new_connections_per_ip_per_second = 0;
-  server_ = std::make_unique<Server>("127.0.0.1:0", options);
-  ASSERT_TRUE(server_->Init().ok());
+  Start(/*io_loops=*/1, BridgeOptions().max_message_bytes);  // One loop.
 
   struct Sends {
     Mutex mu;
@@ -203,15 +216,7 @@ TEST_F(MessageCallbackTest, APeerThatNeverReadsCannotStallTheLoopThroughACallbac
   auto polite_seen = std::make_shared<Seen>();
   ASSERT_TRUE(server_
                   ->ListenOn([&](Server& server) {
-                    // It queues at most 64 KiB of echoes unread, then gives
-                    // the server no more credit.
-                    LinkOptions hostile_options;
-                    hostile_options.key = key_;
-                    hostile_options.bridge.max_inbox_bytes = 64 << 10;
-                    absl::StatusOr<std::shared_ptr<Bridge>> linked =
-                        Bridge::Link(server_->address(), hostile_options);
-                    ASSERT_TRUE(linked.ok()) << linked.status();
-                    hostile = *linked;
+                    hostile = LinkNeverReading();
                     absl::StatusOr<std::shared_ptr<Bridge>> session =
                         server.Accept(absl::Seconds(10));
                     ASSERT_TRUE(session.ok()) << session.status();
@@ -267,6 +272,86 @@ TEST_F(MessageCallbackTest, APeerThatNeverReadsCannotStallTheLoopThroughACallbac
   EXPECT_EQ(first.code(), absl::StatusCode::kResourceExhausted) << first;
   EXPECT_TRUE(absl::StrContains(first.message(), "the peer is not taking messages"))
       << first;
+}
+
+// Another thread is mid-message on the same session, waiting for credit
+// the peer does not give; the callback's send used to wait for that
+// sender (send_mu_), so the loop stopped for good even though this send
+// fitted. Now it is refused at once, and the loop's other session is
+// served. The waiting sender is reached deterministically (a sync point in
+// its wait).
+TEST_F(MessageCallbackTest, ACallbacksSendDoesNotWaitForAnotherThreadsSender) {
+  Start(/*io_loops=*/1, BridgeOptions().max_message_bytes);  // One loop.
+
+  std::shared_ptr<Bridge> hostile;
+  std::shared_ptr<Bridge> hostile_session;
+  std::shared_ptr<Bridge> polite;
+  auto polite_seen = std::make_shared<Seen>();
+  auto callback_send = std::make_shared<std::optional<absl::Status>>();
+  auto callback_mu = std::make_shared<Mutex>();
+  ASSERT_TRUE(server_
+                  ->ListenOn([&](Server& server) {
+                    hostile = LinkNeverReading();
+                    absl::StatusOr<std::shared_ptr<Bridge>> session =
+                        server.Accept(absl::Seconds(10));
+                    ASSERT_TRUE(session.ok()) << session.status();
+                    hostile_session = *session;
+                    Bridge* raw = session->get();
+                    (*session)->SetMessageCallback(
+                        [raw, callback_send, callback_mu](
+                            absl::StatusOr<ReceivedMessage> message) {
+                          if (!message.ok()) return;
+                          absl::Status s =
+                              raw->SendBuffer(ParseLiteral("'small'").value());
+                          MutexLock lock(callback_mu.get());
+                          *callback_send = s;
+                        });
+                    polite = Link();
+                    session = server.Accept(absl::Seconds(10));
+                    ASSERT_TRUE(session.ok()) << session.status();
+                    Echo(*session, polite_seen);
+                  })
+                  .ok());
+  ASSERT_NE(hostile, nullptr);
+  ASSERT_NE(polite, nullptr);
+  testing::Notification sender_waits;
+  transport::ScopedSyncPoint point("Bridge::SendMessage:waits",
+                                   [&](void* arg) {
+                                     if (arg == hostile_session.get()) {
+                                       sender_waits.Notify();
+                                     }
+                                   });
+  // 20 MiB in 32 KiB messages, which the hostile peer stops granting
+  // credit for once 64 KiB of them are queued unread.
+  std::thread sender([hostile_session] {
+    Value chunk;
+    chunk.set_bytes_value(std::string(32 << 10, 'b'));
+    for (int i = 0; i < 640; ++i) {
+      if (!hostile_session->SendBuffer(chunk).ok()) return;
+    }
+  });
+  const bool waited = sender_waits.WaitForNotificationWithTimeout(absl::Seconds(30));
+  absl::StatusOr<Value> echo = absl::UnknownError("the sender never waited");
+  if (waited) {
+    EXPECT_TRUE(hostile->SendBuffer(ParseLiteral("'trigger'").value()).ok());
+    EXPECT_TRUE(polite->SendBuffer(ParseLiteral("'still here'").value()).ok());
+    echo = polite->RecvBuffer(Within(absl::Seconds(10)));
+  }
+  std::optional<absl::Status> sent;
+  {
+    MutexLock lock(callback_mu.get());
+    sent = *callback_send;
+  }
+  hostile->Abort(absl::CancelledError("the test is over"));
+  hostile_session->Abort(absl::CancelledError("the test is over"));
+  sender.join();
+  ASSERT_TRUE(waited) << "the other sender never waited for credit";
+  ASSERT_TRUE(echo.ok()) << echo.status() << " (the loop is stalled)";
+  EXPECT_EQ(Repr(*echo), "'still here'");
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_EQ(sent->code(), absl::StatusCode::kResourceExhausted) << *sent;
+  EXPECT_TRUE(absl::StrContains(sent->message(), "another thread is sending"))
+      << *sent;
 }
 
 // Inside a message callback (on a loop's thread), RecvBuffer on another
