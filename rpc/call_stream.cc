@@ -70,7 +70,9 @@ absl::Status CallStream::SendFrames(
       connection_->bridge()->options().fragment_bytes, 1024);
   // The message's bytes on the wire: 9-byte header, then the body.
   transport::OutgoingMessage out;
-  if (message != nullptr) out = transport::OutgoingMessage(kMethodMessageKind, "", *message);
+  if (message != nullptr) {
+    out = transport::OutgoingMessage(kMethodMessageKind, "", *message);
+  }
   if (progress != nullptr) {  // Going on where it stopped for credit.
     out.ResumeAt(progress->message_pos);
   }
@@ -113,7 +115,8 @@ absl::Status CallStream::SendFrames(
     const bool headers_alone =
         message_alone && first && batch.empty() && !headers.empty();
     const size_t message_bytes = headers_alone ? 0 : out.NextSize(chunk);
-    const bool last = !headers_alone && message_bytes == out.size() - out.sent();
+    const bool last =
+        !headers_alone && message_bytes == out.size() - out.sent();
     // Stream flow control.
     if (message_bytes > 0) {
       auto ready = [&]() {

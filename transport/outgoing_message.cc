@@ -17,8 +17,9 @@ void OutgoingMessage::ResumeAt(uint64_t sent) { sent_ = std::min(sent, size_); }
 
 size_t OutgoingMessage::NextSize(size_t budget) const {
   const uint64_t left = size_ - sent_;
-  const uint64_t header_left =
-      sent_ < kMessageHeaderBytes && size_ > 0 ? kMessageHeaderBytes - sent_ : 0;
+  const uint64_t header_left = sent_ < kMessageHeaderBytes && size_ > 0
+                                   ? kMessageHeaderBytes - sent_
+                                   : 0;
   return static_cast<size_t>(
       std::min<uint64_t>(left, std::max<uint64_t>(budget, header_left)));
 }

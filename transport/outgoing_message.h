@@ -40,7 +40,9 @@ class OutgoingMessage {
 
   // All its bytes, header included: 9 + B (0 for no message).
   uint64_t size() const { return size_; }
-  uint64_t body_size() const { return size_ == 0 ? 0 : size_ - kMessageHeaderBytes; }
+  uint64_t body_size() const {
+    return size_ == 0 ? 0 : size_ - kMessageHeaderBytes;
+  }
   // Bytes already taken by fragments.
   uint64_t sent() const { return sent_; }
   bool done() const { return sent_ == size_; }

@@ -1,8 +1,8 @@
-// The sending half of one flow-controlled stream (docs/PROTOCOL.md 8.2, and 9.5 for calls): the
-// credit the peer has granted and not yet seen used. The same accounting
-// serves the Bridge stream (the connection's window) and every call stream
-// (a stream's window); only the starting credit differs. Its twin for the
-// other direction is ReceiveWindow.
+// The sending half of one flow-controlled stream (docs/PROTOCOL.md 8.2, and
+// 9.5 for calls): the credit the peer has granted and not yet seen used.
+// The same accounting serves the Bridge stream (the connection's window)
+// and every call stream (a stream's window); only the starting credit
+// differs. Its twin for the other direction is ReceiveWindow.
 //
 // Thread-compatible: the owner's lock guards it (Bridge: state_mu_;
 // CallStream: mu_), so that checking for credit and waiting for it (or
